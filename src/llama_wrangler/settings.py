@@ -1,0 +1,235 @@
+"""User settings: declared once with defaults and descriptions, stored as versioned JSON.
+
+Loading never crashes the app: a corrupt or invalid file is moved aside as ``settings.json.bad-<timestamp>``,
+defaults are used, and :class:`LoadedSettings` carries a message naming the offending field for the UI.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from llama_wrangler.atomic import write_json_atomic
+from llama_wrangler.errors import SettingsError
+
+SCHEMA_VERSION = 1
+
+QUANT_CHOICES = ("F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
+
+# Flags the supervisor sets itself; letting extra args repeat them would make the state lie.
+RESERVED_SERVER_FLAGS = frozenset({
+    "-m", "--model", "--host", "--port", "--alias", "-a", "--api-key", "-c", "--ctx-size",
+    "-ngl", "--gpu-layers", "--n-gpu-layers", "-t", "--threads", "-np", "--parallel",
+})
+
+
+class ImportMode(StrEnum):
+    COPY = "copy"
+    MOVE = "move"
+    HARDLINK = "hardlink"
+    LINK = "link"  # use in place: nothing is copied
+
+
+class PortConflict(StrEnum):
+    FAIL = "fail"  # tell the user the port is busy
+    PICK_FREE = "pick_free"  # take any free loopback port
+
+
+class TokenSource(StrEnum):
+    AUTO = "auto"  # settings token, then HF_TOKEN, then huggingface_hub's login
+    SETTINGS = "settings"
+    ENVIRONMENT = "environment"
+    HF_LOGIN = "hf_login"
+
+
+class Backend(StrEnum):
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+    METAL = "metal"
+    VULKAN = "vulkan"
+    ROCM = "rocm"
+
+
+class Theme(StrEnum):
+    SYSTEM = "system"
+    LIGHT = "light"
+    DARK = "dark"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ServerSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address llama-server binds. Keep 127.0.0.1 unless you "
+                      "mean to expose the server to your network.")
+    port: int = Field(8080, ge=1, le=65535, description="Port of the OpenAI-compatible endpoint.")
+    port_conflict: PortConflict = Field(PortConflict.PICK_FREE,
+                                        description="What to do when the port is already in use.")
+    context_size: int = Field(4096, ge=0, le=10_000_000,
+                              description="Context length in tokens (0 = the model's own).")
+    gpu_layers: int = Field(-1, ge=-1, le=10_000, description="Layers to offload to the GPU (-1 = all).")
+    threads: int = Field(0, ge=0, le=1024, description="CPU threads (0 = llama-server decides).")
+    parallel: int = Field(1, ge=1, le=256, description="Parallel request slots.")
+    api_key: str = Field("", description="Optional API key clients must send.")
+    extra_args: str = Field("", description="Extra llama-server arguments, as you would type them.")
+    health_timeout_s: float = Field(180.0, gt=0, le=3600,
+                                    description="How long a model may take to load before start fails.")
+    stop_grace_s: float = Field(5.0, ge=0, le=120,
+                                description="Seconds between SIGTERM and SIGKILL when stopping.")
+    auto_restart: bool = Field(False, description="Restart a crashed server (at most 3 times a minute).")
+
+    @field_validator("host")
+    @classmethod
+    def _host_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @field_validator("extra_args")
+    @classmethod
+    def _extra_args_parse(cls, value: str) -> str:
+        extra_arg_list(value)
+        return value
+
+    def extra_arg_list(self) -> list[str]:
+        return extra_arg_list(self.extra_args)
+
+
+def extra_arg_list(text: str) -> list[str]:
+    """Split extra server args like a POSIX shell would, without ever running a shell."""
+    try:
+        args = shlex.split(text)
+    except ValueError as exc:
+        raise ValueError(f"cannot be parsed ({exc})") from None
+    for arg in args:
+        flag = arg.split("=", 1)[0]
+        if flag in RESERVED_SERVER_FLAGS:
+            raise ValueError(f"{flag} is set by Llama Wrangler itself; change it in the settings instead")
+    return args
+
+
+class LibrarySettings(_Section):
+    models_dir: Path | None = Field(None, description="Where downloaded and imported models go "
+                                    "(empty = the app's data folder).")
+    import_mode: ImportMode = Field(ImportMode.COPY, description="How files are imported.")
+    import_mode_confirmed: bool = Field(False, description="The user chose the import mode for drag-and-drop.")
+    scan_external_stores: bool = Field(True, description="Show models from the Hugging Face cache, "
+                                       "Ollama and LM Studio in place.")
+
+
+class DownloadSettings(_Section):
+    default_quant: str = Field("Q4_K_M", description="Quant picked for conversions and as the default choice.")
+    hf_endpoint: str = Field("https://huggingface.co", description="Hugging Face Hub address.")
+    hf_token: str = Field("", description="Hugging Face access token (for gated or private repos).")
+    token_source: TokenSource = Field(TokenSource.AUTO, description="Where the Hugging Face token comes from.")
+    ollama_registry: str = Field("https://registry.ollama.ai", description="Ollama registry address.")
+    max_parallel_downloads: int = Field(2, ge=1, le=8, description="Downloads running at once.")
+    max_parallel_conversions: int = Field(1, ge=1, le=4, description="Conversions running at once.")
+    retries: int = Field(5, ge=0, le=50, description="Retries for a transient network error.")
+
+    @field_validator("default_quant")
+    @classmethod
+    def _known_quant(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in QUANT_CHOICES:
+            raise ValueError(f"must be one of {', '.join(QUANT_CHOICES)}")
+        return upper
+
+    @field_validator("hf_endpoint", "ollama_registry")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class RuntimeSettings(_Section):
+    llama_server_path: Path | None = Field(None, description="A llama-server binary to use instead of ours.")
+    backend: Backend = Field(Backend.AUTO, description="GPU backend to build or install.")
+    source_archive_url: str = Field("", description="Override for the llama.cpp source archive URL.")
+    releases_api_url: str = Field("", description="Override for the llama.cpp releases API URL.")
+
+
+class UiSettings(_Section):
+    theme: Theme = Field(Theme.SYSTEM, description="Light, dark, or follow the system.")
+    close_to_tray: bool = Field(True, description="Closing the window keeps the app in the tray.")
+    notifications: bool = Field(True, description="Tray notifications for ready/crash/download done.")
+
+
+class Settings(_Section):
+    schema_version: int = Field(SCHEMA_VERSION, description="Settings file format version.")
+    server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
+    library: LibrarySettings = Field(default_factory=LibrarySettings)  # type: ignore[arg-type]
+    downloads: DownloadSettings = Field(default_factory=DownloadSettings)  # type: ignore[arg-type]
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)  # type: ignore[arg-type]
+    ui: UiSettings = Field(default_factory=UiSettings)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    """What :func:`load_settings` found. ``problem`` is set when the file was unusable and defaults are
+    in use; ``kept_aside`` is where the bad file went."""
+
+    settings: Settings
+    problem: str | None = None
+    kept_aside: Path | None = None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per problem, each naming the field as a dotted path (``server.port: ...``)."""
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "(file)"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{field}: {message}")
+    return "; ".join(lines)
+
+
+def load_settings(path: Path) -> LoadedSettings:
+    if not path.exists():
+        return LoadedSettings(Settings())
+    try:
+        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return _keep_aside(path, f"it is not valid JSON ({exc})")
+    if not isinstance(raw, dict):
+        return _keep_aside(path, "it does not hold a JSON object")
+    version = raw.get("schema_version", SCHEMA_VERSION)
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        return _keep_aside(path, f"it was written by a newer version (schema {version})")
+    try:
+        return LoadedSettings(Settings.model_validate(raw))
+    except ValidationError as exc:
+        return _keep_aside(path, describe_validation_error(exc))
+
+
+def _keep_aside(path: Path, reason: str) -> LoadedSettings:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    aside = path.with_name(f"{path.name}.bad-{stamp}")
+    counter = 1
+    while aside.exists():
+        aside = path.with_name(f"{path.name}.bad-{stamp}-{counter}")
+        counter += 1
+    try:
+        path.replace(aside)
+    except OSError:
+        aside = None  # type: ignore[assignment]
+    where = f" It was kept as {aside.name}." if aside else ""
+    message = f"Your settings file could not be used: {reason}. Default settings are in use.{where}"
+    return LoadedSettings(Settings(), problem=message, kept_aside=aside)
+
+
+def save_settings(path: Path, settings: Settings) -> None:
+    try:
+        write_json_atomic(path, settings.model_dump(mode="json"))
+    except OSError as exc:
+        raise SettingsError(f"Could not save settings to {path}: {exc.strerror or exc}.") from exc

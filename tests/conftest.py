@@ -1,0 +1,49 @@
+"""Shared fixtures. Each test gets its own app home (LLAMA_WRANGLER_HOME) so nothing touches the user's files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Qt and QtWebEngine settings for a machine with no screen and running as root. Test-only: user code
+# paths never set these.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu")
+os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "0")
+
+from llama_wrangler.paths import HOME_ENV, AppPaths  # noqa: E402  (env must be set before Qt loads)
+
+RUNTIME_ENV = "LLAMA_WRANGLER_TEST_RUNTIME"
+
+
+@pytest.fixture
+def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv(HOME_ENV, str(home))
+    return home
+
+
+@pytest.fixture
+def app_paths(app_home: Path) -> AppPaths:
+    return AppPaths.under(app_home).ensure()
+
+
+@pytest.fixture(scope="session")
+def runtime_dir() -> Iterator[Path]:
+    """The pinned llama.cpp runtime built by scripts/dev.py (llama_wrangler.runtime.ci_cache).
+
+    Tests that need it fail loudly when it is missing: a missing runtime is a broken test setup, not a
+    reason to skip.
+    """
+    value = os.environ.get(RUNTIME_ENV)
+    if not value or not Path(value).is_dir():
+        pytest.fail(f"{RUNTIME_ENV} must name the built llama.cpp runtime (run the tests via "
+                    "`python3 scripts/dev.py test`).")
+    yield Path(value)
