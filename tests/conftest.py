@@ -17,7 +17,7 @@ os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "0")
 
-from llama_wrangler.paths import HOME_ENV, AppPaths  # noqa: E402  (env must be set before Qt loads)
+from llama_wrangler.paths import HOME_ENV, AppPaths
 
 RUNTIME_ENV = "LLAMA_WRANGLER_TEST_RUNTIME"
 

@@ -167,11 +167,11 @@ class UiSettings(_Section):
 
 class Settings(_Section):
     schema_version: int = Field(SCHEMA_VERSION, description="Settings file format version.")
-    server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
-    library: LibrarySettings = Field(default_factory=LibrarySettings)  # type: ignore[arg-type]
-    downloads: DownloadSettings = Field(default_factory=DownloadSettings)  # type: ignore[arg-type]
-    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)  # type: ignore[arg-type]
-    ui: UiSettings = Field(default_factory=UiSettings)  # type: ignore[arg-type]
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    library: LibrarySettings = Field(default_factory=LibrarySettings)
+    downloads: DownloadSettings = Field(default_factory=DownloadSettings)
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
 
 
 @dataclass(frozen=True)
