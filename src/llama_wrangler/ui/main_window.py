@@ -1,0 +1,229 @@
+"""The main window: a sidebar of pages (Library, Downloads, Server; browser tabs later), a status bar that
+always shows the server state, and the drop overlay.
+
+The window owns no services. Pages are added by ``app.py`` with :meth:`MainWindow.add_page`, which is also
+where the Hugging Face / Ollama browser tabs will plug in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QIcon, QResizeEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from llama_wrangler import APP_NAME
+from llama_wrangler.ui.icons import icon, tinted_icon
+from llama_wrangler.ui.message import Level, Messenger
+from llama_wrangler.ui.status_indicator import ServerStatusLabel
+from llama_wrangler.ui.theme import ThemeManager
+
+DEFAULT_SIZE = QSize(1280, 800)
+MINIMUM_SIZE = QSize(1024, 640)
+SIDEBAR_WIDTH = 208
+
+
+class DropOverlay(QFrame):
+    """Covers the window while files are dragged over it, saying what a drop will do."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("dropOverlay")
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.label = QLabel("Drop .gguf files or folders to add them to your library")
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        self.hide()
+
+    def cover(self, text: str) -> None:
+        self.label.setText(text)
+        parent = self.parentWidget()
+        if parent is not None:
+            self.setGeometry(parent.rect().adjusted(12, 12, -12, -12))
+        self.raise_()
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    """Signals:
+        add_model_requested(): the user wants the Add-model dialog.
+        settings_requested(): the user wants the settings dialog.
+        quit_requested(): closing the window should end the app (no tray to stay in).
+    """
+
+    add_model_requested = Signal()
+    settings_requested = Signal()
+    quit_requested = Signal()
+
+    def __init__(self, messenger: Messenger, theme: ThemeManager, *,
+                 keep_in_tray: Callable[[], bool] = lambda: False, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(APP_NAME)
+        self.setWindowIcon(icon("app-icon"))
+        self.resize(DEFAULT_SIZE)
+        self.setMinimumSize(MINIMUM_SIZE)
+        self._theme = theme
+        self._keep_in_tray = keep_in_tray
+        self._pages: dict[str, QWidget] = {}
+        self._nav_icons: dict[str, str] = {}
+        self._error_box: QMessageBox | None = None
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("nav")
+        self.nav.setIconSize(QSize(20, 20))
+        self.nav.setSpacing(0)
+        self.nav.currentRowChanged.connect(self._on_nav_row_changed)
+        self.stack = QStackedWidget()
+
+        brand_icon = QLabel()
+        brand_icon.setPixmap(icon("app-icon").pixmap(30, 30))
+        brand = QLabel(APP_NAME)
+        brand.setObjectName("brand")
+        brand_row = QHBoxLayout()
+        brand_row.setContentsMargins(16, 18, 16, 14)
+        brand_row.setSpacing(10)
+        brand_row.addWidget(brand_icon)
+        brand_row.addWidget(brand, 1)
+
+        self.add_button = QPushButton("Add model")
+        self.add_button.setProperty("primary", True)
+        self.add_button.clicked.connect(self.add_model_requested)
+        self.settings_button = QPushButton("Settings")
+        self.settings_button.clicked.connect(self.settings_requested)
+        bottom = QVBoxLayout()
+        bottom.setContentsMargins(14, 8, 14, 16)
+        bottom.setSpacing(8)
+        bottom.addWidget(self.add_button)
+        bottom.addWidget(self.settings_button)
+
+        sidebar = QFrame()
+        sidebar.setObjectName("sidebar")
+        sidebar.setFixedWidth(SIDEBAR_WIDTH)
+        side_layout = QVBoxLayout(sidebar)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.setSpacing(0)
+        side_layout.addLayout(brand_row)
+        side_layout.addWidget(self.nav, 1)
+        side_layout.addLayout(bottom)
+
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(sidebar)
+        row.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self.server_status = ServerStatusLabel(theme)
+        self.statusBar().addPermanentWidget(self.server_status)
+        self.statusBar().setSizeGripEnabled(False)
+        self.drop_overlay = DropOverlay(central)
+
+        messenger.shown.connect(self._on_message)
+        theme.changed.connect(self._on_theme_changed)
+        self._on_theme_changed()
+
+    # -- pages -----------------------------------------------------------------------------------------
+    def add_page(self, key: str, title: str, icon_name: str, widget: QWidget) -> None:
+        """Add a page to the sidebar (the browser tabs of a later release plug in here too)."""
+        self._pages[key] = widget
+        self._nav_icons[key] = icon_name
+        item = QListWidgetItem(title)
+        item.setData(Qt.ItemDataRole.UserRole, key)
+        item.setSizeHint(QSize(0, 40))
+        self.nav.addItem(item)
+        self.stack.addWidget(widget)
+        self._tint_nav_icons()
+        if self.nav.currentRow() < 0:
+            self.nav.setCurrentRow(0)
+
+    def page(self, key: str) -> QWidget:
+        return self._pages[key]
+
+    def show_page(self, key: str) -> None:
+        for row in range(self.nav.count()):
+            if self.nav.item(row).data(Qt.ItemDataRole.UserRole) == key:
+                self.nav.setCurrentRow(row)
+                return
+        raise KeyError(key)
+
+    def current_page_key(self) -> str:
+        item = self.nav.currentItem()
+        return str(item.data(Qt.ItemDataRole.UserRole)) if item is not None else ""
+
+    def bring_to_front(self) -> None:
+        self.show()
+        self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
+        self.raise_()
+        self.activateWindow()
+
+    # -- events ----------------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        if self._keep_in_tray():
+            # The app lives on in the tray; the tray's Quit ends it.
+            event.ignore()
+            self.hide()
+            return
+        event.accept()
+        self.quit_requested.emit()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        if self.drop_overlay.isVisible():
+            self.drop_overlay.cover(self.drop_overlay.label.text())
+
+    # -- slots -----------------------------------------------------------------------------------------
+    @Slot(int)
+    def _on_nav_row_changed(self, row: int) -> None:
+        if row >= 0:
+            self.stack.setCurrentIndex(row)
+
+    @Slot(str, str, str)
+    def _on_message(self, level: str, text: str, details: str) -> None:
+        if level != Level.ERROR.value:
+            self.statusBar().showMessage(text, 8000)
+            return
+        self.statusBar().showMessage(text, 15000)
+        # One non-blocking box; a burst of errors updates it instead of stacking dialogs.
+        if self._error_box is None:
+            box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME, "", QMessageBox.StandardButton.Ok, self)
+            box.setObjectName("errorBox")
+            box.setWindowModality(Qt.WindowModality.WindowModal)
+            self._error_box = box
+        self._error_box.setText(text)
+        self._error_box.setDetailedText(details)
+        self._error_box.open()
+
+    @Slot()
+    def _on_theme_changed(self) -> None:
+        self._tint_nav_icons()
+
+    def _tint_nav_icons(self) -> None:
+        color = self._theme.colors.text
+        for row in range(self.nav.count()):
+            item = self.nav.item(row)
+            key = str(item.data(Qt.ItemDataRole.UserRole))
+            item.setIcon(tinted_icon(self._nav_icons[key], color))
+        self.add_button.setIcon(tinted_icon("action-add", self._theme.colors.accent_text))
+        self.settings_button.setIcon(tinted_icon("action-settings", color))
+
+    @property
+    def error_box(self) -> QMessageBox | None:
+        return self._error_box
+
+    def set_window_icon(self, value: QIcon) -> None:
+        self.setWindowIcon(value)

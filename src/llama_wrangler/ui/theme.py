@@ -1,0 +1,162 @@
+"""The app's look: Fusion style, a light or dark palette, and a small stylesheet.
+
+Follows the system colour scheme (``QStyleHints.colorScheme()``, Qt ≥ 6.5) when the ``ui.theme`` setting
+is ``system``, and re-applies itself when the system switches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+from llama_wrangler.settings import Theme
+
+
+@dataclass(frozen=True)
+class Colors:
+    dark: bool
+    window: str
+    base: str
+    alt_base: str
+    sidebar: str
+    text: str
+    muted: str
+    border: str
+    accent: str
+    accent_text: str
+    selection: str
+    ok: str
+    busy: str
+    bad: str
+    idle: str
+
+
+LIGHT = Colors(dark=False, window="#f6f6f9", base="#ffffff", alt_base="#f9f9fb", sidebar="#eeeef3",
+               text="#1c1c24", muted="#6b6d7a", border="#dcdce4", accent="#6a55e8", accent_text="#ffffff",
+               selection="#e4defc", ok="#22a55b", busy="#d99a00", bad="#e5484d", idle="#8b8d98")
+DARK = Colors(dark=True, window="#1b1b22", base="#22222b", alt_base="#262630", sidebar="#15151b",
+              text="#ececf1", muted="#9a9cab", border="#33333f", accent="#8b7bff", accent_text="#ffffff",
+              selection="#3a3366", ok="#3dd68c", busy="#f5c542", bad="#ff6369", idle="#7c7f8c")
+
+
+def state_color(colors: Colors, state: str) -> str:
+    if state == "ready":
+        return colors.ok
+    if state in {"starting", "loading", "stopping"}:
+        return colors.busy
+    if state == "crashed":
+        return colors.bad
+    return colors.idle
+
+
+def system_prefers_dark(app: QApplication) -> bool:
+    return app.styleHints().colorScheme() == Qt.ColorScheme.Dark
+
+
+def resolve(theme: Theme, app: QApplication) -> Colors:
+    if theme == Theme.DARK:
+        return DARK
+    if theme == Theme.LIGHT:
+        return LIGHT
+    return DARK if system_prefers_dark(app) else LIGHT
+
+
+def palette(colors: Colors) -> QPalette:
+    pal = QPalette()
+    role = QPalette.ColorRole
+    pal.setColor(role.Window, QColor(colors.window))
+    pal.setColor(role.WindowText, QColor(colors.text))
+    pal.setColor(role.Base, QColor(colors.base))
+    pal.setColor(role.AlternateBase, QColor(colors.alt_base))
+    pal.setColor(role.Text, QColor(colors.text))
+    pal.setColor(role.PlaceholderText, QColor(colors.muted))
+    pal.setColor(role.Button, QColor(colors.base))
+    pal.setColor(role.ButtonText, QColor(colors.text))
+    pal.setColor(role.Highlight, QColor(colors.accent))
+    pal.setColor(role.HighlightedText, QColor(colors.accent_text))
+    pal.setColor(role.ToolTipBase, QColor(colors.base))
+    pal.setColor(role.ToolTipText, QColor(colors.text))
+    pal.setColor(role.Link, QColor(colors.accent))
+    pal.setColor(role.Mid, QColor(colors.border))
+    pal.setColor(role.Midlight, QColor(colors.alt_base))
+    for group_role in (role.WindowText, role.Text, role.ButtonText):
+        pal.setColor(QPalette.ColorGroup.Disabled, group_role, QColor(colors.muted))
+    return pal
+
+
+def stylesheet(c: Colors) -> str:
+    return f"""
+QWidget {{ font-size: 10pt; }}
+#sidebar {{ background: {c.sidebar}; border: none; border-right: 1px solid {c.border}; }}
+#sidebar QListWidget {{ background: transparent; border: none; outline: 0; }}
+#sidebar QListWidget::item {{ padding: 9px 12px; margin: 2px 8px; border-radius: 8px; color: {c.text}; }}
+#sidebar QListWidget::item:selected {{ background: {c.selection}; color: {c.text}; }}
+#sidebar QListWidget::item:hover:!selected {{ background: {c.border}; }}
+#brand {{ font-size: 13pt; font-weight: 600; color: {c.text}; }}
+#pageTitle, #dialogTitle {{ font-size: 15pt; font-weight: 600; }}
+#sectionTitle {{ font-size: 11pt; font-weight: 600; }}
+#muted, QLabel[muted="true"] {{ color: {c.muted}; }}
+#card {{ background: {c.base}; border: 1px solid {c.border}; border-radius: 10px; }}
+QTableView {{ background: {c.base}; alternate-background-color: {c.alt_base};
+    border: 1px solid {c.border}; border-radius: 8px; gridline-color: transparent;
+    selection-background-color: {c.selection}; selection-color: {c.text}; }}
+QTableView::item {{ padding: 4px 8px; border: none; }}
+QHeaderView::section {{ background: {c.base}; color: {c.muted}; border: none;
+    border-bottom: 1px solid {c.border}; padding: 6px 8px; font-weight: 600; }}
+QLineEdit, QSpinBox, QDoubleSpinBox, QComboBox, QPlainTextEdit {{ border: 1px solid {c.border};
+    border-radius: 6px; padding: 5px 8px; background: {c.base}; }}
+QLineEdit:focus, QSpinBox:focus, QDoubleSpinBox:focus, QComboBox:focus, QPlainTextEdit:focus {{
+    border: 1px solid {c.accent}; }}
+QLineEdit[invalid="true"], QSpinBox[invalid="true"], QDoubleSpinBox[invalid="true"],
+QComboBox[invalid="true"] {{ border: 1px solid {c.bad}; }}
+QLabel[fieldError="true"] {{ color: {c.bad}; font-size: 9pt; }}
+QPushButton {{ border: 1px solid {c.border}; border-radius: 6px; padding: 6px 14px; background: {c.base}; }}
+QPushButton:hover {{ border-color: {c.accent}; }}
+QPushButton:disabled {{ color: {c.muted}; background: {c.alt_base}; }}
+QPushButton[primary="true"] {{ background: {c.accent}; color: {c.accent_text}; border-color: {c.accent}; }}
+QPushButton[primary="true"]:disabled {{ background: {c.border}; border-color: {c.border}; color: {c.muted}; }}
+QPushButton[danger="true"] {{ color: {c.bad}; }}
+QProgressBar {{ border: none; border-radius: 4px; background: {c.border}; height: 8px; max-height: 8px;
+    text-align: center; color: transparent; }}
+QProgressBar::chunk {{ background: {c.accent}; border-radius: 4px; }}
+QStatusBar {{ background: {c.sidebar}; border-top: 1px solid {c.border}; color: {c.muted}; }}
+QStatusBar QLabel {{ padding: 0 6px; }}
+QPlainTextEdit#serverLog, QPlainTextEdit#crashDetails {{ font-family: monospace; font-size: 9pt; }}
+#dropOverlay {{ background: rgba(106, 85, 232, 40); border: 2px dashed {c.accent}; border-radius: 14px; }}
+#dropOverlay QLabel {{ font-size: 14pt; font-weight: 600; color: {c.text}; background: transparent; }}
+QScrollArea {{ border: none; background: transparent; }}
+"""
+
+
+class ThemeManager(QObject):
+    """Applies a theme to the app and keeps following the system when the setting is ``system``.
+
+    Signals:
+        changed(): the colours changed; widgets that paint with :attr:`colors` should refresh.
+    """
+
+    changed = Signal()
+
+    def __init__(self, app: QApplication, theme: Theme, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._app = app
+        self._theme = theme
+        self.colors = LIGHT
+        app.styleHints().colorSchemeChanged.connect(self._on_system_scheme_changed)
+
+    def apply(self, theme: Theme | None = None) -> None:
+        if theme is not None:
+            self._theme = theme
+        self.colors = resolve(self._theme, self._app)
+        self._app.setStyle("Fusion")
+        self._app.setPalette(palette(self.colors))
+        self._app.setStyleSheet(stylesheet(self.colors))
+        self.changed.emit()
+
+    @Slot(Qt.ColorScheme)
+    def _on_system_scheme_changed(self, _scheme: Qt.ColorScheme) -> None:
+        if self._theme == Theme.SYSTEM:
+            self.apply()
