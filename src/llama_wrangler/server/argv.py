@@ -1,0 +1,38 @@
+"""The llama-server command line, built from settings as an argv list (never a shell string)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from llama_wrangler.settings import ServerSettings
+
+# ``-ngl -1`` means "auto" in current llama.cpp and is rejected by old builds; 999 means "every layer"
+# to every llama-server version a user may point us at.
+ALL_GPU_LAYERS = "999"
+
+
+def build_server_argv(server: Path, settings: ServerSettings, model_path: Path, model_id: str,
+                      port: int) -> list[str]:
+    """argv for ``llama-server`` serving ``model_path`` as ``model_id`` on ``settings.host:port``.
+
+    Flags the supervisor relies on (host, port, alias...) come first and are reserved: the settings
+    refuse extra args that repeat them, so what we poll is what the server binds.
+    """
+    if not 0 < port < 65536:
+        raise ValueError(f"port out of range: {port}")
+    argv = [
+        str(server),
+        "-m", str(model_path),
+        "--host", settings.host,
+        "--port", str(port),  # always explicit: the default port is changing upstream
+        "-c", str(settings.context_size),
+        "-ngl", ALL_GPU_LAYERS if settings.gpu_layers < 0 else str(settings.gpu_layers),
+        "-np", str(settings.parallel),
+        "--alias", model_id,
+    ]
+    if settings.threads > 0:
+        argv += ["-t", str(settings.threads)]
+    if settings.api_key:
+        argv += ["--api-key", settings.api_key]
+    argv += settings.extra_arg_list()
+    return argv
