@@ -1,0 +1,458 @@
+"""Our own GGUF header reader: fast, and safe on hostile input.
+
+It reads the magic, version, key/value metadata and tensor infos — never tensor data. Big arrays
+(tokenizer vocabularies, merges, scores) are skipped by length: fixed-size element arrays with one seek,
+string arrays by walking their length prefixes without decoding. Reads are buffered (one chunk, parse from
+memory, read more only when the parse runs past it), which is what makes it many times faster than
+``gguf.GGUFReader`` (that one memory-maps the file and builds a numpy view per string).
+
+Every count and length is checked against the bytes left in the file before anything is allocated, so an
+absurd header costs a :class:`GGUFError`, never memory.
+
+Format: https://github.com/ggml-org/ggml/blob/master/docs/gguf.md (little-endian; v2 and v3 share it).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from llama_wrangler.errors import GGUFError
+
+MAGIC = b"GGUF"
+SUPPORTED_VERSIONS = (2, 3)
+DEFAULT_ALIGNMENT = 32
+GGML_MAX_DIMS = 4
+CHUNK = 256 * 1024
+# Strings longer than this are skipped (seek) rather than read; they only matter to us as "present".
+MAX_KEPT_STRING = 4096
+# Arrays up to this many elements are decoded into ``metadata`` (per-layer head counts, small lists).
+MAX_KEPT_ARRAY = 64
+
+# GGUF value types -> (struct format, size) for the fixed-size ones.
+_UINT8, _INT8, _UINT16, _INT16, _UINT32, _INT32, _FLOAT32, _BOOL, _STRING, _ARRAY, _UINT64, _INT64, \
+    _FLOAT64 = range(13)
+_SCALARS: dict[int, struct.Struct] = {
+    _UINT8: struct.Struct("<B"), _INT8: struct.Struct("<b"), _UINT16: struct.Struct("<H"),
+    _INT16: struct.Struct("<h"), _UINT32: struct.Struct("<I"), _INT32: struct.Struct("<i"),
+    _FLOAT32: struct.Struct("<f"), _BOOL: struct.Struct("<?"), _UINT64: struct.Struct("<Q"),
+    _INT64: struct.Struct("<q"), _FLOAT64: struct.Struct("<d"),
+}
+_TYPE_NAMES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "bool", "string",
+               "array", "uint64", "int64", "float64")
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+_HEADER = struct.Struct("<4sIQQ")
+
+# llama.cpp's llama_ftype (general.file_type) -> quant name.
+FILE_TYPE_NAMES: dict[int, str] = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 4: "Q4_1_SOME_F16", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
+    10: "Q2_K", 11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
+    17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS", 23: "IQ3_XXS",
+    24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M", 30: "IQ4_XS",
+    31: "IQ1_M", 32: "BF16", 33: "Q4_0_4_4", 34: "Q4_0_4_8", 35: "Q4_0_8_8", 36: "TQ1_0", 37: "TQ2_0",
+    38: "MXFP4_MOE", 39: "NVFP4", 40: "Q1_0",
+}
+
+# ggml tensor types -> (name, block size, bytes per block). Unknown (newer) types are tolerated: they
+# still count towards parameters, only the data-size check skips them.
+TENSOR_TYPES: dict[int, tuple[str, int, int]] = {
+    0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32, 20), 6: ("Q5_0", 32, 22),
+    7: ("Q5_1", 32, 24), 8: ("Q8_0", 32, 34), 9: ("Q8_1", 32, 40), 10: ("Q2_K", 256, 84),
+    11: ("Q3_K", 256, 110), 12: ("Q4_K", 256, 144), 13: ("Q5_K", 256, 176), 14: ("Q6_K", 256, 210),
+    15: ("Q8_K", 256, 292), 16: ("IQ2_XXS", 256, 66), 17: ("IQ2_XS", 256, 74), 18: ("IQ3_XXS", 256, 98),
+    19: ("IQ1_S", 256, 50), 20: ("IQ4_NL", 32, 18), 21: ("IQ3_S", 256, 110), 22: ("IQ2_S", 256, 82),
+    23: ("IQ4_XS", 256, 136), 24: ("I8", 1, 1), 25: ("I16", 1, 2), 26: ("I32", 1, 4), 27: ("I64", 1, 8),
+    28: ("F64", 1, 8), 29: ("IQ1_M", 256, 56), 30: ("BF16", 1, 2), 34: ("TQ1_0", 256, 54),
+    35: ("TQ2_0", 256, 66), 39: ("MXFP4", 32, 17), 40: ("NVFP4", 64, 36), 41: ("Q1_0", 128, 18),
+}
+
+MetaValue = str | int | float | bool | list[Any]
+
+
+@dataclass(frozen=True)
+class GGUFInfo:
+    """What a GGUF header says about a model (for a split model: all shards together)."""
+
+    version: int
+    architecture: str | None
+    name: str | None
+    parameter_count: int
+    size_label: str | None
+    file_type: int | None
+    quant: str | None
+    context_length: int | None
+    block_count: int | None
+    embedding_length: int | None
+    head_count: int | None
+    head_count_kv: int | None
+    vocab_size: int | None
+    tensor_count: int
+    kv_count: int
+    has_chat_template: bool
+    split_no: int  # 0-based shard index (llama.cpp's ``split.no``); 0 when not split
+    split_count: int  # 1 when not split
+    alignment: int
+    header_size: int  # bytes before tensor data (of the first shard)
+    # Scalars, short strings and short arrays; long strings/arrays appear only in ``value_lengths`` or
+    # not at all (their length is known, their content is not read).
+    metadata: Mapping[str, MetaValue] = field(default_factory=dict)
+    value_lengths: Mapping[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["metadata"] = dict(self.metadata)
+        data["value_lengths"] = dict(self.value_lengths)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GGUFInfo:
+        names = set(cls.__dataclass_fields__)
+        return cls(**{key: value for key, value in data.items() if key in names})
+
+    @property
+    def parameter_label(self) -> str:
+        """``size_label`` when the file has one, else the tensor-derived count rounded (``1.1B``)."""
+        return self.size_label or format_parameter_count(self.parameter_count)
+
+
+def format_parameter_count(count: int) -> str:
+    for limit, suffix in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
+        if count >= limit:
+            value = count / limit
+            return f"{value:.1f}{suffix}" if value < 100 else f"{value:.0f}{suffix}"
+    return str(count)
+
+
+@dataclass(frozen=True)
+class _Header:
+    """One file's parsed header (internal; :func:`read_gguf` turns it into a :class:`GGUFInfo`)."""
+
+    version: int
+    tensor_count: int
+    kv_count: int
+    metadata: dict[str, MetaValue]
+    value_lengths: dict[str, int]
+    parameter_count: int
+    dominant_type: str | None
+    alignment: int
+    header_size: int
+
+
+class _Buffer:
+    """A forward-only window onto the file. ``pos`` is absolute; ``buf`` holds [start, start+len)."""
+
+    __slots__ = ("buf", "file", "path", "pos", "size", "start")
+
+    def __init__(self, file: BinaryIO, size: int, path: Path) -> None:
+        self.file = file
+        self.size = size
+        self.path = path
+        self.start = 0
+        self.buf = file.read(CHUNK)
+        self.pos = 0
+
+    def need(self, count: int, what: str) -> int:
+        """Make ``count`` bytes at ``pos`` available; return their index into ``buf``."""
+        rel = self.pos - self.start
+        if rel >= 0 and rel + count <= len(self.buf):
+            return rel
+        if self.pos + count > self.size:
+            raise GGUFError(f"{self.path.name}: the file is truncated — {what} at byte {self.pos} needs "
+                            f"{count} bytes but the file ends at byte {self.size}.")
+        if 0 <= rel < len(self.buf):
+            tail = self.buf[rel:]
+        else:
+            tail = b""
+            self.file.seek(self.pos)
+        more = self.file.read(max(CHUNK, count - len(tail)))
+        self.buf = tail + more
+        self.start = self.pos
+        if len(self.buf) < count:  # the file shrank while we read it
+            raise GGUFError(f"{self.path.name}: the file is truncated — {what} at byte {self.pos}.")
+        return 0
+
+    def remaining(self) -> int:
+        return self.size - self.pos
+
+    def u32(self, what: str) -> int:
+        rel = self.need(4, what)
+        self.pos += 4
+        value: int = _U32.unpack_from(self.buf, rel)[0]
+        return value
+
+    def u64(self, what: str) -> int:
+        rel = self.need(8, what)
+        self.pos += 8
+        value: int = _U64.unpack_from(self.buf, rel)[0]
+        return value
+
+    def raw_string(self, what: str) -> bytes:
+        length = self.u64(f"the length of {what}")
+        self._check_length(length, what)
+        rel = self.need(length, what)
+        self.pos += length
+        return self.buf[rel:rel + length]
+
+    def _check_length(self, length: int, what: str) -> None:
+        if length > self.remaining():
+            raise GGUFError(f"{self.path.name}: {what} claims {length} bytes at byte {self.pos}, but only "
+                            f"{self.remaining()} bytes remain in the file.")
+
+    def string_or_skip(self, what: str) -> tuple[str | None, int]:
+        """Read a string value; skip (seek past) one longer than MAX_KEPT_STRING. Returns (text, length)."""
+        length = self.u64(f"the length of {what}")
+        self._check_length(length, what)
+        if length > MAX_KEPT_STRING:
+            self.pos += length
+            return None, length
+        rel = self.need(length, what)
+        self.pos += length
+        return self.buf[rel:rel + length].decode("utf-8", errors="replace"), length
+
+    def skip_strings(self, count: int, what: str) -> None:
+        """Walk ``count`` length-prefixed strings without decoding them (the vocabulary fast path)."""
+        unpack = _U64.unpack_from
+        buf, start, size = self.buf, self.start, self.size
+        rel = self.pos - start
+        end = len(buf)
+        done = 0
+        while done < count:
+            if rel + 8 > end or rel < 0:
+                self.pos = start + rel
+                if self.pos > size:
+                    break
+                rel = self.need(8, f"element {done} of {what}")
+                buf, start, end = self.buf, self.start, len(self.buf)
+            length = unpack(buf, rel)[0]
+            rel += 8 + length
+            done += 1
+            if length > size:  # hostile length: stop before the position arithmetic gets silly
+                break
+        self.pos = start + rel
+        if self.pos > size:
+            raise GGUFError(f"{self.path.name}: {what} runs past the end of the file (element {done - 1} "
+                            f"of {count} ends at byte {self.pos}, the file has {size} bytes).")
+
+
+def read_gguf(path: Path | str, *, check_data: bool = True) -> GGUFInfo:
+    """Read one GGUF file's header. ``check_data`` also verifies the file is long enough for every
+    tensor it declares (catches truncated downloads)."""
+    header = _read_header(Path(path), check_data=check_data)
+    return _to_info(header, [header])
+
+
+def read_gguf_set(paths: Sequence[Path], *, check_data: bool = True) -> GGUFInfo:
+    """Read every shard of a split model (shard 1 first) and describe the model as a whole."""
+    if not paths:
+        raise GGUFError("No files given.")
+    headers = [_read_header(Path(p), check_data=check_data) for p in paths]
+    return _to_info(headers[0], headers)
+
+
+def _read_header(path: Path, *, check_data: bool) -> _Header:
+    try:
+        with path.open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            return _parse(_Buffer(file, size, path), check_data=check_data)
+    except OSError as exc:
+        raise GGUFError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+
+
+def _parse(reader: _Buffer, *, check_data: bool) -> _Header:
+    name = reader.path.name
+    if reader.size < _HEADER.size:
+        if reader.buf[:4] != MAGIC[:len(reader.buf[:4])] or reader.size < 4:
+            raise GGUFError(f"{name}: not a GGUF file (only {reader.size} bytes).")
+        raise GGUFError(f"{name}: the file is truncated — the GGUF header needs {_HEADER.size} bytes but "
+                        f"the file has {reader.size}.")
+    magic, version, tensor_count, kv_count = _HEADER.unpack_from(reader.buf, 0)
+    if magic != MAGIC:
+        raise GGUFError(f"{name}: not a GGUF file (it starts with {magic!r}, not b'GGUF').")
+    if version not in SUPPORTED_VERSIONS:
+        swapped = int.from_bytes(version.to_bytes(4, "little"), "big")
+        if swapped in (1, 2, 3):
+            raise GGUFError(f"{name}: a big-endian GGUF file; only little-endian files are supported.")
+        if version == 1:
+            raise GGUFError(f"{name}: GGUF version 1 is too old (this app reads versions 2 and 3); "
+                            "convert the model again with a current llama.cpp.")
+        raise GGUFError(f"{name}: unsupported GGUF version {version} (this app reads versions 2 and 3).")
+    reader.pos = _HEADER.size
+    # The smallest key/value is 8 (key length) + 1 (key) + 4 (type) + 1 (value) bytes; the smallest tensor
+    # info is 8 (name length) + 4 (dims) + 4 (type) + 8 (offset). Larger counts cannot fit in the file.
+    if kv_count * 14 > reader.remaining():
+        raise GGUFError(f"{name}: the header claims {kv_count} metadata entries, which cannot fit in "
+                        f"{reader.size} bytes.")
+    if tensor_count * 24 > reader.remaining():
+        raise GGUFError(f"{name}: the header claims {tensor_count} tensors, which cannot fit in "
+                        f"{reader.size} bytes.")
+    metadata: dict[str, MetaValue] = {}
+    value_lengths: dict[str, int] = {}
+    for index in range(kv_count):
+        raw_key = reader.raw_string(f"the key of metadata entry {index}")
+        try:
+            key = raw_key.decode("utf-8")
+        except UnicodeDecodeError:
+            raise GGUFError(f"{name}: metadata entry {index} has a key that is not UTF-8 "
+                            f"({raw_key[:40]!r}).") from None
+        if key in metadata or key in value_lengths:
+            raise GGUFError(f"{name}: the metadata key {key!r} appears twice.")
+        value_type = reader.u32(f"the type of {key!r}")
+        _read_value(reader, key, value_type, metadata, value_lengths)
+
+    alignment = _alignment(metadata, name)
+    parameter_count = 0
+    type_elements: dict[str, int] = {}
+    data_needed = 0
+    seen_names: set[bytes] = set()
+    for index in range(tensor_count):
+        tensor_name = reader.raw_string(f"the name of tensor {index}")
+        if tensor_name in seen_names:
+            raise GGUFError(f"{name}: the tensor {tensor_name.decode('utf-8', 'replace')!r} appears twice.")
+        seen_names.add(tensor_name)
+        n_dims = reader.u32(f"the dimensions of tensor {index}")
+        if n_dims > GGML_MAX_DIMS:
+            raise GGUFError(f"{name}: tensor {index} has {n_dims} dimensions (at most {GGML_MAX_DIMS}).")
+        elements = 1
+        for _ in range(n_dims):
+            elements *= reader.u64(f"a dimension of tensor {index}")
+        if elements >= 2**63:
+            raise GGUFError(f"{name}: tensor {index} claims {elements} elements.")
+        tensor_type = reader.u32(f"the type of tensor {index}")
+        offset = reader.u64(f"the data offset of tensor {index}")
+        parameter_count += elements
+        known = TENSOR_TYPES.get(tensor_type)
+        if known is not None:
+            type_name, block, block_bytes = known
+            if n_dims >= 2:
+                type_elements[type_name] = type_elements.get(type_name, 0) + elements
+            data_needed = max(data_needed, offset + -(-elements // block) * block_bytes)
+        else:
+            data_needed = max(data_needed, offset)
+    header_end = reader.pos
+    data_start = -(-header_end // alignment) * alignment
+    if check_data and tensor_count and data_start + data_needed > reader.size:
+        raise GGUFError(f"{name}: the file is truncated — its tensors need {data_start + data_needed} bytes "
+                        f"but the file has {reader.size} (an incomplete download?).")
+    dominant = max(type_elements, key=lambda k: type_elements[k]) if type_elements else None
+    return _Header(version, tensor_count, kv_count, metadata, value_lengths, parameter_count, dominant,
+                   alignment, data_start if tensor_count else header_end)
+
+
+def _read_value(reader: _Buffer, key: str, value_type: int, metadata: dict[str, MetaValue],
+                value_lengths: dict[str, int]) -> None:
+    scalar = _SCALARS.get(value_type)
+    if scalar is not None:
+        rel = reader.need(scalar.size, f"the value of {key!r}")
+        reader.pos += scalar.size
+        metadata[key] = scalar.unpack_from(reader.buf, rel)[0]
+    elif value_type == _STRING:
+        text, length = reader.string_or_skip(f"the value of {key!r}")
+        if text is not None:
+            metadata[key] = text
+        else:
+            value_lengths[key] = length  # a long string: we keep how long it was, not the text
+    elif value_type == _ARRAY:
+        element_type = reader.u32(f"the element type of {key!r}")
+        count = reader.u64(f"the length of {key!r}")
+        value_lengths[key] = count
+        _read_array(reader, key, element_type, count, metadata)
+    else:
+        raise GGUFError(f"{reader.path.name}: the metadata key {key!r} has an unknown value type "
+                        f"{value_type} at byte {reader.pos - 4}.")
+
+
+def _read_array(reader: _Buffer, key: str, element_type: int, count: int,
+                metadata: dict[str, MetaValue]) -> None:
+    scalar = _SCALARS.get(element_type)
+    if scalar is not None:
+        total = count * scalar.size
+        if total > reader.remaining():
+            raise GGUFError(f"{reader.path.name}: the array {key!r} claims {count} elements "
+                            f"({total} bytes) but only {reader.remaining()} bytes remain in the file.")
+        if count <= MAX_KEPT_ARRAY:
+            rel = reader.need(total, f"the array {key!r}")
+            metadata[key] = [scalar.unpack_from(reader.buf, rel + i * scalar.size)[0] for i in range(count)]
+        reader.pos += total  # skip by length: nothing is read when it lies beyond the buffer
+    elif element_type == _STRING:
+        if count * 8 > reader.remaining():
+            raise GGUFError(f"{reader.path.name}: the array {key!r} claims {count} strings but only "
+                            f"{reader.remaining()} bytes remain in the file.")
+        if count <= MAX_KEPT_ARRAY:
+            metadata[key] = [reader.raw_string(f"element {i} of {key!r}").decode("utf-8", errors="replace")
+                             for i in range(count)]
+        else:
+            reader.skip_strings(count, f"the array {key!r}")
+    elif element_type == _ARRAY:
+        # llama.cpp itself cannot load nested arrays; refusing them also bounds the recursion.
+        raise GGUFError(f"{reader.path.name}: the metadata key {key!r} holds nested arrays, which GGUF "
+                        "models do not use.")
+    else:
+        raise GGUFError(f"{reader.path.name}: the array {key!r} has an unknown element type {element_type}.")
+
+
+def _alignment(metadata: Mapping[str, MetaValue], name: str) -> int:
+    value = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0 or value & (value - 1):
+        raise GGUFError(f"{name}: general.alignment must be a power of two, not {value!r}.")
+    return value
+
+
+def _int(metadata: Mapping[str, MetaValue], key: str) -> int | None:
+    value = metadata.get(key)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, list):  # per-layer values (e.g. head counts): report the largest
+        numbers = [v for v in value if isinstance(v, int)]
+        return max(numbers) if numbers else None
+    return None
+
+
+def _str(metadata: Mapping[str, MetaValue], key: str) -> str | None:
+    value = metadata.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _to_info(first: _Header, headers: Sequence[_Header]) -> GGUFInfo:
+    meta = first.metadata
+    arch = _str(meta, "general.architecture")
+    file_type = _int(meta, "general.file_type")
+    quant = FILE_TYPE_NAMES.get(file_type) if file_type is not None else None
+    if quant is None:
+        quant = next((h.dominant_type for h in headers if h.dominant_type), None)
+    vocab = first.value_lengths.get("tokenizer.ggml.tokens")
+
+    def arch_int(suffix: str) -> int | None:
+        return _int(meta, f"{arch}.{suffix}") if arch else None
+
+    split_count = _int(meta, "split.count") or 1
+    return GGUFInfo(
+        version=first.version,
+        architecture=arch,
+        name=_str(meta, "general.name"),
+        parameter_count=sum(h.parameter_count for h in headers),
+        size_label=_str(meta, "general.size_label"),
+        file_type=file_type,
+        quant=quant,
+        context_length=arch_int("context_length"),
+        block_count=arch_int("block_count"),
+        embedding_length=arch_int("embedding_length"),
+        head_count=arch_int("attention.head_count"),
+        head_count_kv=arch_int("attention.head_count_kv"),
+        vocab_size=vocab,
+        tensor_count=sum(h.tensor_count for h in headers),
+        kv_count=first.kv_count,
+        has_chat_template="tokenizer.chat_template" in meta or "tokenizer.chat_template" in first.value_lengths,
+        split_no=_int(meta, "split.no") or 0,
+        split_count=split_count,
+        alignment=first.alignment,
+        header_size=first.header_size,
+        metadata=meta,
+        value_lengths=first.value_lengths,
+    )
