@@ -153,7 +153,7 @@ class _Buffer:
         self.size = size
         self.path = path
         self.start = 0
-        self.buf = file.read(CHUNK)
+        self.buf = file.read(max(CHUNK, 64))  # the fixed header always fits in the first read
         self.pos = 0
 
     def need(self, count: int, what: str) -> int:
