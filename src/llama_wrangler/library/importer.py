@@ -70,7 +70,7 @@ def plan_import(library: Library, paths: Sequence[Path]) -> list[ImportItem]:
         try:
             items.append(ImportItem(files, read_gguf_set(files)))
         except GGUFError as exc:
-            raise ModelImportError(f"Cannot import {files[0].name}: {exc}") from exc
+            raise ModelImportError(f"Not imported: {exc}") from exc
     return items
 
 

@@ -213,9 +213,11 @@ class Library:
     # ---- changes ------------------------------------------------------------------------------------
 
     def register(self, files: Sequence[Path], *, source: str, owned: bool, origin: Mapping[str, str],
-                 name: str | None = None, info: GGUFInfo | None = None) -> ModelRecord:
+                 name: str | None = None, info: GGUFInfo | None = None,
+                 sha256: str | None = None) -> ModelRecord:
         """Add a model whose files are already where they will stay. Used by the importer, discovery and
-        :meth:`add_owned`. An already known file set returns its record (origin/source updated)."""
+        :meth:`add_owned`. An already known file set returns its record (origin/source updated).
+        ``sha256`` may be given when a store names files by their digest (Ollama, the HF blob store)."""
         files = tuple(absolute(f) for f in files)
         if info is None:
             info = read_gguf_set(files)
@@ -234,6 +236,8 @@ class Library:
                     id=make_id(display, info.quant, set(self._records)), name=display, paths=files,
                     size_bytes=sum(s[0] for s in stats), sha256=None, source=source, owned=owned,
                     missing=False, added_at=now_iso(), origin=dict(origin), info=info, stats=stats)
+            if sha256 is not None and len(files) == 1:
+                record = replace(record, sha256=sha256, shard_sha256=(sha256,))
             self._records[record.id] = record
             self._ignored.difference_update(str(f) for f in files)
         self._maybe_hash(record)

@@ -1,0 +1,257 @@
+"""The registry: persistence, ids, lookup, rescan, removal, background hashing, corruption, threads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from llama_wrangler.errors import ModelImportError, ModelNotFoundError, RegistryError
+from llama_wrangler.library.registry import SCHEMA_VERSION, Library
+from llama_wrangler.paths import AppPaths
+from llama_wrangler.settings import ImportMode
+from tests.support.gguf_files import write_gguf, write_split_gguf
+
+
+def library(paths: AppPaths, *, background: bool = False) -> Library:
+    return Library(paths, hash_in_background=background).load()
+
+
+def owned_file(paths: AppPaths, name: str = "tiny-Q4_K_M.gguf", **kwargs: object) -> Path:
+    return write_gguf(paths.models_dir / name, **kwargs)  # type: ignore[arg-type]
+
+
+def test_add_owned_persists_and_reloads(app_paths: AppPaths) -> None:
+    lib = library(app_paths)
+    path = owned_file(app_paths, kv={"general.name": "Tiny"})
+    record = lib.add_owned(path, source="hf", origin={"repo": "org/tiny", "file": path.name})
+    assert record.owned and not record.missing
+    assert record.id == "tiny-q4_k_m"
+    assert record.path == path
+    assert record.size_bytes == path.stat().st_size
+    assert record.info.architecture == "llama"
+    again = library(app_paths).get(record.id)
+    assert again == record
+    saved = json.loads(app_paths.registry_file.read_text())
+    assert saved["schema_version"] == SCHEMA_VERSION
+
+
+def test_add_owned_refuses_files_outside_the_models_folder(app_paths: AppPaths, tmp_path: Path) -> None:
+    path = write_gguf(tmp_path / "elsewhere.gguf")
+    with pytest.raises(ModelImportError, match="not inside the models folder"):
+        library(app_paths).add_owned(path, source="hf", origin={})
+
+
+def test_ids_are_readable_and_deduplicated(app_paths: AppPaths, tmp_path: Path) -> None:
+    lib = library(app_paths)
+    first = write_gguf(tmp_path / "a" / "Llama 3 8B.gguf")
+    second = write_gguf(tmp_path / "b" / "Llama 3 8B.gguf")
+    ids = [r.id for r in lib.import_files([first, second], ImportMode.LINK)]
+    assert ids == ["llama-3-8b-q4_k_m", "llama-3-8b-q4_k_m-2"]
+
+
+def test_get_by_id_name_prefix_and_path(app_paths: AppPaths) -> None:
+    lib = library(app_paths)
+    a = lib.add_owned(owned_file(app_paths, "alpha-Q8_0.gguf", kv={"general.file_type": 7}), source="local",
+                      origin={})
+    lib.add_owned(owned_file(app_paths, "alpine.gguf"), source="local", origin={})
+    assert lib.get(a.id) == a
+    assert lib.get("alpha-Q8_0") == a
+    assert lib.get("alph") == a
+    assert lib.get(str(a.path)) == a
+    with pytest.raises(ModelNotFoundError, match="several models"):
+        lib.get("al")
+    with pytest.raises(ModelNotFoundError, match="No model"):
+        lib.get("zeta")
+
+
+def test_rescan_finds_added_changed_and_vanished(app_paths: AppPaths, tmp_path: Path) -> None:
+    lib = library(app_paths)
+    kept = lib.add_owned(owned_file(app_paths, "kept.gguf"), source="local", origin={})
+    gone = lib.add_owned(owned_file(app_paths, "gone.gguf"), source="local", origin={})
+    linked = lib.import_files([write_gguf(tmp_path / "linked.gguf")], ImportMode.LINK)[0]
+    changed = lib.add_owned(owned_file(app_paths, "changed.gguf"), source="local", origin={})
+
+    new_file = owned_file(app_paths, "dropped-in.gguf")
+    gone.path.unlink()
+    linked.path.unlink()
+    write_gguf(changed.path, kv={"llama.context_length": 32768})
+    os.utime(changed.path, ns=(1, 1))
+
+    report = lib.rescan()
+    assert report.unchanged == [kept.id]
+    assert sorted(report.vanished) == sorted([gone.id, linked.id])
+    assert report.changed == [changed.id]
+    assert len(report.added) == 1
+    assert lib.get(report.added[0]).path == new_file
+    with pytest.raises(ModelNotFoundError):
+        lib.get(gone.id)  # owned and gone: dropped
+    assert lib.get(linked.id).missing  # linked and gone: kept, marked missing
+    assert lib.get(changed.id).info.context_length == 32768
+
+
+def test_rescan_of_unchanged_files_reads_no_headers(app_paths: AppPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    lib = library(app_paths)
+    for i in range(5):
+        lib.add_owned(owned_file(app_paths, f"m{i}.gguf"), source="local", origin={})
+    before = app_paths.registry_file.stat().st_mtime_ns
+
+    def forbidden(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a header was read during a rescan of unchanged files")
+
+    monkeypatch.setattr("llama_wrangler.library.registry.read_gguf_set", forbidden)
+    report = lib.rescan()
+    assert len(report.unchanged) == 5
+    assert app_paths.registry_file.stat().st_mtime_ns == before  # nothing changed, nothing written
+
+
+def test_linked_model_that_comes_back_is_no_longer_missing(app_paths: AppPaths, tmp_path: Path) -> None:
+    lib = library(app_paths)
+    path = write_gguf(tmp_path / "usb" / "m.gguf")
+    record = lib.import_files([path], ImportMode.LINK)[0]
+    aside = path.with_name("aside")
+    path.rename(aside)
+    lib.rescan()
+    assert lib.get(record.id).missing
+    aside.rename(path)
+    assert lib.rescan().changed == [record.id]
+    assert not lib.get(record.id).missing
+
+
+def test_incomplete_split_in_models_folder_is_reported_not_added(app_paths: AppPaths) -> None:
+    files = write_split_gguf(app_paths.models_dir / "big.gguf", 3)
+    files[2].unlink()
+    report = library(app_paths).rescan()
+    assert report.added == []
+    assert any("big-00003-of-00003.gguf" in e for e in report.errors)
+
+
+def test_split_model_is_one_record(app_paths: AppPaths) -> None:
+    files = write_split_gguf(app_paths.models_dir / "big.gguf", 3)
+    report = library(app_paths).rescan()
+    assert len(report.added) == 1
+    record = library(app_paths).get(report.added[0])
+    assert record.paths == tuple(files)
+    assert record.name == "big"
+    assert record.info.split_count == 3
+
+
+def test_remove_keeps_file_and_rescan_does_not_bring_it_back(app_paths: AppPaths) -> None:
+    lib = library(app_paths)
+    record = lib.add_owned(owned_file(app_paths), source="local", origin={})
+    lib.remove(record.id, delete_file=False)
+    assert record.path.exists()
+    assert lib.rescan().added == []
+    assert lib.models() == []
+
+
+def test_remove_with_delete_only_deletes_owned_files(app_paths: AppPaths, tmp_path: Path) -> None:
+    lib = library(app_paths)
+    owned = lib.add_owned(owned_file(app_paths), source="local", origin={})
+    linked = lib.import_files([write_gguf(tmp_path / "mine.gguf")], ImportMode.LINK)[0]
+    with pytest.raises(RegistryError, match="only deletes files in its own models folder"):
+        lib.remove(linked.id, delete_file=True)
+    assert linked.path.exists()
+    assert lib.get(linked.id) == linked  # nothing changed
+    lib.remove(owned.id, delete_file=True)
+    assert not owned.path.exists()
+
+
+def test_corrupt_registry_is_kept_aside_and_rebuilt(app_paths: AppPaths, tmp_path: Path) -> None:
+    lib = library(app_paths)
+    lib.add_owned(owned_file(app_paths), source="local", origin={})
+    lib.import_files([write_gguf(tmp_path / "linked.gguf")], ImportMode.LINK)
+    app_paths.registry_file.write_text('{"schema_version": 1, "models": [ {"id": ')
+    rebuilt = library(app_paths)
+    assert rebuilt.problem is not None
+    assert "kept as registry.json.bad-" in rebuilt.problem
+    assert "linked in place" in rebuilt.problem
+    assert [r.path.name for r in rebuilt.models()] == ["tiny-Q4_K_M.gguf"]
+    aside = list(app_paths.data_dir.glob("registry.json.bad-*"))
+    assert len(aside) == 1 and aside[0].read_text().startswith('{"schema_version": 1')
+
+
+def test_registry_with_a_malformed_entry_is_rebuilt(app_paths: AppPaths) -> None:
+    owned_file(app_paths)
+    app_paths.registry_file.write_text(json.dumps({"schema_version": 1, "models": [{"id": "x"}]}))
+    rebuilt = library(app_paths)
+    assert rebuilt.problem is not None and "KeyError" in rebuilt.problem
+    assert len(rebuilt.models()) == 1
+
+
+def test_registry_from_a_newer_version_is_refused_untouched(app_paths: AppPaths) -> None:
+    text = json.dumps({"schema_version": SCHEMA_VERSION + 1, "models": []})
+    app_paths.registry_file.write_text(text)
+    with pytest.raises(RegistryError, match="newer version"):
+        library(app_paths)
+    assert app_paths.registry_file.read_text() == text
+
+
+def test_background_hashing_fills_sha256_and_rescan_keeps_it(app_paths: AppPaths) -> None:
+    lib = library(app_paths, background=True)
+    path = owned_file(app_paths)
+    record = lib.add_owned(path, source="local", origin={})
+    assert lib.wait_for_hashes(timeout=30)
+    expected = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert lib.get(record.id).sha256 == expected
+    lib.rescan()
+    assert lib.get(record.id).sha256 == expected  # cached by (size, mtime): not reset
+    lib.close()
+    assert library(app_paths).get(record.id).sha256 == expected
+
+
+def test_changed_file_loses_its_stale_hash(app_paths: AppPaths) -> None:
+    lib = library(app_paths)
+    record = lib.compute_hash(lib.add_owned(owned_file(app_paths), source="local", origin={}).id)
+    assert record.sha256 is not None
+    write_gguf(record.path, kv={"general.name": "different"})
+    os.utime(record.path, ns=(5, 5))
+    lib.rescan()
+    assert lib.get(record.id).sha256 is None
+
+
+def test_listeners_hear_changes(app_paths: AppPaths) -> None:
+    lib = library(app_paths)
+    calls: list[int] = []
+    unsubscribe = lib.subscribe(lambda: calls.append(1))
+    lib.add_owned(owned_file(app_paths), source="local", origin={})
+    assert calls
+    unsubscribe()
+    count = len(calls)
+    lib.add_owned(owned_file(app_paths, "b.gguf"), source="local", origin={})
+    assert len(calls) == count
+
+
+def test_concurrent_add_owned_from_threads(app_paths: AppPaths) -> None:
+    lib = library(app_paths)
+    # Same file name in different subfolders: every thread wants the same id.
+    files = [owned_file(app_paths, f"t{i}/same.gguf") for i in range(8)]
+    errors: list[BaseException] = []
+
+    def add(path: Path) -> None:
+        try:
+            lib.add_owned(path, source="hf", origin={})
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(f,)) for f in files]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(r.id for r in lib.models()) == sorted(["same-q4_k_m"] + [f"same-q4_k_m-{i}" for i in range(2, 9)])
+    assert len(library(app_paths).models()) == 8
+
+
+def test_another_process_changes_are_not_overwritten(app_paths: AppPaths) -> None:
+    gui = library(app_paths)
+    cli = library(app_paths)
+    cli.add_owned(owned_file(app_paths, "from-cli.gguf"), source="local", origin={})
+    gui.add_owned(owned_file(app_paths, "from-gui.gguf"), source="local", origin={})
+    names = sorted(r.name for r in library(app_paths).models())
+    assert names == ["from-cli", "from-gui"]
