@@ -51,6 +51,8 @@ def run_gui(argv: list[str] | None = None) -> int:
     # Qt is imported only here so `llama-wrangler <command>` never pays for it.
     from PySide6.QtWidgets import QApplication
 
+    import llama_wrangler.qt_workaround  # noqa: F401  (PySide6 6.12 bool refcount bug; see the module)
+
     app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
@@ -65,40 +67,198 @@ def run_gui(argv: list[str] | None = None) -> int:
 class WranglerApp:
     """Owns every long-lived object of the GUI session and wires them together."""
 
-    def __init__(self, app: QApplication, paths: AppPaths, *, startup_probe: bool = False) -> None:
+    def __init__(self, app: QApplication, paths: AppPaths, *, startup_probe: bool = False,
+                 tray_available: bool | None = None) -> None:
+        from llama_wrangler.library.registry import Library
+        from llama_wrangler.server.supervisor import ServerSupervisor
         from llama_wrangler.settings import load_settings
         from llama_wrangler.ui.crash_dialog import CrashHandler
         from llama_wrangler.ui.main_window import MainWindow
         from llama_wrangler.ui.message import Messenger
+        from llama_wrangler.ui.model_actions import ModelActions
+        from llama_wrangler.ui.settings_store import SettingsStore
         from llama_wrangler.ui.theme import ThemeManager
+        from llama_wrangler.ui.tray import TrayController
         from llama_wrangler.workers.jobs import JobManager
 
         self.app = app
         self.paths = paths
         self._startup_probe = startup_probe
+        self._problems: list[str] = []
         loaded = load_settings(paths.settings_file)
-        self.settings = loaded.settings
-        self._settings_problem = loaded.problem
+        if loaded.problem:
+            self._problems.append(loaded.problem)
+        self.settings = SettingsStore(loaded.settings, paths.settings_file)
+        settings = loaded.settings
 
         self.crash_handler = CrashHandler(paths.app_log_file)
         self.crash_handler.install()
         self.messenger = Messenger()
-        self.theme = ThemeManager(app, self.settings.ui.theme)
+        self.theme = ThemeManager(app, settings.ui.theme)
         self.theme.apply()
-        self.jobs = JobManager.from_settings(self.settings, paths)
-        self.window = MainWindow(self.messenger, self.theme)
-        self.crash_handler.dialog_parent = self.window
-        self.window.quit_requested.connect(app.quit)
 
+        self.library = Library(paths, models_dir=settings.library.models_dir)
+        self.library.load()
+        if self.library.problem:
+            self._problems.append(self.library.problem)
+        self.jobs = JobManager.from_settings(settings, paths)
+        self.supervisor = ServerSupervisor(self._server_binary(), settings.server,
+                                           log_file=paths.server_log_file)
+        self.actions = ModelActions(self.library, self.supervisor, self.jobs, self.messenger)
+
+        self.tray = TrayController(self.actions, self.supervisor, self.jobs,
+                                   notifications=settings.ui.notifications, tray_available=tray_available)
+        self.window = MainWindow(self.messenger, self.theme, keep_in_tray=self._keep_in_tray)
+        self.crash_handler.dialog_parent = self.window
+        self._build_pages()
+        self._wire()
+
+    # -- construction ----------------------------------------------------------------------------------
+    def _server_binary(self) -> Path:
+        from llama_wrangler.errors import LlamaRuntimeError
+        from llama_wrangler.runtime.locate import locate_runtime
+
+        try:
+            return locate_runtime(self.settings.settings, self.paths).server
+        except LlamaRuntimeError as exc:
+            # The window still opens: the library and downloads work without a runtime, and the
+            # server page says what is missing when the user presses Start.
+            self._problems.append(str(exc))
+            return self.paths.runtime_root / "bin" / "llama-server"
+
+    def _build_pages(self) -> None:
+        from llama_wrangler.ui.downloads_view import DownloadsView
+        from llama_wrangler.ui.library_view import LibraryView
+        from llama_wrangler.ui.server_view import ServerView
+
+        self.library_view = LibraryView(self.theme)
+        self.downloads_view = DownloadsView(self.jobs)
+        self.server_view = ServerView(self.supervisor, self.actions, self.theme)
+        self.window.add_page("library", "Library", "nav-library", self.library_view)
+        self.window.add_page("downloads", "Downloads", "nav-downloads", self.downloads_view)
+        self.window.add_page("server", "Server", "nav-server", self.server_view)
+        self.library_view.set_records(self.actions.models())
+
+    def _wire(self) -> None:
+        from llama_wrangler.ui.drop_import import DropImporter
+        from llama_wrangler.ui.import_mode_dialog import dialog_chooser
+
+        actions, details = self.actions, self.library_view.details
+        details.serve_requested.connect(actions.serve)
+        details.stop_requested.connect(actions.stop)
+        details.show_in_folder_requested.connect(actions.show_in_folder)
+        details.remove_requested.connect(self._confirm_remove)
+        details.requantize_requested.connect(self._requantize)
+        actions.library_changed.connect(self._on_library_changed)
+
+        self.supervisor.state_changed.connect(self._on_server_changed)
+        self.supervisor.endpoint_changed.connect(self._on_server_changed)
+        self.supervisor.error.connect(lambda message: self.messenger.error(
+            message.split("\n", 1)[0], details=message))
+        self._on_server_changed()
+
+        self.tray.show_window_requested.connect(self.window.bring_to_front)
+        self.tray.quit_requested.connect(self.app.quit)
+        self.window.quit_requested.connect(self.app.quit)
+        self.window.settings_requested.connect(self.open_settings)
+        self.window.add_model_requested.connect(self.open_add_model)
+        self.settings.changed.connect(self._on_settings_changed)
+        # With a tray the app outlives its window; without one, closing the window ends it.
+        self.app.setQuitOnLastWindowClosed(not self.tray.available)
+
+        self.drop_importer = DropImporter(
+            self.window, self.messenger,
+            dialog_chooser(self.window, lambda: self.settings.settings.library.import_mode),
+            mode=lambda: (self.settings.settings.library.import_mode,
+                          self.settings.settings.library.import_mode_confirmed))
+        self.drop_importer.import_requested.connect(self._on_import_requested)
+        self.drop_importer.mode_remembered.connect(self._remember_import_mode)
+        self.drop_importer.install(self.app)
+
+    # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
+        self.tray.show()
         self.window.show()
-        if self._settings_problem:
-            self.messenger.warning(self._settings_problem)
+        for problem in self._problems:
+            self.messenger.warning(problem)
         if self._startup_probe:
             from llama_wrangler.ui.startup_probe import StartupProbe
 
             self._probe = StartupProbe(self.window, self.app)
 
     def shutdown(self) -> None:
+        self.drop_importer.remove(self.app)
+        self.supervisor.shutdown()
         self.jobs.shutdown()
+        self.actions.close()
+        self.library.close()
+        self.tray.hide()
         self.crash_handler.uninstall()
+
+    def _keep_in_tray(self) -> bool:
+        return self.tray.available and self.settings.settings.ui.close_to_tray
+
+    # -- slots -----------------------------------------------------------------------------------------
+    def _on_library_changed(self) -> None:
+        self.library_view.set_records(self.actions.models())
+
+    def _on_server_changed(self, *_args: object) -> None:
+        sup = self.supervisor
+        model_id = self.actions.serving_id()
+        record = self.actions.find(model_id) if model_id else None
+        self.window.server_status.set_state(sup.state, record.name if record else model_id, sup.endpoint)
+        self.library_view.set_served(sup.model_id, sup.state)
+
+    def _on_import_requested(self, paths: list[Path], mode: str) -> None:
+        from llama_wrangler.settings import ImportMode
+
+        self.actions.import_paths(paths, ImportMode(mode))
+        self.messenger.info(f"Importing {len(paths)} item(s)… (see Downloads for progress)")
+
+    def _remember_import_mode(self, mode: str) -> None:
+        from llama_wrangler.errors import SettingsError
+        from llama_wrangler.settings import ImportMode
+
+        current = self.settings.settings
+        library = current.library.model_copy(update={"import_mode": ImportMode(mode),
+                                                      "import_mode_confirmed": True})
+        try:
+            self.settings.update(current.model_copy(update={"library": library}))
+        except SettingsError as exc:
+            self.messenger.report(exc)
+
+    def _on_settings_changed(self, settings: object) -> None:
+        from llama_wrangler.settings import Settings
+
+        assert isinstance(settings, Settings)
+        self.supervisor.set_settings(settings.server)
+        self.theme.apply(settings.ui.theme)
+        self.tray.notifications = settings.ui.notifications
+        self.jobs.set_limit("download", settings.downloads.max_parallel_downloads)
+        self.jobs.set_limit("convert", settings.downloads.max_parallel_conversions)
+        self.app.setQuitOnLastWindowClosed(not self.tray.available)
+
+    def open_settings(self) -> None:
+        from llama_wrangler.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self.window)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.saved.connect(lambda _s: self.messenger.info("Settings saved."))
+        dialog.open()
+
+    def open_add_model(self) -> None:
+        self.messenger.info("Adding models from Hugging Face is not wired yet.")
+
+    def _confirm_remove(self, model_id: str) -> None:
+        from llama_wrangler.ui.remove_dialog import RemoveDialog
+
+        record = self.actions.find(model_id)
+        if record is None:
+            return
+        dialog = RemoveDialog(record, self.window)
+        dialog.confirmed.connect(lambda delete: self.actions.remove(model_id, delete_file=bool(delete)))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def _requantize(self, model_id: str) -> None:
+        self.messenger.info("Re-quantizing is not available yet.")

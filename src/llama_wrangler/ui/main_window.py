@@ -33,7 +33,7 @@ from llama_wrangler.ui.theme import ThemeManager
 
 DEFAULT_SIZE = QSize(1280, 800)
 MINIMUM_SIZE = QSize(1024, 640)
-SIDEBAR_WIDTH = 208
+SIDEBAR_WIDTH = 212
 
 
 class DropOverlay(QFrame):
@@ -90,12 +90,12 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
 
         brand_icon = QLabel()
-        brand_icon.setPixmap(icon("app-icon").pixmap(30, 30))
+        brand_icon.setPixmap(icon("app-icon").pixmap(28, 28))
         brand = QLabel(APP_NAME)
         brand.setObjectName("brand")
         brand_row = QHBoxLayout()
-        brand_row.setContentsMargins(16, 18, 16, 14)
-        brand_row.setSpacing(10)
+        brand_row.setContentsMargins(14, 18, 10, 14)
+        brand_row.setSpacing(8)
         brand_row.addWidget(brand_icon)
         brand_row.addWidget(brand, 1)
 

@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 from llama_wrangler.settings import Theme
+from llama_wrangler.ui.icons import resource_path
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ def palette(colors: Colors) -> QPalette:
 
 
 def stylesheet(c: Colors) -> str:
+    chevron = resource_path("chevron-down.svg").as_posix()
     return f"""
 QWidget {{ font-size: 10pt; }}
 #sidebar {{ background: {c.sidebar}; border: none; border-right: 1px solid {c.border}; }}
@@ -95,7 +97,7 @@ QWidget {{ font-size: 10pt; }}
 #sidebar QListWidget::item {{ padding: 9px 12px; margin: 2px 8px; border-radius: 8px; color: {c.text}; }}
 #sidebar QListWidget::item:selected {{ background: {c.selection}; color: {c.text}; }}
 #sidebar QListWidget::item:hover:!selected {{ background: {c.border}; }}
-#brand {{ font-size: 13pt; font-weight: 600; color: {c.text}; }}
+#brand {{ font-size: 12pt; font-weight: 600; color: {c.text}; }}
 #pageTitle, #dialogTitle {{ font-size: 15pt; font-weight: 600; }}
 #sectionTitle {{ font-size: 11pt; font-weight: 600; }}
 #muted, QLabel[muted="true"] {{ color: {c.muted}; }}
@@ -119,6 +121,7 @@ QPushButton:disabled {{ color: {c.muted}; background: {c.alt_base}; }}
 QPushButton[primary="true"] {{ background: {c.accent}; color: {c.accent_text}; border-color: {c.accent}; }}
 QPushButton[primary="true"]:disabled {{ background: {c.border}; border-color: {c.border}; color: {c.muted}; }}
 QPushButton[danger="true"] {{ color: {c.bad}; }}
+QPushButton[compact="true"] {{ padding: 6px 8px; }}
 QProgressBar {{ border: none; border-radius: 4px; background: {c.border}; height: 8px; max-height: 8px;
     text-align: center; color: transparent; }}
 QProgressBar::chunk {{ background: {c.accent}; border-radius: 4px; }}
@@ -128,6 +131,21 @@ QPlainTextEdit#serverLog, QPlainTextEdit#crashDetails {{ font-family: monospace;
 #dropOverlay {{ background: rgba(106, 85, 232, 40); border: 2px dashed {c.accent}; border-radius: 14px; }}
 #dropOverlay QLabel {{ font-size: 14pt; font-weight: 600; color: {c.text}; background: transparent; }}
 QScrollArea {{ border: none; background: transparent; }}
+QScrollArea#transparentScroll > QWidget > QWidget {{ background: transparent; }}
+QScrollBar:vertical {{ background: transparent; width: 10px; margin: 2px; }}
+QScrollBar:horizontal {{ background: transparent; height: 10px; margin: 2px; }}
+QScrollBar::handle:vertical {{ background: {c.border}; border-radius: 3px; min-height: 28px; }}
+QScrollBar::handle:horizontal {{ background: {c.border}; border-radius: 3px; min-width: 28px; }}
+QScrollBar::handle:hover {{ background: {c.muted}; }}
+QScrollBar::add-line, QScrollBar::sub-line {{ width: 0; height: 0; border: none; background: none; }}
+QScrollBar::add-page, QScrollBar::sub-page {{ background: none; }}
+QComboBox::drop-down {{ border: none; width: 24px; }}
+QComboBox::down-arrow {{ image: url("{chevron}"); width: 12px; height: 12px; }}
+QComboBox QAbstractItemView {{ border: 1px solid {c.border}; background: {c.base};
+    selection-background-color: {c.selection}; selection-color: {c.text}; }}
+QTabWidget::pane {{ border: 1px solid {c.border}; border-radius: 8px; background: {c.base}; top: -1px; }}
+QTabBar::tab {{ padding: 7px 16px; border: none; color: {c.muted}; }}
+QTabBar::tab:selected {{ color: {c.text}; border-bottom: 2px solid {c.accent}; }}
 """
 
 

@@ -1,0 +1,134 @@
+"""Drag-and-drop import: ``.gguf`` files or folders dropped anywhere on the main window are imported with
+the import mode from the settings; the first time, the user is asked (and may have it remembered).
+
+An application-wide event filter catches the drag wherever it lands — over the table, a text field or the
+sidebar — so "anywhere on the window" holds without every widget opting in. Anything that is not a local
+``.gguf`` file or folder gets a clear message and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QMimeData, QObject, Signal
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QWidget
+
+from llama_wrangler.settings import ImportMode
+from llama_wrangler.ui.main_window import MainWindow
+from llama_wrangler.ui.message import Messenger
+
+# ask(callback) shows the import-mode question and later calls callback(mode, remember), or never calls
+# it when the user cancels. Injected so tests can answer without a dialog.
+ModeChooser = Callable[[Callable[[ImportMode, bool], None]], None]
+
+
+@dataclass
+class DropPlan:
+    """What a drop contains: paths we can import and what we refuse (with reasons)."""
+
+    usable: list[Path] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def plan_drop(mime: QMimeData) -> DropPlan:
+    plan = DropPlan()
+    for url in mime.urls():
+        if not url.isLocalFile():
+            plan.refused.append(f"{url.toString()} (not a file on this computer)")
+            continue
+        path = Path(url.toLocalFile())
+        if path.is_dir() or (path.suffix.lower() == ".gguf" and path.is_file()):
+            plan.usable.append(path)
+        elif not path.exists():
+            plan.refused.append(f"{path.name} (it does not exist)")
+        else:
+            plan.refused.append(f"{path.name} (not a .gguf model file)")
+    return plan
+
+
+def _has_urls(event: QEvent) -> bool:
+    mime = event.mimeData() if isinstance(event, QDragEnterEvent | QDragMoveEvent | QDropEvent) else None
+    return mime is not None and mime.hasUrls()
+
+
+class DropImporter(QObject):
+    """Event filter that turns drops on ``window`` into imports.
+
+    Signals:
+        import_requested(list paths, str mode): call the import (``ModelActions.import_paths``).
+        mode_remembered(str mode): the user asked us to remember the import mode (save it).
+    """
+
+    import_requested = Signal(list, str)
+    mode_remembered = Signal(str)
+
+    def __init__(self, window: MainWindow, messenger: Messenger, ask_mode: ModeChooser, *,
+                 mode: Callable[[], tuple[ImportMode, bool]], parent: QObject | None = None) -> None:
+        """``mode()`` returns (import mode from settings, whether the user already confirmed it)."""
+        super().__init__(parent)
+        self._window = window
+        self._messenger = messenger
+        self._ask_mode = ask_mode
+        self._mode = mode
+        window.setAcceptDrops(True)
+
+    def install(self, app: QApplication) -> None:
+        app.installEventFilter(self)
+
+    def remove(self, app: QApplication) -> None:
+        app.removeEventFilter(self)
+
+    def _in_window(self, watched: QObject) -> bool:
+        return isinstance(watched, QWidget) and (watched is self._window or
+                                                 watched.window() is self._window)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        kind = event.type()
+        if kind not in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.DragLeave, QEvent.Type.Drop):
+            return False
+        if not self._in_window(watched):
+            return False
+        if kind == QEvent.Type.DragLeave:
+            self._window.drop_overlay.hide()
+            return False
+        if not _has_urls(event):
+            return False  # plain text dragged into a text field: Qt's own handling
+        assert isinstance(event, QDragEnterEvent | QDragMoveEvent | QDropEvent)
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+            event.acceptProposedAction()
+            if kind == QEvent.Type.DragEnter:
+                plan = plan_drop(event.mimeData())
+                text = ("Drop to add to your library" if plan.usable
+                        else "Only .gguf files or folders can be added")
+                self._window.drop_overlay.cover(text)
+            return True
+        self._window.drop_overlay.hide()
+        event.acceptProposedAction()
+        self.handle_drop(event.mimeData())
+        return True
+
+    def handle_drop(self, mime: QMimeData) -> None:
+        plan = plan_drop(mime)
+        if not plan.usable:
+            listed = "; ".join(plan.refused[:3]) or "nothing usable"
+            self._messenger.warning("Only .gguf model files, or folders holding them, can be added. "
+                                    f"Nothing was changed. Dropped: {listed}.")
+            return
+        if plan.refused:
+            self._messenger.warning(f"Skipped {len(plan.refused)} item(s) that are not .gguf models: "
+                                    + "; ".join(plan.refused[:3]))
+        mode, confirmed = self._mode()
+        paths = list(plan.usable)
+        if confirmed:
+            self.import_requested.emit(paths, mode.value)
+            return
+
+        def chosen(choice: ImportMode, remember: bool) -> None:
+            if remember:
+                self.mode_remembered.emit(choice.value)
+            self.import_requested.emit(paths, choice.value)
+
+        self._ask_mode(chosen)

@@ -1,0 +1,197 @@
+"""The library as a Qt table: one row per :class:`ModelRecord`, plus which one the server is serving.
+
+``DisplayRole`` is what people read; :data:`SORT_ROLE` holds the raw value (bytes, token counts) so that
+sorting by size or context is numeric. :class:`LibraryFilterProxy` filters on every text column at once.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QColor, QFont, QIcon
+
+from llama_wrangler.library.records import ModelRecord
+from llama_wrangler.ui.formatting import human_bytes, human_tokens
+from llama_wrangler.ui.icons import icon, state_icon_name
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+ID_ROLE = Qt.ItemDataRole.UserRole + 2
+SOURCE_WORDS = {"local": "Local", "hf": "Hugging Face", "ollama": "Ollama", "import": "Imported",
+                "convert": "Converted", "lmstudio": "LM Studio", "hf-cache": "HF cache"}
+SERVING_WORDS = {"ready": "Serving", "starting": "Starting", "loading": "Loading", "stopping": "Stopping",
+                 "crashed": "Crashed"}
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+class Column(IntEnum):
+    NAME = 0
+    ARCHITECTURE = 1
+    PARAMETERS = 2
+    QUANT = 3
+    SIZE = 4
+    CONTEXT = 5
+    SOURCE = 6
+    SERVING = 7
+
+
+HEADERS = {Column.NAME: "Name", Column.ARCHITECTURE: "Architecture", Column.PARAMETERS: "Parameters",
+           Column.QUANT: "Quant", Column.SIZE: "Size", Column.CONTEXT: "Context", Column.SOURCE: "Source",
+           Column.SERVING: "Server"}
+
+
+class LibraryTableModel(QAbstractTableModel):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._records: list[ModelRecord] = []
+        self._served_id = ""
+        self._served_state = "stopped"
+        self._muted = QColor("#8b8d98")
+        self._icons: dict[str, QIcon] = {}
+
+    # -- feeding ---------------------------------------------------------------------------------------
+    def set_records(self, records: list[ModelRecord]) -> None:
+        self.beginResetModel()
+        self._records = sorted(records, key=lambda r: r.name.lower())
+        self.endResetModel()
+
+    def set_served(self, model_id: str, state: str) -> None:
+        """Mark ``model_id`` as the one the server runs (in ``state``); '' for none."""
+        if (model_id, state) == (self._served_id, self._served_state):
+            return
+        old = self._served_id
+        self._served_id, self._served_state = model_id, state
+        for changed in {old, model_id} - {""}:
+            row = self.row_of(changed)
+            if row >= 0:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
+
+    def set_muted_color(self, color: str) -> None:
+        self._muted = QColor(color)
+
+    def records(self) -> list[ModelRecord]:
+        return list(self._records)
+
+    def record(self, row: int) -> ModelRecord:
+        return self._records[row]
+
+    def row_of(self, model_id: str) -> int:
+        for row, record in enumerate(self._records):
+            if record.id == model_id:
+                return row
+        return -1
+
+    @property
+    def served_id(self) -> str:
+        return self._served_id
+
+    @property
+    def served_state(self) -> str:
+        return self._served_state
+
+    # -- Qt model API ----------------------------------------------------------------------------------
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802 (Qt override)
+        return 0 if parent.isValid() else len(self._records)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802 (Qt override)
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 (Qt override)
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[Column(section)]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.TextAlignmentRole:
+            return _alignment(Column(section))
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._records):
+            return None
+        record = self._records[index.row()]
+        column = Column(index.column())
+        served = record.id == self._served_id and self._served_state != "stopped"
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(record, column, served)
+        if role == SORT_ROLE:
+            return self._sort_value(record, column, served)
+        if role == ID_ROLE:
+            return record.id
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _alignment(column)
+        if role == Qt.ItemDataRole.DecorationRole and column == Column.SERVING and served:
+            return self._icon(state_icon_name(self._served_state))
+        if role == Qt.ItemDataRole.ForegroundRole and record.missing:
+            return self._muted
+        if role == Qt.ItemDataRole.FontRole and served and column == Column.NAME:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if record.missing:
+                return f"The file is missing: {record.path}"
+            return str(record.path)
+        return None
+
+    def _display(self, record: ModelRecord, column: Column, served: bool) -> str:
+        info = record.info
+        if column == Column.NAME:
+            return record.name + ("  (missing)" if record.missing else "")
+        if column == Column.ARCHITECTURE:
+            return info.architecture or "—"
+        if column == Column.PARAMETERS:
+            return info.parameter_label if info.parameter_count or info.size_label else "—"
+        if column == Column.QUANT:
+            return info.quant or "—"
+        if column == Column.SIZE:
+            return human_bytes(record.size_bytes)
+        if column == Column.CONTEXT:
+            return human_tokens(info.context_length)
+        if column == Column.SOURCE:
+            return SOURCE_WORDS.get(record.source, record.source.title())
+        return SERVING_WORDS.get(self._served_state, "") if served else ""
+
+    def _sort_value(self, record: ModelRecord, column: Column, served: bool) -> Any:
+        info = record.info
+        if column == Column.PARAMETERS:
+            return info.parameter_count
+        if column == Column.SIZE:
+            return record.size_bytes
+        if column == Column.CONTEXT:
+            return info.context_length or 0
+        if column == Column.SERVING:
+            return 1 if served else 0
+        return self._display(record, column, served).lower()
+
+    def _icon(self, name: str) -> QIcon:
+        if name not in self._icons:
+            self._icons[name] = icon(name)
+        return self._icons[name]
+
+
+def _alignment(column: Column) -> int:
+    if column in (Column.PARAMETERS, Column.SIZE, Column.CONTEXT):
+        return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+
+class LibraryFilterProxy(QSortFilterProxyModel):
+    """Case-insensitive filter on every column; numeric sorting via :data:`SORT_ROLE`."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterKeyColumn(-1)
+        self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+
+    def set_filter_text(self, text: str) -> None:
+        self.setFilterFixedString(text.strip())

@@ -1,0 +1,126 @@
+"""What the user can do to models — serve, stop, remove, show, import, re-quantize — in one place that the
+library page, the details pane, the tray and drag-and-drop all call.
+
+Long work (imports copy gigabytes) runs as a job; the supervisor is asynchronous by design; the rest is
+quick bookkeeping. Errors go to the :class:`Messenger`, never up into a widget's slot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+
+from llama_wrangler.errors import WranglerError
+from llama_wrangler.library.registry import Library, ModelRecord
+from llama_wrangler.progress import CancelToken, ProgressCallback
+from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+from llama_wrangler.settings import ImportMode
+from llama_wrangler.ui.message import Messenger
+from llama_wrangler.workers.jobs import Job, JobManager
+
+log = logging.getLogger(__name__)
+
+
+class ModelActions(QObject):
+    """Signals:
+        library_changed(): the library's records changed (any thread made the change; delivered on ours).
+        imported(list): an import job finished with these :class:`ModelRecord` objects.
+    """
+
+    library_changed = Signal()
+    imported = Signal(list)
+
+    def __init__(self, library: Library, supervisor: ServerSupervisor, jobs: JobManager,
+                 messenger: Messenger, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.supervisor = supervisor
+        self.jobs = jobs
+        self._messenger = messenger
+        # Library callbacks run on the thread that changed it; a signal carries them to the GUI thread.
+        self._unsubscribe = library.subscribe(self.library_changed.emit)
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    def models(self) -> list[ModelRecord]:
+        return self.library.models()
+
+    def find(self, model_id: str) -> ModelRecord | None:
+        try:
+            return self.library.get(model_id)
+        except WranglerError:
+            return None
+
+    # -- server ----------------------------------------------------------------------------------------
+    def serve(self, model_id: str) -> None:
+        """Serve a model; if another one runs, this hot-swaps to it."""
+        record = self.find(model_id)
+        if record is None:
+            self._messenger.error(f"The model {model_id} is no longer in the library.")
+            return
+        if record.missing:
+            self._messenger.error(f"Cannot serve {record.name}: its file is missing ({record.path}).")
+            return
+        log.info("serve %s", record.id)
+        self.supervisor.start(record.path, record.id)
+
+    def stop(self) -> None:
+        self.supervisor.stop()
+
+    def serving_id(self) -> str:
+        """The model the server runs or is loading ('' when none)."""
+        if self.supervisor.state in (ServerState.STOPPED, ServerState.CRASHED):
+            return ""
+        return self.supervisor.model_id
+
+    # -- files -----------------------------------------------------------------------------------------
+    def show_in_folder(self, model_id: str) -> None:
+        record = self.find(model_id)
+        if record is None:
+            return
+        folder = record.path.parent
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            self._messenger.warning(f"Could not open a file manager. The model is in {folder}")
+
+    def remove(self, model_id: str, *, delete_file: bool) -> bool:
+        record = self.find(model_id)
+        if record is None:
+            return False
+        if self.serving_id() == model_id:
+            self.supervisor.stop()
+        try:
+            self.library.remove(model_id, delete_file=delete_file)
+        except WranglerError as exc:
+            self._messenger.report(exc)
+            return False
+        what = "removed and its file deleted" if delete_file else "removed from the library"
+        self._messenger.info(f"{record.name} was {what}.")
+        return True
+
+    def import_paths(self, paths: Sequence[Path], mode: ImportMode) -> Job:
+        """Import files/folders off the GUI thread (copying can take minutes)."""
+        files = list(paths)
+        library = self.library
+
+        def work(progress: ProgressCallback, cancel: CancelToken) -> list[ModelRecord]:
+            return library.import_files(files, mode, progress=progress, cancel=cancel)
+
+        title = files[0].name if len(files) == 1 else f"{len(files)} items"
+        job = Job("import", f"Import {title} ({mode.value})", work)
+        job.finished.connect(self._on_import_finished)
+        job.failed.connect(lambda message: self._messenger.error(f"Import failed: {message}"))
+        return self.jobs.submit(job)
+
+    def _on_import_finished(self, result: object) -> None:
+        records = [r for r in result if isinstance(r, ModelRecord)] if isinstance(result, list) else []
+        if records:
+            names = ", ".join(r.name for r in records[:3]) + ("…" if len(records) > 3 else "")
+            self._messenger.info(f"Imported {len(records)} model{'s' if len(records) != 1 else ''}: {names}")
+        else:
+            self._messenger.warning("Nothing was imported: no new .gguf models were found.")
+        self.imported.emit(records)

@@ -1,0 +1,52 @@
+""""Remove this model?" — with a choice to delete the file too, offered only for files we own."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+
+from llama_wrangler.library.records import ModelRecord
+from llama_wrangler.ui.formatting import human_bytes
+
+
+class RemoveDialog(QDialog):
+    """Non-blocking (``open()``). Signals:
+        confirmed(int delete_file): the user confirmed (1 = delete the file as well).
+    """
+
+    confirmed = Signal(int)  # int, not bool: PySide6 6.12 bool-argument refcount bug
+
+    def __init__(self, record: ModelRecord, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("removeDialog")
+        self.setWindowTitle("Remove model")
+        title = QLabel(f"Remove {record.name}?")
+        title.setObjectName("sectionTitle")
+        title.setWordWrap(True)
+        self.delete_file = QCheckBox(f"Also delete the file ({human_bytes(record.size_bytes)})")
+        if record.owned:
+            text = "It is stored in the app's models folder."
+        else:
+            text = (f"It is linked in place from {record.path.parent}; the file stays where it is "
+                    "(Llama Wrangler only deletes files in its own folder).")
+            self.delete_file.setEnabled(False)
+        note = QLabel(text)
+        note.setWordWrap(True)
+        note.setProperty("muted", True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Remove")
+        self.ok_button.setProperty("danger", True)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        layout.addWidget(title)
+        layout.addWidget(note)
+        layout.addWidget(self.delete_file)
+        layout.addWidget(buttons)
+        self.accepted.connect(self._on_accepted)
+
+    @Slot()
+    def _on_accepted(self) -> None:
+        self.confirmed.emit(int(self.delete_file.isChecked()))
