@@ -61,14 +61,19 @@ def detect_backend(plat: Platform, which: Which = shutil.which) -> Detection:
              if (path := which(name))}
     if plat.system == "darwin" and plat.machine == "arm64":
         return Detection(Backend.METAL, "macOS on Apple silicon", tools)
-    if "nvcc" in tools:
-        return Detection(Backend.CUDA, "the CUDA compiler (nvcc) is installed", tools)
+    if "nvcc" in tools and "nvidia-smi" in tools:
+        return Detection(Backend.CUDA, "an NVIDIA driver (nvidia-smi) and the CUDA compiler (nvcc) are "
+                         "installed", tools)
     if "hipconfig" in tools:
         return Detection(Backend.ROCM, "ROCm (hipconfig) is installed", tools)
     if "vulkaninfo" in tools and "glslc" in tools:
         return Detection(Backend.VULKAN, "Vulkan (vulkaninfo and glslc) is installed", tools)
     if "nvidia-smi" in tools:
         return Detection(Backend.CPU, "an NVIDIA driver is present but not the CUDA toolkit (nvcc); "
+                         "building for CPU", tools)
+    if "nvcc" in tools:
+        # A CUDA toolkit without a driver (a build box, a container): a CUDA build could not run here.
+        return Detection(Backend.CPU, "the CUDA compiler is installed but no NVIDIA driver (nvidia-smi); "
                          "building for CPU", tools)
     return Detection(Backend.CPU, "no GPU toolkit found", tools)
 

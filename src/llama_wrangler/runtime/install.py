@@ -91,6 +91,14 @@ def _reuse_venv(target: Path, staging: Path) -> bool:
     return False
 
 
+def carry_toolchain(target: Path, staging: Path) -> None:
+    """A prebuilt release has no conversion tools: keep the ones the runtime being replaced had."""
+    if (target / "tools").is_dir() and not (staging / "tools").exists():
+        (target / "tools").rename(staging / "tools")
+    if not (staging / "venv").exists():
+        _reuse_venv(target, staging)
+
+
 @dataclass
 class InstallStep:
     """What one install did, for the CLI's report."""

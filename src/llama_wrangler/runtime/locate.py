@@ -156,28 +156,55 @@ def candidate_servers(settings: Settings, paths: AppPaths, *,
     return candidates
 
 
-def locate_runtime(settings: Settings, paths: AppPaths, *,
-                   which: Callable[[str], str | None] = shutil.which,
-                   homebrew_dirs: Iterable[Path] = HOMEBREW_BIN_DIRS) -> LlamaRuntime:
-    """The first usable runtime in search order, or :class:`LlamaRuntimeError` explaining what was tried.
+@dataclass(frozen=True)
+class Found:
+    """A located runtime and where it was found: 'settings', 'app', 'path', 'homebrew' or 'python'."""
 
-    A settings path that does not work is an error on its own (the user asked for that binary), not a
-    reason to silently use another one.
-    """
+    where: str
+    runtime: LlamaRuntime
+
+
+def find_runtime(settings: Settings, paths: AppPaths, *,
+                 which: Callable[[str], str | None] = shutil.which,
+                 homebrew_dirs: Iterable[Path] = HOMEBREW_BIN_DIRS,
+                 allow_pyserver: bool = True) -> Found:
+    """:func:`locate_runtime`, also saying where the runtime was found (for ``runtime status``)."""
+    brew = tuple(homebrew_dirs)
     tried: list[str] = []
-    for where, server in candidate_servers(settings, paths, which=which, homebrew_dirs=homebrew_dirs):
+    for where, server in candidate_servers(settings, paths, which=which, homebrew_dirs=brew):
         if where == "settings":
             if not _is_executable(server):
                 raise LlamaRuntimeError(
                     f"The llama-server set in the settings ({server}) does not exist or is not executable.",
                     hint="Fix runtime.llama_server_path or clear it to use the app's own runtime.")
-            return runtime_from_binary(server)
+            return Found(where, runtime_from_binary(server))
         if where == "app":
-            return runtime_from_dir(server.parent.parent)
+            return Found(where, runtime_from_dir(server.parent.parent))
         if _is_executable(server):
-            return runtime_from_binary(server)
+            return Found(where, runtime_from_binary(server))
         tried.append(str(server))
-    raise LlamaRuntimeError(
-        "No llama.cpp runtime found (looked in the app's data folder"
-        + (", on PATH and in " + ", ".join(tried) if tried else " and on PATH") + ").",
-        hint="Run `llama-wrangler runtime install` to build or install one.")
+    if allow_pyserver:
+        from llama_wrangler.runtime import pyserver  # local: pyserver imports this module
+
+        if pyserver.pyserver_available():
+            return Found("python", pyserver.pyserver_runtime())
+    places = [str(paths.runtime_root), "PATH"]
+    places += sorted({str(Path(t).parent) for t in tried if Path(t).parent in brew})
+    raise LlamaRuntimeError(f"No llama.cpp runtime found (looked in {', '.join(places)}).",
+                            hint="Run `llama-wrangler runtime install` to build or install one.")
+
+
+def locate_runtime(settings: Settings, paths: AppPaths, *,
+                   which: Callable[[str], str | None] = shutil.which,
+                   homebrew_dirs: Iterable[Path] = HOMEBREW_BIN_DIRS,
+                   allow_pyserver: bool = True) -> LlamaRuntime:
+    """The first usable runtime in search order: settings path, our runtime dir, PATH, Homebrew.
+
+    A settings path that does not work is an error on its own (the user asked for that binary), not a
+    reason to silently use another one. Last resort: llama-cpp-python's server
+    (``backend == "llama-cpp-python"``) when it is installed; see :mod:`llama_wrangler.runtime.pyserver`.
+    This only looks at files; :func:`llama_wrangler.runtime.verify.verify_runtime` runs the binary and
+    checks its version. Raises :class:`LlamaRuntimeError` saying what was tried.
+    """
+    return find_runtime(settings, paths, which=which, homebrew_dirs=homebrew_dirs,
+                        allow_pyserver=allow_pyserver).runtime

@@ -76,6 +76,8 @@ def run_streaming(argv: Sequence[str], *, cancel: CancelToken | None = None,
         proc.wait()
         raise
     finally:
+        if proc.stdout is not None:
+            proc.stdout.close()
         if remove is not None:
             remove()
         if log is not None:
