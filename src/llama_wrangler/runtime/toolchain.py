@@ -45,6 +45,7 @@ class ToolchainState(StrEnum):
     NO_VENV = "no conversion environment"
     STALE = "conversion environment out of date"
     BROKEN = "conversion environment broken"
+    UNVERIFIED = "conversion environment not made by Llama Wrangler (unchecked)"
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,13 @@ def toolchain_status(root: Path, *, check_imports: bool = False, timeout: float 
         return ToolchainStatus(ToolchainState.NO_SCRIPT, None, None)
     if not python.exists():
         return ToolchainStatus(ToolchainState.NO_VENV, script, None)
-    if _read_stamp(root) != list(REQUIREMENTS):
+    stamp = _read_stamp(root)
+    if stamp is not None and stamp != list(REQUIREMENTS):
         return ToolchainStatus(ToolchainState.STALE, script, python,
                                "installed requirements differ from what this version needs")
+    if stamp is None and not check_imports:
+        # A venv made by hand (or by an older tool): only running it can tell whether it works.
+        return ToolchainStatus(ToolchainState.UNVERIFIED, script, python)
     if check_imports:
         import subprocess
 
