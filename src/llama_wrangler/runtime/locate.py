@@ -115,8 +115,9 @@ def runtime_from_binary(server: Path) -> LlamaRuntime:
                         backend="unknown")
 
 
-def installed_runtime_dirs(runtime_root: Path) -> list[Path]:
-    """Runtime dirs under ``runtime_root`` that have a server binary; the pinned version first."""
+def installed_runtime_dirs(runtime_root: Path, preferred_backend: str | None = None) -> list[Path]:
+    """Runtime dirs under ``runtime_root`` that have a server binary, best first: the pinned version,
+    then the preferred backend (the settings' forced one), then any GPU build before a CPU one."""
     from llama_wrangler.runtime.pinned import PINNED  # local: pinned is a leaf, keep import order simple
 
     if not runtime_root.is_dir():
@@ -124,12 +125,13 @@ def installed_runtime_dirs(runtime_root: Path) -> list[Path]:
     found = [child for child in runtime_root.iterdir()
              if child.is_dir() and not child.name.startswith(".")
              and _is_executable(child / "bin" / exe_name("llama-server"))]
-    # Pinned version first, then newest name first (names are "<tag>-<backend>").
-    return sorted(found, key=lambda p: (not p.name.startswith(f"{PINNED.tag}-"), _reverse_key(p.name)))
 
+    def rank(folder: Path) -> tuple[bool, bool, bool, str]:
+        backend = folder.name.rsplit("-", 1)[-1]
+        return (not folder.name.startswith(f"{PINNED.tag}-"),
+                preferred_backend is not None and backend != preferred_backend, backend == "cpu", folder.name)
 
-def _reverse_key(name: str) -> tuple[int, ...]:
-    return tuple(-ord(ch) for ch in name)
+    return sorted(found, key=rank)
 
 
 def candidate_servers(settings: Settings, paths: AppPaths, *,
@@ -145,7 +147,8 @@ def candidate_servers(settings: Settings, paths: AppPaths, *,
     candidates: list[tuple[str, Path]] = []
     if settings.runtime.llama_server_path is not None:
         candidates.append(("settings", Path(settings.runtime.llama_server_path).expanduser()))
-    for folder in installed_runtime_dirs(paths.runtime_root):
+    forced = settings.runtime.backend.value if settings.runtime.backend.value != "auto" else None
+    for folder in installed_runtime_dirs(paths.runtime_root, forced):
         candidates.append(("app", folder / "bin" / name))
     on_path = which(name)
     if on_path:

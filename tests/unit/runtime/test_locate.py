@@ -20,7 +20,7 @@ from llama_wrangler.runtime.locate import (
     locate_runtime,
     runtime_from_dir,
 )
-from llama_wrangler.settings import RuntimeSettings, Settings
+from llama_wrangler.settings import Backend, RuntimeSettings, Settings
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="stand-in binaries are shell scripts")
 
@@ -149,3 +149,12 @@ def test_pinned_runtime_dir_comes_first(app_paths: AppPaths) -> None:
     (app_paths.runtime_root / "empty").mkdir()
     names = [p.name for p in installed_runtime_dirs(app_paths.runtime_root)]
     assert names == ["b11312-cpu", "local-abc123-cpu"]
+    make_runtime_dir(app_paths.runtime_root / "b11312-vulkan", full=False)
+    make_runtime_dir(app_paths.runtime_root / "b11312-cuda", full=False)
+    names = [p.name for p in installed_runtime_dirs(app_paths.runtime_root)]
+    assert names == ["b11312-cuda", "b11312-vulkan", "b11312-cpu", "local-abc123-cpu"]  # GPU builds first
+    names = [p.name for p in installed_runtime_dirs(app_paths.runtime_root, "cpu")]
+    assert names[0] == "b11312-cpu"  # unless the settings force a backend
+    forced = Settings(runtime=RuntimeSettings(backend=Backend.VULKAN))
+    runtime = locate_runtime(forced, app_paths, which=no_which, homebrew_dirs=[])
+    assert runtime.root == app_paths.runtime_root / "b11312-vulkan"
