@@ -223,7 +223,6 @@ class JobManager(QObject):
         downloads = settings.downloads
         return cls(limits={"download": downloads.max_parallel_downloads,
                            "convert": downloads.max_parallel_conversions,
-                           "quantize": downloads.max_parallel_conversions,
                            "build": 1},
                    jobs_file=paths.jobs_file, parent=parent)
 

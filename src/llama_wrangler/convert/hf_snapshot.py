@@ -1,0 +1,68 @@
+"""Convert a safetensors repo from the Hub: fetch only what the converter needs, then the pipeline."""
+
+from __future__ import annotations
+
+import uuid
+from functools import partial
+
+from llama_wrangler.convert.pipeline import ConvertOptions, convert_folder, work_dir
+from llama_wrangler.errors import ConversionError
+from llama_wrangler.library.records import ModelRecord
+from llama_wrangler.library.registry import Library
+from llama_wrangler.paths import AppPaths, confined
+from llama_wrangler.progress import CancelToken, ProgressCallback, ignore_progress
+from llama_wrangler.sources.hf_download import (
+    ByteMeter,
+    FileDownloader,
+    check_disk_space,
+    discard_partial,
+    resolve_remote_file,
+)
+from llama_wrangler.sources.hf_hub import HubAccess
+from llama_wrangler.sources.hf_input import HfRequest
+from llama_wrangler.sources.hf_repo import inspect_repo
+from llama_wrangler.sources.machine import MachineResources
+
+
+def convert_repo(request: HfRequest, *, access: HubAccess, options: ConvertOptions, paths: AppPaths,
+                 library: Library, retries: int = 5, backoff_base_s: float = 0.5,
+                 progress: ProgressCallback = ignore_progress, cancel: CancelToken | None = None,
+                 machine: MachineResources | None = None) -> ModelRecord:
+    """Download config, tokenizer and weights of ``request``'s repo into a scratch folder, convert and
+    quantize them, register the result with the repo, revision and files in its origin."""
+    options = options.checked()
+    cancel = cancel or CancelToken()
+    listing = inspect_repo(request, access, machine=machine or MachineResources(ram_bytes=0))
+    if not listing.convertible:
+        hint = f"It has GGUF files: llama-wrangler pull hf:{listing.repo_id}" if listing.choices else None
+        raise ConversionError(f"{listing.repo_id} has no safetensors weights with a config.json to convert.",
+                              hint=hint)
+    needed = listing.conversion_files()
+    job = uuid.uuid4().hex[:12]
+    downloader = FileDownloader(paths, access, retries=retries, backoff_base_s=backoff_base_s)
+    remotes = []
+    try:
+        with work_dir(paths, job) as work:
+            snapshot = work / listing.repo_id.split("/")[1]
+            total = sum(f.size for f in needed)
+            check_disk_space(work, 3 * total)  # snapshot + f16 intermediate + output
+            meter = ByteMeter(progress, total, 0, f"{listing.repo_id} (for conversion)")
+            for entry in needed:
+                remote = resolve_remote_file(access, listing.repo_id, entry.path, revision=listing.revision,
+                                             commit=listing.commit, expected_sha256=entry.sha256)
+                remotes.append(remote)
+                downloader.fetch(remote, confined(snapshot, entry.path), meter=meter, cancel=cancel,
+                                 refresh=partial(resolve_remote_file, access, listing.repo_id, entry.path,
+                                                 revision=listing.revision, commit=listing.commit,
+                                                 expected_sha256=entry.sha256))
+            origin = {"repo": listing.repo_id, "revision": listing.commit,
+                      "files": ",".join(f.path for f in needed if f.path.endswith(".safetensors"))}
+            return convert_folder(snapshot, options=options, paths=paths, library=library,
+                                  name=listing.repo_id.split("/")[1], origin=origin,
+                                  destination=listing.repo_id, progress=progress, cancel=cancel,
+                                  job_id=f"{job}-build")
+    finally:
+        downloader.close()
+        # Conversion inputs are intermediates: no half-downloaded weights stay behind.
+        for remote in remotes:
+            discard_partial(paths, remote.download_id)
