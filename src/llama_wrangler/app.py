@@ -19,7 +19,7 @@ from llama_wrangler.paths import AppPaths
 from llama_wrangler.ui.platform_check import platform_problem
 
 if TYPE_CHECKING:
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QDialog
 
 log = logging.getLogger("llama_wrangler")
 
@@ -73,6 +73,7 @@ class WranglerApp:
         from llama_wrangler.server.supervisor import ServerSupervisor
         from llama_wrangler.settings import load_settings
         from llama_wrangler.ui.crash_dialog import CrashHandler
+        from llama_wrangler.ui.hub_actions import HubActions
         from llama_wrangler.ui.main_window import MainWindow
         from llama_wrangler.ui.message import Messenger
         from llama_wrangler.ui.model_actions import ModelActions
@@ -105,6 +106,7 @@ class WranglerApp:
         self.supervisor = ServerSupervisor(self._server_binary(), settings.server,
                                            log_file=paths.server_log_file)
         self.actions = ModelActions(self.library, self.supervisor, self.jobs, self.messenger)
+        self.hub = HubActions(paths, self.library, self.jobs, lambda: self.settings.settings, self.messenger)
 
         self.tray = TrayController(self.actions, self.supervisor, self.jobs,
                                    notifications=settings.ui.notifications, tray_available=tray_available)
@@ -181,6 +183,7 @@ class WranglerApp:
         self.window.show()
         for problem in self._problems:
             self.messenger.warning(problem)
+        self.hub.restore_interrupted()
         if self._startup_probe:
             from llama_wrangler.ui.startup_probe import StartupProbe
 
@@ -238,16 +241,31 @@ class WranglerApp:
         self.jobs.set_limit("convert", settings.downloads.max_parallel_conversions)
         self.app.setQuitOnLastWindowClosed(not self.tray.available)
 
-    def open_settings(self) -> None:
+    def open_settings(self) -> QDialog:
         from llama_wrangler.ui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.settings, self.window)
         dialog.finished.connect(dialog.deleteLater)
         dialog.saved.connect(lambda _s: self.messenger.info("Settings saved."))
         dialog.open()
+        return dialog
 
-    def open_add_model(self) -> None:
-        self.messenger.info("Adding models from Hugging Face is not wired yet.")
+    def open_add_model(self) -> QDialog:
+        from llama_wrangler.ui.add_model_dialog import AddModelDialog
+
+        dialog = AddModelDialog(self.hub.inspect, context=self.settings.settings.server.context_size,
+                                parent=self.window)
+        dialog.download_requested.connect(self._on_download_requested)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def _on_download_requested(self, listing: object, choice: object) -> None:
+        from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing
+
+        assert isinstance(listing, RepoListing) and isinstance(choice, QuantChoice)
+        self.hub.download(listing, choice)
+        self.window.show_page("downloads")
 
     def _confirm_remove(self, model_id: str) -> None:
         from llama_wrangler.ui.remove_dialog import RemoveDialog

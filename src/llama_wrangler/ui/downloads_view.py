@@ -19,6 +19,8 @@ from llama_wrangler.progress import Progress
 from llama_wrangler.ui.formatting import human_bytes, human_duration, human_speed
 from llama_wrangler.workers.jobs import Job, JobManager, JobState
 
+# Short internal jobs (a repo lookup for the Add-model dialog) are not worth a row.
+HIDDEN_KINDS = frozenset({"inspect"})
 KIND_WORDS = {"download": "Download", "convert": "Conversion", "quantize": "Re-quantize",
               "import": "Import", "build": "llama.cpp build"}
 
@@ -181,12 +183,13 @@ class DownloadsView(QWidget):
         layout.addWidget(scroll, 1)
 
         for job in manager.jobs():
-            self._add_row(job)
+            if job.kind not in HIDDEN_KINDS:
+                self._add_row(job)
         manager.job_added.connect(self._on_job_added)
 
     @Slot(object)
     def _on_job_added(self, job: object) -> None:
-        if isinstance(job, Job):
+        if isinstance(job, Job) and job.kind not in HIDDEN_KINDS:
             self._add_row(job)
 
     def _add_row(self, job: Job) -> None:

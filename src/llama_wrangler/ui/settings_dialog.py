@@ -98,6 +98,7 @@ class FieldEditor:
         self.error.setProperty("fieldError", True)
         self.error.setWordWrap(True)
         self.error.hide()
+        self.message = ""
         self.widget: QWidget
         self.input: QWidget
         self._get: Callable[[], Any]
@@ -173,6 +174,7 @@ class FieldEditor:
         return self._get()
 
     def show_error(self, message: str | None) -> None:
+        self.message = message or ""
         self.error.setText(message or "")
         self.error.setVisible(bool(message))
         self.input.setProperty("invalid", bool(message))
@@ -194,6 +196,7 @@ class SettingsDialog(QDialog):
         self.resize(720, 600)
         self._store = store
         self.editors: dict[tuple[str, str], FieldEditor] = {}
+        self._sections: list[str] = []
         self.tabs = QTabWidget()
         current = store.settings
         for section, section_info in Settings.model_fields.items():
@@ -203,6 +206,7 @@ class SettingsDialog(QDialog):
             assert isinstance(model_type, type) and issubclass(model_type, BaseModel)
             self.tabs.addTab(self._build_section(section, model_type, getattr(current, section)),
                              SECTION_TITLES.get(section, section.title()))
+            self._sections.append(section)
 
         self.banner = QLabel()
         self.banner.setProperty("fieldError", True)
@@ -285,14 +289,23 @@ class SettingsDialog(QDialog):
             self.banner.setText("; ".join(leftovers))
             self.banner.setVisible(bool(leftovers))
             self.save_button.setEnabled(False)
+            self._mark_tabs()
             return None
         self.banner.hide()
         self.save_button.setEnabled(True)
+        self._mark_tabs()
         return settings
+
+    def _mark_tabs(self) -> None:
+        """A tab holding an invalid field says so, since its fields are out of sight."""
+        broken = {section for section, _name in (key.split(".", 1) for key in self.errors())}
+        for index, section in enumerate(self._sections):
+            title = SECTION_TITLES.get(section, section.title())
+            self.tabs.setTabText(index, f"{title} ⚠" if section in broken else title)
 
     def errors(self) -> dict[str, str]:
         """Visible field errors as ``{"section.field": message}`` (tests and accessibility)."""
-        return {f"{s}.{n}": e.error.text() for (s, n), e in self.editors.items() if e.error.isVisible()}
+        return {f"{s}.{n}": e.message for (s, n), e in self.editors.items() if e.message}
 
     def editor(self, dotted: str) -> FieldEditor:
         section, name = dotted.split(".", 1)

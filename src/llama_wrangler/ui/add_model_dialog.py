@@ -1,0 +1,245 @@
+"""Add model: paste a Hugging Face link or ``org/repo`` → inspect (off the GUI thread) → pick a quant, the
+recommended one marked and preselected → download (a job on the Downloads page)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from llama_wrangler.errors import WranglerError
+from llama_wrangler.sources.hf_input import HfRequest, parse_hf_input
+from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing
+from llama_wrangler.sources.machine import estimate_memory
+from llama_wrangler.ui.formatting import human_bytes
+from llama_wrangler.workers.jobs import Job
+
+# inspect(request) -> a Job, already submitted to the job manager (which keeps its thread alive even if this
+# dialog closes first), whose result is a RepoListing.
+InspectFactory = Callable[[HfRequest], Job]
+RECOMMENDED = "★ Recommended"
+
+
+class AddModelDialog(QDialog):
+    """Non-blocking (``open()``).
+
+    Signals:
+        download_requested(RepoListing, QuantChoice): the user picked a file to download.
+    """
+
+    download_requested = Signal(object, object)
+
+    def __init__(self, inspect: InspectFactory, *, context: int = 4096, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("addModelDialog")
+        self.setWindowTitle("Add model")
+        self.resize(680, 520)
+        self._inspect = inspect
+        self._context = context
+        self._job: Job | None = None
+        self.listing: RepoListing | None = None
+
+        title = QLabel("Add a model from Hugging Face")
+        title.setObjectName("dialogTitle")
+        hint = QLabel("Paste a link to a GGUF repo or file, or type org/repo (optionally org/repo:Q4_K_M).")
+        hint.setProperty("muted", True)
+        hint.setWordWrap(True)
+        self.input = QLineEdit()
+        self.input.setPlaceholderText("https://huggingface.co/bartowski/Llama-3.2-1B-Instruct-GGUF")
+        self.input.setClearButtonEnabled(True)
+        self.input.returnPressed.connect(self.inspect)
+        self.input.textChanged.connect(self._on_text_changed)
+        self.inspect_button = QPushButton("Inspect")
+        self.inspect_button.setEnabled(False)
+        self.inspect_button.clicked.connect(self.inspect)
+        row = QHBoxLayout()
+        row.addWidget(self.input, 1)
+        row.addWidget(self.inspect_button)
+
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.choices = QTreeWidget()
+        self.choices.setRootIsDecorated(False)
+        self.choices.setColumnCount(4)
+        self.choices.setHeaderLabels(["Quant", "Size", "Memory needed", ""])
+        self.choices.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.choices.setAlternatingRowColors(True)
+        header = self.choices.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.choices.itemSelectionChanged.connect(self._on_selection_changed)
+        self.choices.itemDoubleClicked.connect(lambda _item, _col: self._on_download())
+        self.choices.hide()
+
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.reject)
+        self.download_button = QPushButton("Download")
+        self.download_button.setProperty("primary", True)
+        self.download_button.setEnabled(False)
+        self.download_button.clicked.connect(self._on_download)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.download_button)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(22, 20, 22, 18)
+        layout.setSpacing(10)
+        layout.addWidget(title)
+        layout.addWidget(hint)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        layout.addWidget(self.choices, 1)
+        layout.addStretch(0)
+        layout.addLayout(buttons)
+        self.finished.connect(self._on_finished)
+
+    # -- inspect ---------------------------------------------------------------------------------------
+    @Slot()
+    def inspect(self) -> None:
+        text = self.input.text()
+        try:
+            request = parse_hf_input(text)
+        except WranglerError as exc:
+            self._show_error(str(exc))
+            return
+        self._cancel_job()
+        self.listing = None
+        self.choices.clear()
+        self.choices.hide()
+        self.download_button.setEnabled(False)
+        self.inspect_button.setEnabled(False)
+        self._set_status(f"Looking up {request.repo_id}…", error=False)
+        job = self._inspect(request)
+        job.finished.connect(lambda result, j=job: self._on_inspected(j, result, request))
+        job.failed.connect(lambda message, j=job: self._on_inspect_failed(j, message))
+        self._job = job
+
+    def _on_inspected(self, job: Job, result: object, request: HfRequest) -> None:
+        if job is not self._job:
+            return  # an older lookup finishing late
+        self._job = None
+        self.inspect_button.setEnabled(bool(self.input.text().strip()))
+        if not isinstance(result, RepoListing):
+            self._show_error("The lookup returned nothing usable.")
+            return
+        self.listing = result
+        self._fill(result, request)
+
+    def _on_inspect_failed(self, job: Job, message: str) -> None:
+        if job is not self._job:
+            return
+        self._job = None
+        self.inspect_button.setEnabled(bool(self.input.text().strip()))
+        if message != "Cancelled.":
+            self._show_error(message)
+
+    def _fill(self, listing: RepoListing, request: HfRequest) -> None:
+        self.choices.clear()
+        if not listing.choices:
+            if listing.convertible:
+                self._show_error(f"{listing.repo_id} has no GGUF files; it is a safetensors model that "
+                                 "needs converting first (not offered here yet).")
+            else:
+                self._show_error(f"{listing.repo_id} has no GGUF files.")
+            return
+        bold = QFont()
+        bold.setBold(True)
+        wanted = None
+        if request.file:
+            wanted = next((c for c in listing.choices if any(f.path == request.file for f in c.files)), None)
+        elif request.quant:
+            wanted = next((c for c in listing.choices if c.quant.upper() == request.quant.upper()), None)
+        preselect: QTreeWidgetItem | None = None
+        for choice in listing.choices:
+            needed = estimate_memory(choice.size, self._context)
+            fits = listing.machine.fits(needed) if listing.machine is not None else True
+            files = f" ({len(choice.files)} files)" if choice.is_split else ""
+            item = QTreeWidgetItem([choice.quant + files, human_bytes(choice.size), human_bytes(needed), ""])
+            item.setData(0, Qt.ItemDataRole.UserRole, choice)
+            item.setToolTip(0, choice.files[0].path)
+            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if choice == listing.recommended:
+                item.setText(3, RECOMMENDED)
+                for column in range(4):
+                    item.setFont(column, bold)
+            elif not fits:
+                item.setText(3, "may not fit in memory")
+            self.choices.addTopLevelItem(item)
+            if choice == (wanted or listing.recommended):
+                preselect = item
+        self.choices.show()
+        if preselect is not None:
+            self.choices.setCurrentItem(preselect)
+        count = len(listing.choices)
+        self._set_status(f"{listing.repo_id} · {count} GGUF file{'s' if count != 1 else ''}. "
+                         + ("The recommended one is the largest that fits this computer's memory."
+                            if listing.recommended else "None fits this computer's memory comfortably."),
+                         error=False)
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def selected_choice(self) -> QuantChoice | None:
+        item = self.choices.currentItem()
+        if item is None:
+            return None
+        choice = item.data(0, Qt.ItemDataRole.UserRole)
+        return choice if isinstance(choice, QuantChoice) else None
+
+    def recommended_item(self) -> QTreeWidgetItem | None:
+        for index in range(self.choices.topLevelItemCount()):
+            item = self.choices.topLevelItem(index)
+            if item is not None and item.text(3) == RECOMMENDED:
+                return item
+        return None
+
+    def _set_status(self, text: str, *, error: bool) -> None:
+        self.status.setText(text)
+        self.status.setProperty("fieldError", error)
+        self.status.style().unpolish(self.status)
+        self.status.style().polish(self.status)
+
+    def _show_error(self, text: str) -> None:
+        self._set_status(text, error=True)
+
+    def _cancel_job(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self._job = None
+
+    @Slot(str)
+    def _on_text_changed(self, text: str) -> None:
+        self.inspect_button.setEnabled(bool(text.strip()) and self._job is None)
+
+    @Slot()
+    def _on_selection_changed(self) -> None:
+        self.download_button.setEnabled(self.selected_choice() is not None)
+
+    @Slot()
+    def _on_download(self) -> None:
+        choice = self.selected_choice()
+        if choice is None or self.listing is None:
+            return
+        self.download_requested.emit(self.listing, choice)
+        self.accept()
+
+    @Slot(int)
+    def _on_finished(self, _result: int) -> None:
+        self._cancel_job()

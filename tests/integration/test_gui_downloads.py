@@ -1,0 +1,122 @@
+"""The Add-model dialog and the Downloads page against the loopback Hugging Face hub: inspect off the GUI
+thread, the recommended quant marked, a real download job driving its row, cancel and resume."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from llama_wrangler.app import WranglerApp
+from llama_wrangler.paths import AppPaths
+from llama_wrangler.settings import Settings
+from llama_wrangler.ui.add_model_dialog import RECOMMENDED, AddModelDialog
+from llama_wrangler.workers.jobs import JobState
+from tests.support.fake_hub import FakeHub, Fault
+from tests.support.gui import app_session
+from tests.support.hf_repos import GGUF_REPO, PublishedGGUF, publish_gguf_repo
+
+
+@pytest.fixture
+def hub() -> Iterator[FakeHub]:
+    with FakeHub() as server:
+        yield server
+
+
+@pytest.fixture
+def gguf_repo(hub: FakeHub, tmp_path: Path) -> PublishedGGUF:
+    return publish_gguf_repo(hub, tmp_path / "hub-src")
+
+
+@pytest.fixture
+def wrangler(qapp: QApplication, app_paths: AppPaths, hub: FakeHub) -> Iterator[WranglerApp]:
+    settings = Settings()
+    settings.downloads.hf_endpoint = hub.endpoint
+    settings.downloads.token_source = "settings"  # type: ignore[assignment]  (never the machine's login)
+    yield from app_session(qapp, app_paths, settings)
+
+
+def _open_dialog(wrangler: WranglerApp, qtbot: QtBot) -> AddModelDialog:
+    wrangler.window.add_button.click()
+    dialog = wrangler.window.findChild(AddModelDialog)
+    assert dialog is not None and dialog.isVisible()
+    return dialog
+
+
+def _inspect(dialog: AddModelDialog, qtbot: QtBot, text: str) -> None:
+    dialog.input.setText(text)
+    dialog.inspect_button.click()
+    assert "Looking up" in dialog.status.text()
+    qtbot.waitUntil(lambda: dialog.choices.isVisible() or dialog.status.property("fieldError") is True,
+                    timeout=15_000)
+
+
+def test_inspect_lists_quants_with_the_recommended_one_marked(wrangler: WranglerApp, qtbot: QtBot,
+                                                              gguf_repo: PublishedGGUF) -> None:
+    dialog = _open_dialog(wrangler, qtbot)
+    _inspect(dialog, qtbot, f"https://huggingface.co/{GGUF_REPO}")
+    quants = [dialog.choices.topLevelItem(i).text(0) for i in range(dialog.choices.topLevelItemCount())]
+    assert quants == ["Q2_K (3 files)", "Q4_K_M", "Q8_0", "F16"]
+    recommended = dialog.recommended_item()
+    assert recommended is not None and recommended.text(3) == RECOMMENDED
+    # Tiny files all fit: the largest that fits is recommended, and it is preselected.
+    assert recommended.text(0) == "F16"
+    assert dialog.choices.currentItem() is recommended
+    assert dialog.download_button.isEnabled()
+
+
+def test_a_bad_reference_or_missing_repo_is_explained(wrangler: WranglerApp, qtbot: QtBot,
+                                                      gguf_repo: PublishedGGUF) -> None:
+    dialog = _open_dialog(wrangler, qtbot)
+    dialog.input.setText("not a repo")
+    dialog.inspect_button.click()
+    assert "not a model reference" in dialog.status.text()
+    _inspect(dialog, qtbot, "org/does-not-exist")
+    assert dialog.status.property("fieldError") is True
+    assert "org/does-not-exist" in dialog.status.text()
+    assert not dialog.download_button.isEnabled()
+
+
+def test_download_row_follows_a_real_job_through_cancel_and_resume(
+        wrangler: WranglerApp, qtbot: QtBot, hub: FakeHub, gguf_repo: PublishedGGUF) -> None:
+    hub.add_fault("tiny-Q8_0.gguf", Fault.slow(16_000))  # ~8 s for 128 KB: time to watch and cancel
+    dialog = _open_dialog(wrangler, qtbot)
+    _inspect(dialog, qtbot, f"hf:{GGUF_REPO}:Q8_0")
+    assert dialog.selected_choice() is not None and dialog.selected_choice().quant == "Q8_0"  # type: ignore[union-attr]
+    dialog.download_button.click()
+    assert not dialog.isVisible()
+    assert wrangler.window.current_page_key() == "downloads"
+
+    view = wrangler.downloads_view
+    qtbot.waitUntil(lambda: len(view.rows) == 1)
+    row = next(iter(view.rows.values()))
+    assert row.title.text() == f"{GGUF_REPO} · Q8_0"
+    qtbot.waitUntil(lambda: row.bar.value() > 0, timeout=15_000)
+    assert row.cancel_button.isVisible() and not row.retry_button.isVisible()
+    assert " of " in row.status.text() and "/s" in row.status.text()
+
+    row.cancel_button.click()
+    qtbot.waitUntil(lambda: row.job.state == JobState.CANCELLED, timeout=15_000)
+    assert row.retry_button.isVisible() and row.retry_button.text() == "Resume"
+    assert not row.cancel_button.isVisible()
+    assert wrangler.library.models() == []
+
+    hub.reset_counters()
+    row.retry_button.click()  # the slow fault is used up: the resume runs at full speed
+    qtbot.waitUntil(lambda: row.job.state == JobState.DONE, timeout=15_000)
+    assert row.status.text() == "Done" and row.bar.value() == row.bar.maximum()
+    assert row.clear_button.isVisible()
+    ranged = [r for r in hub.requests("GET") if r.path.endswith("tiny-Q8_0.gguf") and r.range]
+    assert ranged and ranged[0].range != "bytes=0-", "resumed from the partial file, not from scratch"
+
+    qtbot.waitUntil(lambda: wrangler.library_view.model.rowCount() == 1)
+    record = wrangler.library.models()[0]
+    assert record.source == "hf" and record.origin["quant"] == "Q8_0"
+    assert record.path.read_bytes() == gguf_repo.files["tiny-Q8_0.gguf"].read_bytes()
+
+    row.clear_button.click()
+    assert view.rows == {} and wrangler.jobs.jobs("download") == []
+    assert view.empty.isVisibleTo(view)
