@@ -1,0 +1,73 @@
+"""The pull / downloads commands as a user runs them: a real process against the loopback hub."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from llama_wrangler.paths import AppPaths
+from llama_wrangler.sources.hf_download import list_partials
+from tests.support.fake_hub import FakeHub, Fault
+from tests.support.hf_repos import GGUF_REPO, PublishedGGUF
+
+
+def _cli(app_home: Path, hub: FakeHub) -> tuple[list[str], dict[str, str]]:
+    settings = {"downloads": {"hf_endpoint": hub.endpoint, "token_source": "settings"},
+                "server": {"context_size": 512}}
+    (app_home / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
+    env = {**os.environ, "LLAMA_WRANGLER_HOME": str(app_home), "HF_HUB_DISABLE_XET": "1"}
+    return [sys.executable, "-m", "llama_wrangler"], env
+
+
+def test_pull_list_marks_the_recommended_quant(hub: FakeHub, gguf_repo: PublishedGGUF, app_home: Path) -> None:
+    argv, env = _cli(app_home, hub)
+    done = subprocess.run([*argv, "pull", f"hf:{GGUF_REPO}", "--list"], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("* F16") for line in lines)
+    assert any("Q2_K" in line and "3 shards" in line for line in lines)
+    assert "projector: mmproj-tiny-F16.gguf" in done.stdout
+
+
+def test_pull_bad_input_is_one_clear_line(app_home: Path, hub: FakeHub) -> None:
+    argv, env = _cli(app_home, hub)
+    done = subprocess.run([*argv, "pull", "not a model"], env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith("llama-wrangler: error: 'not a model' is not a model reference")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_keeps_partial_and_rerun_resumes(hub: FakeHub, gguf_repo: PublishedGGUF, app_home: Path) -> None:
+    argv, env = _cli(app_home, hub)
+    paths = AppPaths.under(app_home)
+    size = gguf_repo.files["tiny-F16.gguf"].stat().st_size
+    hub.add_fault("tiny-F16.gguf", Fault.slow(size // 5))
+    proc = subprocess.Popen([*argv, "pull", f"hf:{GGUF_REPO}:F16"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not any(p.bytes_on_disk > 0 for p in list_partials(paths)):
+        assert proc.poll() is None and time.monotonic() < deadline, "download never started"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "run the same command again to resume" in err
+    [partial] = list_partials(paths)
+    hub.clear_faults()
+    hub.reset_counters()
+    done = subprocess.run([*argv, "pull", f"hf:{GGUF_REPO}:F16", "--quiet"], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Added ")
+    ranges = [r.range for r in hub.requests("GET") if "/cdn/" in r.path]
+    assert ranges == [f"bytes={partial.bytes_on_disk}-"]
+    listing = subprocess.run([*argv, "downloads"], env=env, capture_output=True, text=True, timeout=60,
+                             check=False)
+    assert listing.stdout.strip() == "No unfinished downloads."
