@@ -243,8 +243,10 @@ class Library:
         self._maybe_hash(record)
         return record
 
-    def add_owned(self, path: Path, *, source: str, origin: dict[str, str]) -> ModelRecord:
-        """Register a file a download or conversion already placed in the models folder."""
+    def add_owned(self, path: Path, *, source: str, origin: dict[str, str],
+                  sha256: str | None = None) -> ModelRecord:
+        """Register a file a download or conversion already placed in the models folder. A download
+        that verified the file's sha256 may pass it, so it is not hashed again (single files only)."""
         if not _inside(Path(path), self.models_dir):
             raise ModelImportError(f"{path} is not inside the models folder {self.models_dir}.")
         files = group_shards([Path(path)])[0]
@@ -252,7 +254,7 @@ class Library:
             info = read_gguf_set(files)
         except GGUFError as exc:
             raise ModelImportError(f"{Path(path).name} is not a usable GGUF model: {exc}") from exc
-        return self.register(files, source=source, owned=True, origin=origin, info=info)
+        return self.register(files, source=source, owned=True, origin=origin, info=info, sha256=sha256)
 
     def import_files(self, paths: Iterable[Path], mode: ImportMode, *,
                      progress: ProgressCallback = ignore_progress,

@@ -255,3 +255,13 @@ def test_another_process_changes_are_not_overwritten(app_paths: AppPaths) -> Non
     gui.add_owned(owned_file(app_paths, "from-gui.gguf"), source="local", origin={})
     names = sorted(r.name for r in library(app_paths).models())
     assert names == ["from-cli", "from-gui"]
+
+
+def test_add_owned_accepts_a_verified_sha256(app_paths: AppPaths) -> None:
+    lib = library(app_paths, background=True)
+    path = owned_file(app_paths)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    record = lib.add_owned(path, source="hf", origin={"repo": "org/x"}, sha256=digest)
+    assert record.sha256 == digest
+    assert lib.wait_for_hashes(timeout=30)
+    assert lib.get(record.id).sha256 == digest
