@@ -30,6 +30,8 @@ GGML_MAX_DIMS = 4
 CHUNK = 256 * 1024
 # Strings longer than this are skipped (seek) rather than read; they only matter to us as "present".
 MAX_KEPT_STRING = 4096
+# Keys and tensor names longer than this are refused (llama.cpp caps tensor names at 64 bytes).
+MAX_NAME = 64 * 1024
 # Arrays up to this many elements are decoded into ``metadata`` (per-layer head counts, small lists).
 MAX_KEPT_ARRAY = 64
 
@@ -192,8 +194,11 @@ class _Buffer:
         return value
 
     def raw_string(self, what: str) -> bytes:
+        """A key or tensor name: short by nature, so a long one is an error rather than a big read."""
         length = self.u64(f"the length of {what}")
         self._check_length(length, what)
+        if length > MAX_NAME:
+            raise GGUFError(f"{self.path.name}: {what} is {length} bytes long (at most {MAX_NAME}).")
         rel = self.need(length, what)
         self.pos += length
         return self.buf[rel:rel + length]
@@ -284,9 +289,9 @@ def _parse(reader: _Buffer, *, check_data: bool) -> _Header:
                             "convert the model again with a current llama.cpp.")
         raise GGUFError(f"{name}: unsupported GGUF version {version} (this app reads versions 2 and 3).")
     reader.pos = _HEADER.size
-    # The smallest key/value is 8 (key length) + 1 (key) + 4 (type) + 1 (value) bytes; the smallest tensor
+    # The smallest key/value is 8 (key length) + 4 (type) + 1 (value) bytes; the smallest tensor
     # info is 8 (name length) + 4 (dims) + 4 (type) + 8 (offset). Larger counts cannot fit in the file.
-    if kv_count * 14 > reader.remaining():
+    if kv_count * 13 > reader.remaining():
         raise GGUFError(f"{name}: the header claims {kv_count} metadata entries, which cannot fit in "
                         f"{reader.size} bytes.")
     if tensor_count * 24 > reader.remaining():
@@ -385,8 +390,9 @@ def _read_array(reader: _Buffer, key: str, element_type: int, count: int,
             raise GGUFError(f"{reader.path.name}: the array {key!r} claims {count} strings but only "
                             f"{reader.remaining()} bytes remain in the file.")
         if count <= MAX_KEPT_ARRAY:
-            metadata[key] = [reader.raw_string(f"element {i} of {key!r}").decode("utf-8", errors="replace")
-                             for i in range(count)]
+            items = [reader.string_or_skip(f"element {i} of {key!r}")[0] for i in range(count)]
+            if all(item is not None for item in items):  # a very long element: keep only the length
+                metadata[key] = items
         else:
             reader.skip_strings(count, f"the array {key!r}")
     elif element_type == _ARRAY:

@@ -272,3 +272,15 @@ def test_vocabulary_larger_than_one_read_chunk(tmp_path: Path) -> None:
     assert info.vocab_size == 40_000
     assert info.parameter_count == 100  # tensor infos come after the vocabulary
     assert info.header_size > 256 * 1024
+
+
+def test_absurdly_long_key_is_refused_without_reading_it(tmp_path: Path) -> None:
+    data = header(kvs=1) + gstr(b"k" * 200_000) + struct.pack("<I", 4) + struct.pack("<I", 1)
+    expect_error(write(tmp_path, data), "key of metadata entry 0", "200000 bytes long")
+
+
+def test_small_array_with_a_huge_string_keeps_only_its_length(tmp_path: Path) -> None:
+    path = write_gguf(tmp_path / "m.gguf", kv={"general.tags": ["short", "x" * 100_000]})
+    info = read_gguf(path)
+    assert "general.tags" not in info.metadata
+    assert info.value_lengths["general.tags"] == 2
