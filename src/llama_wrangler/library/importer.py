@@ -150,7 +150,7 @@ def _free_names(folder: Path, files: tuple[Path, ...]) -> list[Path]:
         names = []
         for file, part in zip(files, parts, strict=True):
             if part is None:
-                names.append(f"{model_stem(file)}{suffix}{file.suffix or '.gguf'}")
+                names.append(f"{model_stem(file)}{suffix}.gguf")  # always .gguf: rescans look for it
             else:
                 stem, number, count = part
                 names.append(f"{stem}{suffix}-{number:05d}-of-{count:05d}.gguf")

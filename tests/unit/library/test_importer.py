@@ -182,3 +182,10 @@ def test_copy_in_progress_has_only_a_hidden_temporary_name(lib: Library, tmp_pat
     lib.import_files([source], ImportMode.COPY, progress=look)
     assert seen and all(name.startswith(".m.gguf.partial") for names in seen for name in names)
     assert models_dir_listing(lib) == ["m.gguf"]
+
+
+def test_gguf_without_the_extension_gets_one_in_the_models_folder(lib: Library, tmp_path: Path) -> None:
+    blob = write_gguf(tmp_path / "blob.gguf").rename(tmp_path / "sha256-0123abcd")
+    record = lib.import_files([blob], ImportMode.COPY)[0]
+    assert record.path.name == "sha256-0123abcd.gguf"
+    assert lib.rescan().unchanged == [record.id]
