@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from llama_wrangler.cli.context import CliContext
-from llama_wrangler.errors import CancelledError, LlamaRuntimeError
+from llama_wrangler.errors import LlamaRuntimeError
 from llama_wrangler.progress import CancelToken, Progress
 from llama_wrangler.runtime import sources
 from llama_wrangler.runtime.backends import Platform, detect_backend, list_gpus
@@ -183,6 +183,7 @@ class TerminalProgress:
 def run_cancellable(job: Callable[[CancelToken], T]) -> T:
     """Run ``job`` on a worker thread; Ctrl-C cancels it (killing any build) and waits for it to clean up."""
     token = CancelToken()
+    done = threading.Event()
     result: list[T] = []
     error: list[BaseException] = []
 
@@ -191,17 +192,21 @@ def run_cancellable(job: Callable[[CancelToken], T]) -> T:
             result.append(job(token))
         except BaseException as exc:  # handed to the main thread
             error.append(exc)
+        finally:
+            done.set()
 
-    thread = threading.Thread(target=work, name="runtime-install", daemon=True)
-    thread.start()
+    # An Event, not Thread.join: on Python 3.11 a KeyboardInterrupt inside join() can mark the thread as
+    # finished while it still runs (CPython gh-90882), and we must wait for the cancel to clean up.
+    threading.Thread(target=work, name="runtime-install", daemon=True).start()
     try:
-        while thread.is_alive():
-            thread.join(0.2)
+        while not done.wait(0.2):
+            pass
     except KeyboardInterrupt:
         print("\nCancelling...", file=sys.stderr, flush=True)
         token.cancel()
-        thread.join()
-        raise CancelledError("Cancelled; nothing was installed.") from None
+        done.wait()
+        print("Cancelled; nothing was installed.", file=sys.stderr, flush=True)
+        raise  # the CLI's KeyboardInterrupt handling: exit status 130
     if error:
         raise error[0]
     return result[0]

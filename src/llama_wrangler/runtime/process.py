@@ -29,7 +29,9 @@ def kill_tree(pid: int) -> None:
         children = parent.children(recursive=True)
     except psutil.NoSuchProcess:
         return
-    procs = [parent, *children]
+    # Children first: the parent (cmake, make) must not get the chance to report "finished" while the
+    # compilers it started are still alive.
+    procs = [*reversed(children), parent]
     for proc in procs:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             proc.terminate()
@@ -56,11 +58,14 @@ def run_streaming(argv: Sequence[str], *, cancel: CancelToken | None = None,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace",
         bufsize=1, **kwargs)  # type: ignore[call-overload]
     killed = threading.Event()
+    killers: list[threading.Thread] = []
 
     def on_cancel() -> None:
         killed.set()
         # A thread: kill_tree waits for the grace period and must not block the canceller (GUI thread).
-        threading.Thread(target=kill_tree, args=(proc.pid,), daemon=True).start()
+        killer = threading.Thread(target=kill_tree, args=(proc.pid,), daemon=True)
+        killers.append(killer)
+        killer.start()
 
     remove = cancel.on_cancel(on_cancel) if cancel is not None else None
     try:
@@ -83,6 +88,10 @@ def run_streaming(argv: Sequence[str], *, cancel: CancelToken | None = None,
         if log is not None:
             log.flush()
     if killed.is_set():
+        # Report the cancel only once the whole tree is gone, so callers can delete the build folder
+        # (and a CLI can exit) without leaving orphans.
+        for killer in killers:
+            killer.join()
         raise CancelledError()
     return code
 
