@@ -23,7 +23,9 @@ def protect_bool_singletons() -> None:
     global _applied
     if _applied or sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
         return
-    for singleton in (True, False):
+    # None too: every void-returning wrapped method (QLabel.setText, QComboBox.setCurrentIndex, ...)
+    # returns None without a reference, so a busy GUI frees None within minutes ("none_dealloc").
+    for singleton in (True, False, None):
         # ob_refcnt is the first field of every CPython 3.11 object header.
         ctypes.c_ssize_t.from_address(id(singleton)).value += _EXTRA_REFERENCES
     _applied = True
