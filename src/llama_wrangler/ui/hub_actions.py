@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer
 
@@ -15,12 +15,14 @@ from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, ProgressCallback
 from llama_wrangler.settings import Settings
-from llama_wrangler.sources.hf_hub import HubAccess
-from llama_wrangler.sources.hf_input import HfRequest
-from llama_wrangler.sources.hf_pull import PullOptions, pull_choice
-from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing, inspect_repo
 from llama_wrangler.ui.message import Messenger
 from llama_wrangler.workers.jobs import Job, JobManager, JobState
+
+if TYPE_CHECKING:
+    # huggingface_hub and httpx take ~0.4 s to import: loaded on first use, not at app start.
+    from llama_wrangler.sources.hf_input import HfRequest
+    from llama_wrangler.sources.hf_pull import PullOptions
+    from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +38,17 @@ class HubActions(QObject):
         self._messenger = messenger
 
     def _options(self) -> PullOptions:
+        from llama_wrangler.sources.hf_hub import HubAccess
+        from llama_wrangler.sources.hf_pull import PullOptions
+
         settings = self._settings()
         return PullOptions(access=HubAccess.from_settings(settings.downloads),
                            retries=settings.downloads.retries, context=settings.server.context_size)
 
     def inspect(self, request: HfRequest) -> Job:
         """Look a repo up in the background. The job removes itself from the manager when done."""
+        from llama_wrangler.sources.hf_repo import inspect_repo
+
         options = self._options()
 
         def work(_progress: ProgressCallback, cancel: CancelToken) -> RepoListing:
@@ -71,8 +78,14 @@ class HubActions(QObject):
 
     def restore_interrupted(self) -> int:
         """Queue again the downloads the last session left unfinished (they resume from their partials)."""
+        entries = [e for e in self._jobs.interrupted() if e.get("kind") == "download"]
+        if not entries:
+            return 0
+        from llama_wrangler.sources.hf_input import HfRequest
+        from llama_wrangler.sources.hf_repo import inspect_repo
+
         restored = 0
-        for entry in self._jobs.interrupted():
+        for entry in entries:
             persist = entry.get("persist") or {}
             if entry.get("kind") != "download" or persist.get("source") != "hf":
                 continue
@@ -97,6 +110,8 @@ class HubActions(QObject):
     def _submit_download(self, repo: str, quant: str, persist: dict[str, Any],
                          resolve: Callable[[ProgressCallback, CancelToken],
                                            tuple[RepoListing, QuantChoice]]) -> Job:
+        from llama_wrangler.sources.hf_pull import pull_choice
+
         paths, library = self._paths, self._library
         options = self._options()
         persist.setdefault("quant", quant)

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 
 from llama_wrangler.errors import WranglerError
@@ -24,6 +24,8 @@ from llama_wrangler.workers.jobs import Job, JobManager
 
 log = logging.getLogger(__name__)
 
+COALESCE_MS = 30
+
 
 class ModelActions(QObject):
     """Signals:
@@ -33,6 +35,7 @@ class ModelActions(QObject):
 
     library_changed = Signal()
     imported = Signal(list)
+    _touched = Signal()  # from any thread; coalesced into one library_changed on ours
 
     def __init__(self, library: Library, supervisor: ServerSupervisor, jobs: JobManager,
                  messenger: Messenger, parent: QObject | None = None) -> None:
@@ -41,8 +44,14 @@ class ModelActions(QObject):
         self.supervisor = supervisor
         self.jobs = jobs
         self._messenger = messenger
-        # Library callbacks run on the thread that changed it; a signal carries them to the GUI thread.
-        self._unsubscribe = library.subscribe(self.library_changed.emit)
+        # Library callbacks run on the thread that changed it; a queued signal carries them to the GUI
+        # thread, and a short timer folds a burst (an import of 200 files) into one refresh.
+        self._coalesce = QTimer(self)
+        self._coalesce.setSingleShot(True)
+        self._coalesce.setInterval(COALESCE_MS)
+        self._coalesce.timeout.connect(self.library_changed)
+        self._touched.connect(self._coalesce.start, Qt.ConnectionType.QueuedConnection)
+        self._unsubscribe = library.subscribe(self._touched.emit)
 
     def close(self) -> None:
         self._unsubscribe()

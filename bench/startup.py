@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Startup benchmark: process start → main window shown, and idle memory, measured offscreen.
+
+    .venv/bin/python bench/startup.py [--runs 5] [--models 0]
+
+Each run starts the real app (``python -m llama_wrangler``) in a fresh process with
+``LLAMA_WRANGLER_STARTUP_PROBE=1``: the app prints ``shown <unix time>`` when its main window is first
+exposed, waits 1.5 s idle, prints ``rss <bytes>`` and quits. The clock starts just before the process is
+spawned, so interpreter start and every import count. ``--models N`` fills the library with N tiny GGUF
+files first (linked in place), to see what a big library costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_S = 1.5
+TARGET_MB = 250
+
+
+def prepare_home(home: Path, models: int) -> None:
+    if not models:
+        return
+    sys.path.insert(0, str(ROOT))
+    from llama_wrangler.library.registry import Library
+    from llama_wrangler.paths import AppPaths
+    from llama_wrangler.settings import ImportMode
+    from tests.support.gguf_files import write_gguf
+
+    folder = home / "incoming"
+    files = [write_gguf(folder / f"model-{i:04d}-Q4_K_M.gguf", name=f"Model {i}") for i in range(models)]
+    library = Library(AppPaths.under(home).ensure(), hash_in_background=False).load()
+    library.import_files(files, ImportMode.LINK)
+
+
+def one_run(home: Path) -> tuple[float, int]:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LLAMA_WRANGLER_HOME=str(home),
+               LLAMA_WRANGLER_STARTUP_PROBE="1")
+    start = time.time()
+    proc = subprocess.run([sys.executable, "-m", "llama_wrangler"], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=False)
+    shown = rss = None
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "shown":
+            shown = float(value)
+        elif key == "rss":
+            rss = int(value)
+    if proc.returncode != 0 or shown is None or rss is None:
+        raise SystemExit(f"the app did not report (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return shown - start, rss
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--models", type=int, default=0, help="tiny models in the library (default 0)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="lw-bench-") as tmp:
+        home = Path(tmp)
+        prepare_home(home, args.models)
+        results = [one_run(home) for _ in range(args.runs)]
+    print(f"Startup to main window shown (offscreen), {args.models} models in the library")
+    print(f"{'run':>4} | {'shown (s)':>9} | {'idle RSS (MB)':>13}")
+    print(f"{'-' * 4}-+-{'-' * 9}-+-{'-' * 13}")
+    for index, (seconds, rss) in enumerate(results, 1):
+        print(f"{index:>4} | {seconds:>9.3f} | {rss / 1e6:>13.1f}")
+    times = [s for s, _ in results]
+    memory = [r / 1e6 for _, r in results]
+    print(f"{'med':>4} | {statistics.median(times):>9.3f} | {statistics.median(memory):>13.1f}")
+    print(f"{'max':>4} | {max(times):>9.3f} | {max(memory):>13.1f}")
+    ok = max(times) < TARGET_S and max(memory) < TARGET_MB
+    print(f"target: < {TARGET_S} s and < {TARGET_MB} MB -> {'met' if ok else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
