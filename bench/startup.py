@@ -30,10 +30,11 @@ def prepare_home(home: Path, models: int) -> None:
     if not models:
         return
     sys.path.insert(0, str(ROOT))
+    from tests.support.gguf_files import write_gguf
+
     from llama_wrangler.library.registry import Library
     from llama_wrangler.paths import AppPaths
     from llama_wrangler.settings import ImportMode
-    from tests.support.gguf_files import write_gguf
 
     folder = home / "incoming"
     files = [write_gguf(folder / f"model-{i:04d}-Q4_K_M.gguf", name=f"Model {i}") for i in range(models)]
