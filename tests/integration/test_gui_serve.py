@@ -1,0 +1,111 @@
+"""Serve, hot-swap and stop through the window and the tray menu, with the real llama-server and tiny
+real models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from llama_wrangler.app import WranglerApp
+from llama_wrangler.library.registry import Library
+from llama_wrangler.paths import AppPaths
+from llama_wrangler.server.supervisor import ServerState
+from llama_wrangler.settings import ImportMode, PortConflict, Settings
+from llama_wrangler.ui.library_model import Column
+from tests.support.gui import app_session
+from tests.support.server_fixtures import TinyModels
+
+pytestmark = pytest.mark.runtime
+
+READY_MS = 60_000
+
+
+@pytest.fixture
+def wrangler(qapp: QApplication, app_paths: AppPaths, llama_server_binary: Path,
+             tiny_models: TinyModels) -> Iterator[WranglerApp]:
+    Library(app_paths, hash_in_background=False).load().import_files(
+        [tiny_models.alpha, tiny_models.beta], ImportMode.LINK)
+    settings = Settings()
+    settings.runtime.llama_server_path = llama_server_binary
+    settings.server.port_conflict = PortConflict.PICK_FREE
+    settings.server.context_size = 256
+    settings.server.threads = 1
+    yield from app_session(qapp, app_paths, settings)
+
+
+def _ready_with(wrangler: WranglerApp, model_id: str) -> bool:
+    sup = wrangler.supervisor
+    return sup.state == ServerState.READY and sup.model_id == model_id and bool(sup.endpoint)
+
+
+def test_serve_swap_and_stop_through_the_ui(wrangler: WranglerApp, qtbot: QtBot) -> None:
+    ids = {r.path.stem: r.id for r in wrangler.library.models()}
+    alpha, beta = ids["alpha"], ids["beta"]
+
+    # Serve from the library page: select the row, press Serve in the details pane.
+    view = wrangler.library_view
+    assert view.select(alpha)
+    assert view.details.serve_button.text() == "Serve"
+    view.details.serve_button.click()
+    qtbot.waitUntil(lambda: _ready_with(wrangler, alpha), timeout=READY_MS)
+    endpoint = wrangler.supervisor.endpoint
+    assert endpoint.startswith("http://127.0.0.1:")
+    assert httpx.get(f"{endpoint}/v1/models", timeout=10).status_code == 200
+
+    # Every place that shows the server agrees.
+    status = wrangler.window.server_status
+    assert status.state == "ready" and endpoint in status.text.text() and "alpha" in status.text.text()
+    row = view.model.row_of(alpha)
+    assert view.model.index(row, Column.SERVING).data() == "Serving"
+    assert view.details.serve_button.text() == "Stop serving"
+    server_page = wrangler.server_view
+    assert server_page.endpoint.text() == f"{endpoint}/v1"
+    assert server_page.context_size.text() == "256 tokens", "the real n_ctx from /props"
+    assert "alpha" in server_page.state_label.text()
+    qtbot.waitUntil(lambda: "llama-server" in server_page.log.toPlainText() or
+                    "llama" in server_page.log.toPlainText())
+    server_page.copy_button.click()
+    assert QGuiApplication.clipboard().text() == f"{endpoint}/v1"
+    assert wrangler.tray.model_actions[alpha].isChecked()
+    assert not wrangler.tray.model_actions[beta].isChecked()
+    assert wrangler.tray.stop_action.isEnabled()
+
+    # Hot-swap from the tray menu.
+    wrangler.tray.model_actions[beta].trigger()
+    qtbot.waitUntil(lambda: _ready_with(wrangler, beta), timeout=READY_MS)
+    assert wrangler.tray.model_actions[beta].isChecked()
+    assert not wrangler.tray.model_actions[alpha].isChecked()
+    assert "beta" in wrangler.tray.tooltip
+    assert view.model.index(view.model.row_of(beta), Column.SERVING).data() == "Serving"
+    assert view.model.index(view.model.row_of(alpha), Column.SERVING).data() == ""
+
+    # Stop from the server page.
+    assert server_page.stop_button.isEnabled()
+    server_page.stop_button.click()
+    qtbot.waitUntil(lambda: wrangler.supervisor.state == ServerState.STOPPED, timeout=30_000)
+    assert status.text.text() == "Server stopped"
+    assert not any(a.isChecked() for a in wrangler.tray.model_actions.values())
+    assert server_page.endpoint.text() == ""
+    assert not wrangler.tray.stop_action.isEnabled()
+
+
+def test_a_server_that_fails_to_start_is_reported(wrangler: WranglerApp, qtbot: QtBot) -> None:
+    current = wrangler.settings.settings
+    server = current.server.model_copy(update={"extra_args": "--no-such-llama-flag"})
+    wrangler.settings.update(current.model_copy(update={"server": server}))
+    model = wrangler.library.models()[0]
+    with qtbot.waitSignal(wrangler.supervisor.error, timeout=READY_MS) as blocker:
+        wrangler.actions.serve(model.id)
+    assert "exited during start" in blocker.args[0]
+    box = wrangler.window.error_box
+    assert box is not None and box.isVisible()
+    assert "exited during start" in box.text()
+    assert wrangler.window.server_status.state == "crashed"
+    assert wrangler.server_view.error_label.isVisibleTo(wrangler.server_view)
+    assert "no-such-llama-flag" in wrangler.server_view.log.toPlainText()
