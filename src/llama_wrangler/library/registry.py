@@ -29,6 +29,7 @@ from llama_wrangler.errors import (
     ModelNotFoundError,
     RegistryError,
 )
+from llama_wrangler.library.filelock import locked
 from llama_wrangler.library.gguf import GGUFInfo, read_gguf_set
 from llama_wrangler.library.hashing import BackgroundHasher, sha256_file
 from llama_wrangler.library.records import (
@@ -64,6 +65,7 @@ class Library:
         self._records: dict[str, ModelRecord] = {}
         self._ignored: set[str] = set()  # owned files the user removed but kept: rescans skip them
         self._file_stat: FileStat | None = None
+        self._flock_depth = 0
         self._listeners: list[Callable[[], None]] = []
         self._hash_in_background = hash_in_background
         self._hasher = BackgroundHasher()
@@ -71,7 +73,7 @@ class Library:
     # ---- loading and saving -------------------------------------------------------------------------
 
     def load(self) -> Library:
-        with self._lock:
+        with self._exclusive():
             self._read_registry()
         if self._hash_in_background:
             self.start_hashing()
@@ -136,9 +138,28 @@ class Library:
         self._file_stat = _stat_of(self.paths.registry_file)
 
     @contextmanager
-    def _changing(self) -> Iterator[None]:
-        """Hold the lock, pick up another process's changes first, save and notify afterwards."""
+    def _exclusive(self) -> Iterator[None]:
+        """This process's lock plus the registry's lock file (re-entrant within this process: a flock
+        taken twice through two descriptors would deadlock against itself)."""
         with self._lock:
+            if self._flock_depth:
+                self._flock_depth += 1
+                try:
+                    yield
+                finally:
+                    self._flock_depth -= 1
+                return
+            with locked(self.paths.registry_file.with_name(self.paths.registry_file.name + ".lock")):
+                self._flock_depth = 1
+                try:
+                    yield
+                finally:
+                    self._flock_depth = 0
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Hold the locks, pick up another process's changes first, save and notify afterwards."""
+        with self._exclusive():
             if _stat_of(self.paths.registry_file) != self._file_stat:
                 self._read_registry()
             yield
@@ -286,7 +307,7 @@ class Library:
     def rescan(self) -> ScanReport:
         """Find added, changed and vanished files. Unchanged files cost one ``stat`` each."""
         report = ScanReport()
-        with self._lock:
+        with self._exclusive():
             if _stat_of(self.paths.registry_file) != self._file_stat:
                 self._read_registry()
             dirty = False

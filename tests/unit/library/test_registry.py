@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -265,3 +267,23 @@ def test_add_owned_accepts_a_verified_sha256(app_paths: AppPaths) -> None:
     assert record.sha256 == digest
     assert lib.wait_for_hashes(timeout=30)
     assert lib.get(record.id).sha256 == digest
+
+
+def test_two_processes_adding_at_once_lose_nothing(app_paths: AppPaths) -> None:
+    for writer in ("a", "b"):
+        for i in range(12):
+            owned_file(app_paths, f"{writer}{i}.gguf")
+    script = (
+        "import sys\nfrom pathlib import Path\n"
+        "from llama_wrangler.library.registry import Library\nfrom llama_wrangler.paths import AppPaths\n"
+        "paths = AppPaths.under(Path(sys.argv[1]))\n"
+        "lib = Library(paths, hash_in_background=False).load()\n"
+        "for i in range(12):\n"
+        "    lib.add_owned(paths.models_dir / f'{sys.argv[2]}{i}.gguf', source='hf', origin={})\n"
+    )
+    processes = [subprocess.Popen([sys.executable, "-c", script, str(app_paths.data_dir), writer])
+                 for writer in ("a", "b")]
+    assert [p.wait(timeout=120) for p in processes] == [0, 0]
+    records = library(app_paths).models()
+    assert len(records) == 24
+    assert {r.source for r in records} == {"hf"}
