@@ -94,7 +94,7 @@ def stat_files(paths: tuple[Path, ...]) -> tuple[FileStat, ...] | None:
     stats = []
     for path in paths:
         try:
-            st = Path(path).stat()
+            st = path.stat()
         except OSError:
             return None
         stats.append((st.st_size, st.st_mtime_ns))

@@ -321,8 +321,8 @@ class Library:
                         del self._records[record.id]
                     else:
                         self._records[record.id] = updated
-            new_files = [p for p in _gguf_files(self.models_dir) if str(p) not in known
-                         and str(p) not in self._ignored]
+            new_files = [Path(p) for p in _gguf_files(self.models_dir) if p not in known
+                         and p not in self._ignored]
             if new_files:
                 dirty |= self._add_found(new_files, report)
             if dirty:
@@ -447,7 +447,7 @@ def _by_path(records: list[ModelRecord], ref: str) -> list[ModelRecord]:
     for record in records:
         for path in record.paths:
             try:
-                st = Path(path).stat()
+                st = path.stat()
             except OSError:
                 continue
             if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
@@ -456,18 +456,22 @@ def _by_path(records: list[ModelRecord], ref: str) -> list[ModelRecord]:
     return found
 
 
-def _gguf_files(folder: Path) -> list[Path]:
-    """``*.gguf`` under ``folder`` (recursively), skipping hidden names (our temp files start with '.')."""
-    found: list[Path] = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return found
-    for entry in entries:
-        if entry.name.startswith("."):
+def _gguf_files(folder: Path) -> list[str]:
+    """Absolute paths (strings: a rescan compares a thousand of them, and Path objects cost) of ``*.gguf``
+    under ``folder``, recursively, skipping hidden names (our temp files start with '.')."""
+    found: list[str] = []
+    stack = [str(absolute(folder))]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
             continue
-        if entry.is_dir(follow_symlinks=False):
-            found.extend(_gguf_files(Path(entry.path)))
-        elif entry.name.lower().endswith(".gguf"):
-            found.append(absolute(entry.path))
-    return sorted(found)
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            elif entry.name.lower().endswith(".gguf"):
+                found.append(entry.path)
+    found.sort()
+    return found
