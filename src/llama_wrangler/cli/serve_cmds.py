@@ -1,10 +1,154 @@
-"""CLI subcommands (placeholder until its issue lands)."""
+"""``serve MODEL``: run llama-server for a library model in the foreground until Ctrl-C."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from types import FrameType
 from typing import Any
+
+from pydantic import ValidationError
+
+from llama_wrangler.cli.context import CliContext
+from llama_wrangler.errors import ModelNotFoundError, ServerError, SettingsError
+from llama_wrangler.settings import ServerSettings, describe_validation_error
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add this module's subcommands."""
+    parser = subparsers.add_parser(
+        "serve", help="serve a model with llama-server (foreground; Ctrl-C stops it)",
+        description="Start llama-server for MODEL (a library id, name, unique id prefix, or a .gguf path), "
+        "print its state changes and endpoint, and stop it cleanly on Ctrl-C. Options override the "
+        "server settings for this run only.")
+    parser.add_argument("model", metavar="MODEL")
+    parser.add_argument("--port", type=int, help="port (default: settings, 8080)")
+    parser.add_argument("--host", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument("--ctx", type=int, dest="context_size", help="context size in tokens (0 = the model's)")
+    parser.add_argument("--ngl", type=int, dest="gpu_layers", help="layers to offload to the GPU (-1 = all)")
+    parser.add_argument("--threads", type=int, help="CPU threads (0 = automatic)")
+    parser.add_argument("--parallel", type=int, help="parallel request slots")
+    parser.add_argument("--api-key", dest="api_key", help="API key clients must send")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print llama-server's own output too")
+    parser.set_defaults(handler=serve)
+
+
+def _server_settings(args: argparse.Namespace, base: ServerSettings) -> ServerSettings:
+    overrides = {name: getattr(args, name) for name in
+                 ("port", "host", "context_size", "gpu_layers", "threads", "parallel", "api_key")
+                 if getattr(args, name) is not None}
+    try:
+        return ServerSettings.model_validate({**base.model_dump(), **overrides})
+    except ValidationError as exc:
+        raise SettingsError(f"Invalid option: {describe_validation_error(exc)}.") from None
+
+
+def _resolve_model(ref: str, context: CliContext) -> tuple[Path, str]:
+    from llama_wrangler.library.registry import Library
+
+    try:
+        record = Library(context.paths, hash_in_background=False).load().get(ref)
+    except ModelNotFoundError:
+        path = Path(ref).expanduser()
+        if path.suffix.lower() == ".gguf" and path.is_file():  # a file not (yet) in the library
+            return path.resolve(), path.stem
+        raise
+    if record.missing:
+        raise ServerError(f"The file of model {record.id} is missing: {record.path}.")
+    return record.path, record.id
+
+
+def serve(args: argparse.Namespace, context: CliContext) -> int:
+    from PySide6.QtCore import QCoreApplication, QSocketNotifier, QTimer
+
+    from llama_wrangler.runtime.locate import locate_runtime
+    from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+
+    settings = _server_settings(args, context.settings.server)
+    model_path, model_id = _resolve_model(args.model, context)
+    runtime = locate_runtime(context.settings, context.paths)
+
+    app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
+    supervisor = ServerSupervisor(runtime, settings, log_file=context.paths.server_log_file)
+    outcome = {"status": 0, "stopping": False}
+
+    def on_state(old: str, new: str) -> None:
+        print(f"server: {new}", flush=True)
+        if new == ServerState.READY:
+            ctx = supervisor.context_size
+            print(f"ready: {supervisor.endpoint}  model={supervisor.model_id}  n_ctx={ctx}  "
+                  "(OpenAI-compatible: /v1/chat/completions, /v1/completions)", flush=True)
+        elif new == ServerState.STOPPED and outcome["stopping"]:
+            app.quit()
+        elif new == ServerState.CRASHED:
+            QTimer.singleShot(0, check_crash)  # after the supervisor decided on an automatic restart
+
+    def check_crash() -> None:
+        if supervisor.state is ServerState.CRASHED and not supervisor.restart_scheduled:
+            outcome["status"] = 1
+            app.quit()
+
+    def on_error(message: str) -> None:
+        print(f"llama-wrangler: error: {message}", file=sys.stderr, flush=True)
+
+    supervisor.state_changed.connect(on_state)
+    supervisor.error.connect(on_error)
+    if args.verbose:
+        supervisor.log_line.connect(lambda line: print(f"  | {line}", flush=True))
+
+    def request_stop() -> None:
+        if not outcome["stopping"]:
+            outcome["stopping"] = True
+            print("stopping…", flush=True)
+            if supervisor.state in (ServerState.STOPPED, ServerState.CRASHED):
+                app.quit()
+            else:
+                supervisor.stop()
+
+    # Python runs signal handlers only between bytecodes, which never happens inside Qt's event loop:
+    # the wakeup fd turns a signal into readable bytes on a socket the event loop watches.
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    previous_fd = signal.set_wakeup_fd(writer.fileno())
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read)
+
+    def on_wakeup() -> None:
+        with contextlib.suppress(BlockingIOError):
+            reader.recv(64)
+        request_stop()
+
+    notifier.activated.connect(on_wakeup)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        pass  # the wakeup fd does the work; this only keeps Python from raising KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in _stop_signals()}
+    try:
+        supervisor.start(model_path, model_id)
+        if supervisor.state is not ServerState.CRASHED:
+            app.exec()
+    finally:
+        supervisor.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        signal.set_wakeup_fd(previous_fd)
+        notifier.setEnabled(False)
+        notifier.deleteLater()
+        reader.close()
+        writer.close()
+    if supervisor.state is ServerState.CRASHED:
+        return 1
+    return int(outcome["status"])
+
+
+def _stop_signals() -> list[signal.Signals]:
+    signals = [signal.SIGINT]
+    if os.name != "nt":
+        signals += [signal.SIGTERM, signal.SIGHUP]
+    return signals

@@ -26,7 +26,6 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,8 @@ from PySide6.QtCore import QCoreApplication, QObject, QProcess, QTimer, QUrl, Si
 from PySide6.QtNetwork import QNetworkAccessManager, QNetworkProxy, QNetworkReply, QNetworkRequest
 
 from llama_wrangler.errors import ServerError
+from llama_wrangler.runtime import pyserver
+from llama_wrangler.runtime.locate import LlamaRuntime
 from llama_wrangler.server import lifetime
 from llama_wrangler.server.argv import build_server_argv
 from llama_wrangler.server.ports import choose_port, connect_host, url_host
@@ -52,6 +53,10 @@ RESTART_BACKOFF_S = (1.0, 2.0, 4.0)
 SERVER_LOG_MAX_BYTES = 5 * 1024 * 1024
 SERVER_LOG_BACKUPS = 2
 QUIT_GRACE_CAP_S = 3.0
+
+_GENERATION_ATTRIBUTE = QNetworkRequest.Attribute.User
+_KIND_ATTRIBUTE = QNetworkRequest.Attribute(QNetworkRequest.Attribute.User.value + 1)
+_HEALTH, _PROPS = "health", "props"
 
 
 class ServerState(StrEnum):
@@ -107,10 +112,12 @@ class ServerSupervisor(QObject):
     log_line = Signal(str)
     error = Signal(str)
 
-    def __init__(self, server_binary: Path, settings: ServerSettings, *, log_file: Path | None = None,
+    def __init__(self, server: Path | LlamaRuntime, settings: ServerSettings, *, log_file: Path | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._server_binary = server_binary
+        self._server_binary = Path()
+        self._pyserver = False
+        self.set_server_binary(server)
         self._settings = settings
         self._log_path = log_file
         self._state = ServerState.STOPPED
@@ -127,6 +134,7 @@ class ServerSupervisor(QObject):
 
         self._network = QNetworkAccessManager(self)
         self._network.setProxy(QNetworkProxy(QNetworkProxy.ProxyType.NoProxy))  # loopback: never a proxy
+        self._network.finished.connect(self._on_reply)
         self._poll_timer = QTimer(self)
         self._poll_timer.setSingleShot(True)
         self._poll_timer.timeout.connect(self._poll_health)
@@ -182,6 +190,11 @@ class ServerSupervisor(QObject):
         return self._last_error
 
     @property
+    def restart_scheduled(self) -> bool:
+        """True while an automatic restart after a crash is waiting for its backoff."""
+        return self._restart_timer.isActive()
+
+    @property
     def settings(self) -> ServerSettings:
         return self._settings
 
@@ -189,8 +202,15 @@ class ServerSupervisor(QObject):
         """New settings apply from the next start (use :meth:`restart` to apply them now)."""
         self._settings = settings
 
-    def set_server_binary(self, server_binary: Path) -> None:
-        self._server_binary = server_binary
+    def set_server_binary(self, server: Path | LlamaRuntime) -> None:
+        """The llama-server to run from the next start: a binary, or a located runtime (which may be the
+        llama-cpp-python fallback server, driven with its own flags and readiness URL)."""
+        if isinstance(server, LlamaRuntime):
+            self._server_binary = server.server
+            self._pyserver = pyserver.is_pyserver(server)
+        else:
+            self._server_binary = Path(server)
+            self._pyserver = False
 
     def log_lines(self) -> list[str]:
         """The last server output lines (up to 2,000), oldest first."""
@@ -272,8 +292,14 @@ class ServerSupervisor(QObject):
             if not target.model_path.is_file():
                 raise ServerError(f"The model file {target.model_path} does not exist.")
             port = choose_port(settings.host, settings.port, settings.port_conflict)
-            argv = build_server_argv(self._server_binary, settings, target.model_path, target.model_id,
-                                     port)
+            if self._pyserver:
+                argv = pyserver.pyserver_argv(
+                    self._server_binary, target.model_path, host=settings.host, port=port,
+                    n_ctx=settings.context_size, model_alias=target.model_id,
+                    n_gpu_layers=settings.gpu_layers, n_threads=settings.threads, api_key=settings.api_key)
+            else:
+                argv = build_server_argv(self._server_binary, settings, target.model_path,
+                                         target.model_id, port)
         except (ServerError, ValueError) as exc:
             self._desired = None
             self._last_target = target
@@ -296,10 +322,13 @@ class ServerSupervisor(QObject):
         run = _Run(generation=self._generation, target=target, process=process, host=settings.host,
                    port=port, deadline=time.monotonic() + settings.health_timeout_s)
         run.log_file = self._open_log_file()
-        process.readyReadStandardOutput.connect(partial(self._on_output, run))
-        process.finished.connect(partial(self._on_finished, run))
-        process.errorOccurred.connect(partial(self._on_process_error, run))
-        process.started.connect(partial(self._on_started, run))
+        # Plain slots + sender(), not closures over the run: a closure held by the process's own
+        # connection makes a reference cycle through its wrapper that crashes PySide6 when the process
+        # is deleted (seen as SIGBUS in ~QObject).
+        process.readyReadStandardOutput.connect(self._on_process_output)
+        process.finished.connect(self._on_process_finished)
+        process.errorOccurred.connect(self._on_process_error_slot)
+        process.started.connect(self._on_process_started)
         self._run = run
         self._last_target = target
         self._props = {}
@@ -308,9 +337,36 @@ class ServerSupervisor(QObject):
         self._set_state(ServerState.STARTING)
         process.start()
 
+    def _sender_run(self) -> _Run | None:
+        """The current run if the signal came from its process, else None (an old process)."""
+        run = self._run
+        return run if run is not None and self.sender() is run.process else None
+
+    @Slot()
+    def _on_process_started(self) -> None:
+        run = self._sender_run()
+        if run is not None:
+            self._on_started(run)
+
+    @Slot()
+    def _on_process_output(self) -> None:
+        run = self._sender_run()
+        if run is not None:
+            self._on_output(run)
+
+    @Slot(int, QProcess.ExitStatus)
+    def _on_process_finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
+        run = self._sender_run()
+        if run is not None:
+            self._on_finished(run, exit_code, exit_status)
+
+    @Slot(QProcess.ProcessError)
+    def _on_process_error_slot(self, error: QProcess.ProcessError) -> None:
+        run = self._sender_run()
+        if run is not None:
+            self._on_process_error(run, error)
+
     def _on_started(self, run: _Run) -> None:
-        if run is not self._run:
-            return
         run.pid = int(run.process.processId())
         if run.pid:
             lifetime.register_group(run.pid)
@@ -331,18 +387,37 @@ class ServerSupervisor(QObject):
                            + self._tail_text(run))
             self._begin_stop(run)
             return
-        request = QNetworkRequest(QUrl(f"{run.base_url}/health"))
+        path = pyserver.PYSERVER_READY_PATH if self._pyserver else pyserver.LLAMA_SERVER_READY_PATH
+        request = QNetworkRequest(QUrl(f"{run.base_url}{path}"))
         request.setTransferTimeout(HEALTH_REQUEST_TIMEOUT_MS)
-        reply = self._network.get(request)
-        reply.finished.connect(partial(self._on_health_reply, run, reply))
+        self._authorize(request)
+        self._send(request, run, _HEALTH)
+
+    def _send(self, request: QNetworkRequest, run: _Run, kind: str) -> None:
+        # The run's generation and the request's purpose travel with the request itself.
+        request.setAttribute(_GENERATION_ATTRIBUTE, run.generation)
+        request.setAttribute(_KIND_ATTRIBUTE, kind)
+        self._network.get(request)
+
+    @Slot(QNetworkReply)
+    def _on_reply(self, reply: QNetworkReply) -> None:
+        reply.deleteLater()
+        run = self._run
+        generation = reply.request().attribute(_GENERATION_ATTRIBUTE)
+        if run is None or generation != run.generation or run.stopping or run.ready:
+            return  # a reply for an older process: never let it describe the current one
+        if reply.request().attribute(_KIND_ATTRIBUTE) == _PROPS:
+            self._on_props_reply(run, reply)
+        else:
+            self._on_health_reply(run, reply)
 
     def _on_health_reply(self, run: _Run, reply: QNetworkReply) -> None:
-        reply.deleteLater()
-        if run is not self._run or run.stopping or run.ready:
-            return  # a reply for an older process: never let it describe the current one
         status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
         if status == 200:
-            self._fetch_props(run)
+            if self._pyserver:  # no /props there
+                self._mark_ready(run, {})
+            else:
+                self._fetch_props(run)
             return
         if status == 503 and self._state is ServerState.STARTING:
             self._set_state(ServerState.LOADING)
@@ -351,15 +426,14 @@ class ServerSupervisor(QObject):
     def _fetch_props(self, run: _Run) -> None:
         request = QNetworkRequest(QUrl(f"{run.base_url}/props"))
         request.setTransferTimeout(PROPS_TIMEOUT_MS)
+        self._authorize(request)
+        self._send(request, run, _PROPS)
+
+    def _authorize(self, request: QNetworkRequest) -> None:
         if self._settings.api_key:
             request.setRawHeader(b"Authorization", f"Bearer {self._settings.api_key}".encode())
-        reply = self._network.get(request)
-        reply.finished.connect(partial(self._on_props_reply, run, reply))
 
     def _on_props_reply(self, run: _Run, reply: QNetworkReply) -> None:
-        reply.deleteLater()
-        if run is not self._run or run.stopping or run.ready:
-            return
         props: dict[str, Any] = {}
         if reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute) == 200:
             try:
@@ -375,11 +449,16 @@ class ServerSupervisor(QObject):
                            "not the one Llama Wrangler started.")
             self._begin_stop(run)
             return
+        self._mark_ready(run, props)
+
+    def _mark_ready(self, run: _Run, props: dict[str, Any]) -> None:
         run.ready = True
         self._props = props
         self._last_error = ""
+        # Both are true from this instant, so listeners of either signal see a consistent pair.
+        self._endpoint = run.base_url
         self._set_state(ServerState.READY)
-        self._set_endpoint(run.base_url)
+        self.endpoint_changed.emit(self._endpoint)
 
     # ----------------------------------------------------------------- stopping
     def _begin_stop(self, run: _Run) -> None:
@@ -521,7 +600,7 @@ class ServerSupervisor(QObject):
         if run is not None:
             run.tail.append(line)
             if run.log_file is not None:
-                run.log_file.emit(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
+                run.log_file.handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
         self.log_line.emit(line)
 
     def _open_log_file(self) -> logging.Handler | None:

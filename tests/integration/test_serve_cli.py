@@ -1,0 +1,65 @@
+"""``llama-wrangler serve`` in the foreground: prints the endpoint, serves completions, Ctrl-C stops it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from llama_wrangler.server.ports import pick_free_port
+from tests.support.server_fixtures import TinyModels
+
+pytestmark = pytest.mark.runtime
+
+
+def test_serve_prints_endpoint_answers_and_stops_on_ctrl_c(
+        app_home: Path, llama_server_binary: Path, tiny_models: TinyModels) -> None:
+    (app_home / "settings.json").write_text(json.dumps(
+        {"runtime": {"llama_server_path": str(llama_server_binary)}}), encoding="utf-8")
+    port = pick_free_port("127.0.0.1")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "llama_wrangler", "serve", str(tiny_models.alpha), "--port", str(port),
+         "--ctx", "256", "--threads", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    assert child.stdout is not None and child.stderr is not None
+    try:
+        lines = []
+        for line in child.stdout:
+            lines.append(line)
+            if line.startswith("ready:"):
+                break
+        assert lines[0].strip() == "server: starting"
+        match = re.search(r"ready: (http://127\.0\.0\.1:(\d+))\s+model=alpha\s+n_ctx=256", lines[-1])
+        assert match, lines
+        assert int(match.group(2)) == port
+        reply = httpx.post(f"{match.group(1)}/v1/completions", timeout=30,
+                           json={"prompt": "hello", "max_tokens": 2})
+        assert reply.status_code == 200
+        servers = [p for p in psutil.Process(child.pid).children(recursive=True) if p.name() == "llama-server"]
+        assert len(servers) == 1
+
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+        assert "server: stopped" in out
+        assert not servers[0].is_running() or servers[0].status() == psutil.STATUS_ZOMBIE
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+
+
+def test_serve_unknown_model_is_one_clear_line(app_home: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "llama_wrangler", "serve", "no-such-model"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("llama-wrangler: error:")
+    assert "no-such-model" in result.stderr
