@@ -106,7 +106,7 @@ class WranglerApp:
         self.supervisor = ServerSupervisor(self._server_binary(), settings.server,
                                            log_file=paths.server_log_file)
         self.actions = ModelActions(self.library, self.supervisor, self.jobs, self.messenger)
-        self.hub = HubActions(paths, self.library, self.jobs, lambda: self.settings.settings, self.messenger)
+        self.hub = HubActions(paths, self.library, self.jobs, settings, self.messenger)
 
         self.tray = TrayController(self.actions, self.supervisor, self.jobs,
                                    notifications=settings.ui.notifications, tray_available=tray_available)
@@ -235,6 +235,7 @@ class WranglerApp:
 
         assert isinstance(settings, Settings)
         self.supervisor.set_settings(settings.server)
+        self.hub.set_settings(settings)
         self.theme.apply(settings.ui.theme)
         self.tray.notifications = settings.ui.notifications
         self.jobs.set_limit("download", settings.downloads.max_parallel_downloads)
@@ -279,4 +280,22 @@ class WranglerApp:
         dialog.open()
 
     def _requantize(self, model_id: str) -> None:
-        self.messenger.info("Re-quantizing is not available yet.")
+        from llama_wrangler.ui.requantize_dialog import RequantizeDialog, can_requantize
+
+        record = self.actions.find(model_id)
+        if record is None:
+            return
+        if not can_requantize(record):
+            self.messenger.warning(f"{record.name} is already quantized ({record.info.quant}); re-quantizing "
+                                   "it again loses quality. Start from an F16 or BF16 GGUF.")
+            return
+        dialog = RequantizeDialog(record, self.settings.settings.downloads.default_quant, self.window)
+        dialog.chosen.connect(lambda quant: self._start_requantize(model_id, quant))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def _start_requantize(self, model_id: str, quant: str) -> None:
+        record = self.actions.find(model_id)
+        if record is not None:
+            self.hub.requantize(record, quant)
+            self.window.show_page("downloads")

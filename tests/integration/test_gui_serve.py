@@ -109,3 +109,29 @@ def test_a_server_that_fails_to_start_is_reported(wrangler: WranglerApp, qtbot: 
     assert wrangler.window.server_status.state == "crashed"
     assert wrangler.server_view.error_label.isVisibleTo(wrangler.server_view)
     assert "no-such-llama-flag" in wrangler.server_view.log.toPlainText()
+
+
+def test_requantize_from_the_details_pane(wrangler: WranglerApp, qtbot: QtBot) -> None:
+    from llama_wrangler.ui.requantize_dialog import RequantizeDialog
+
+    source = next(r for r in wrangler.library.models() if r.path.stem == "alpha")
+    assert source.info.quant == "F32"
+    view = wrangler.library_view
+    assert view.select(source.id)
+    assert view.details.requantize_button.isEnabled()
+    view.details.requantize_button.click()
+    dialog = wrangler.window.findChild(RequantizeDialog)
+    assert dialog is not None and dialog.isVisible()
+    dialog.quant.setCurrentIndex(dialog.quant.findData("Q8_0"))
+    dialog.accept()
+    assert wrangler.window.current_page_key() == "downloads"
+    qtbot.waitUntil(lambda: any(r.info.quant == "Q8_0" for r in wrangler.library.models()), timeout=60_000)
+    made = next(r for r in wrangler.library.models() if r.info.quant == "Q8_0")
+    assert made.owned and made.source == "convert"
+    assert made.size_bytes < source.size_bytes
+    row = next(iter(wrangler.downloads_view.rows.values()))
+    qtbot.waitUntil(lambda: row.status.text() == "Done")
+    # A quantized model is not offered for re-quantizing again.
+    qtbot.waitUntil(lambda: view.select(made.id))  # the page refreshes right after the library changes
+    qtbot.waitUntil(lambda: view.details.record is not None and view.details.record.id == made.id)
+    assert not view.details.requantize_button.isEnabled()

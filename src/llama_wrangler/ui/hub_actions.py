@@ -1,17 +1,16 @@
-"""Hugging Face work the window starts: repo lookups for the Add-model dialog and downloads, both as jobs
-(nothing touches the network on the GUI thread). Downloads interrupted by quitting are queued again on the
-next start; their partial files make that a resume."""
+"""Hugging Face and conversion work the window starts, all as jobs (nothing touches the network or runs a
+tool on the GUI thread): repo lookups for the Add-model dialog, downloads, re-quantizations. Jobs are
+built by :class:`~llama_wrangler.workers.hf_jobs.HfJobs`; jobs the last session left unfinished are queued
+again on start (their partial files make a download a resume)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
 
-from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, ProgressCallback
 from llama_wrangler.settings import Settings
@@ -19,16 +18,19 @@ from llama_wrangler.ui.message import Messenger
 from llama_wrangler.workers.jobs import Job, JobManager, JobState
 
 if TYPE_CHECKING:
-    # huggingface_hub and httpx take ~0.4 s to import: loaded on first use, not at app start.
+    from llama_wrangler.library.records import ModelRecord
+    from llama_wrangler.library.registry import Library
     from llama_wrangler.sources.hf_input import HfRequest
-    from llama_wrangler.sources.hf_pull import PullOptions
     from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing
+    from llama_wrangler.workers.hf_jobs import HfJobs
 
 log = logging.getLogger(__name__)
 
+HUB_LINK = "https://huggingface.co"
+
 
 class HubActions(QObject):
-    def __init__(self, paths: AppPaths, library: Library, jobs: JobManager, settings: Callable[[], Settings],
+    def __init__(self, paths: AppPaths, library: Library, jobs: JobManager, settings: Settings,
                  messenger: Messenger, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._paths = paths
@@ -36,23 +38,33 @@ class HubActions(QObject):
         self._jobs = jobs
         self._settings = settings
         self._messenger = messenger
+        self._factory: HfJobs | None = None
 
-    def _options(self) -> PullOptions:
-        from llama_wrangler.sources.hf_hub import HubAccess
-        from llama_wrangler.sources.hf_pull import PullOptions
+    def set_settings(self, settings: Settings) -> None:
+        self._settings = settings
+        if self._factory is not None:
+            self._factory.settings = settings
 
-        settings = self._settings()
-        return PullOptions(access=HubAccess.from_settings(settings.downloads),
-                           retries=settings.downloads.retries, context=settings.server.context_size)
+    def _hf_jobs(self) -> HfJobs:
+        # huggingface_hub and httpx take ~0.4 s to import: loaded on first use, not at app start.
+        if self._factory is None:
+            from llama_wrangler.workers.hf_jobs import HfJobs
 
+            self._factory = HfJobs(self._paths, self._settings, self._library)
+        return self._factory
+
+    # -- lookups ---------------------------------------------------------------------------------------
     def inspect(self, request: HfRequest) -> Job:
-        """Look a repo up in the background. The job removes itself from the manager when done."""
+        """Look a repo up in the background. The job leaves the manager when done (it has no row)."""
+        from llama_wrangler.sources.hf_hub import HubAccess
         from llama_wrangler.sources.hf_repo import inspect_repo
 
-        options = self._options()
+        settings = self._settings
+        access = HubAccess.from_settings(settings.downloads)
+        context = settings.server.context_size
 
         def work(_progress: ProgressCallback, cancel: CancelToken) -> RepoListing:
-            listing = inspect_repo(request, options.access, context=options.context)
+            listing = inspect_repo(request, access, context=context)
             cancel.raise_if_cancelled()
             return listing
 
@@ -69,62 +81,41 @@ class HubActions(QObject):
         with contextlib.suppress(KeyError, RuntimeError):  # already gone, or somehow running again
             self._jobs.remove(job_id)
 
+    # -- long jobs -------------------------------------------------------------------------------------
     def download(self, listing: RepoListing, choice: QuantChoice) -> Job:
-        """Queue a download of ``choice``; the Downloads page shows it and the library gets it at the end."""
-        persist: dict[str, Any] = {"source": "hf", "repo": listing.repo_id, "revision": listing.commit,
-                                   "file": choice.files[0].path}
-        return self._submit_download(listing.repo_id, choice.quant, persist,
-                                     lambda _progress, _cancel: (listing, choice))
+        """Queue a download of ``choice``, pinned to the commit the listing saw."""
+        first = choice.files[0].path
+        job = self._hf_jobs().pull(f"{HUB_LINK}/{listing.repo_id}/blob/{listing.commit}/{first}")
+        job.title = f"{listing.repo_id} · {choice.quant}"
+        return self._submit(job)
+
+    def requantize(self, record: ModelRecord, quant: str) -> Job:
+        job = self._hf_jobs().quantize(record.path, quant)
+        job.title = f"Re-quantize {record.name} to {quant}"
+        return self._submit(job)
 
     def restore_interrupted(self) -> int:
-        """Queue again the downloads the last session left unfinished (they resume from their partials)."""
-        entries = [e for e in self._jobs.interrupted() if e.get("kind") == "download"]
+        """Queue again the jobs the last session left unfinished."""
+        entries = self._jobs.interrupted()
         if not entries:
             return 0
-        from llama_wrangler.sources.hf_input import HfRequest
-        from llama_wrangler.sources.hf_repo import inspect_repo
-
         restored = 0
         for entry in entries:
-            persist = entry.get("persist") or {}
-            if entry.get("kind") != "download" or persist.get("source") != "hf":
+            job = self._hf_jobs().from_persisted(entry)
+            if job is None:
                 continue
-            repo, revision, file = persist.get("repo"), persist.get("revision"), persist.get("file")
-            if not (isinstance(repo, str) and isinstance(revision, str) and isinstance(file, str)):
-                continue
-            request = HfRequest(repo_id=repo, revision=revision, file=file)
-            options = self._options()
-
-            def resolve(_progress: ProgressCallback, _cancel: CancelToken, request: HfRequest = request,
-                        options: PullOptions = options) -> tuple[RepoListing, QuantChoice]:
-                listing = inspect_repo(request, options.access, context=options.context)
-                return listing, listing.file_choice(request.file or "")
-
-            quant = str(persist.get("quant", "")) or file.rsplit("/", 1)[-1]
-            self._submit_download(repo, quant, dict(persist), resolve)
+            if isinstance(entry.get("title"), str):
+                job.title = entry["title"]
+            self._submit(job)
             restored += 1
         if restored:
-            self._messenger.info(f"Resuming {restored} unfinished download{'s' if restored != 1 else ''}.")
+            self._messenger.info(f"Resuming {restored} unfinished job{'s' if restored != 1 else ''}.")
         return restored
 
-    def _submit_download(self, repo: str, quant: str, persist: dict[str, Any],
-                         resolve: Callable[[ProgressCallback, CancelToken],
-                                           tuple[RepoListing, QuantChoice]]) -> Job:
-        from llama_wrangler.sources.hf_pull import pull_choice
-
-        paths, library = self._paths, self._library
-        options = self._options()
-        persist.setdefault("quant", quant)
-
-        def work(progress: ProgressCallback, cancel: CancelToken) -> object:
-            listing, choice = resolve(progress, cancel)
-            return pull_choice(listing, choice, paths=paths, library=library, options=options,
-                               progress=progress, cancel=cancel)
-
-        job = Job("download", f"{repo} · {quant}", work, persist=persist)
+    def _submit(self, job: Job) -> Job:
         job.failed.connect(lambda message, j=job: self._on_failed(j, message))
         return self._jobs.submit(job)
 
     def _on_failed(self, job: Job, message: str) -> None:
         if job.state != JobState.CANCELLED:  # the user cancelled: the row says so, no need to warn
-            self._messenger.warning(f"Download of {job.title} failed: {message}")
+            self._messenger.warning(f"{job.title} failed: {message}")

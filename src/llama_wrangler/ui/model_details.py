@@ -18,6 +18,7 @@ from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.ui.formatting import human_bytes
 from llama_wrangler.ui.icons import tinted_icon
 from llama_wrangler.ui.library_model import SOURCE_WORDS
+from llama_wrangler.ui.requantize_dialog import can_requantize
 from llama_wrangler.ui.theme import ThemeManager
 
 
@@ -177,7 +178,11 @@ class ModelDetails(QFrame):
         self.subtitle.setText(" · ".join(parts) + ("  —  the file is missing" if record.missing else ""))
         self.serve_button.setText("Stop serving" if serving else "Serve")
         self.serve_button.setEnabled(not record.missing or serving)
-        self.requantize_button.setEnabled(not record.missing)
+        requantizable = can_requantize(record)
+        self.requantize_button.setEnabled(requantizable)
+        self.requantize_button.setToolTip(
+            "Make a smaller copy at another quant type" if requantizable else
+            f"Only F16/BF16/F32 models can be re-quantized; this one is {record.info.quant or 'unknown'}.")
         for label, value in metadata_rows(record):
             field = QLabel(breakable(value) if label in BREAKABLE_ROWS else value)
             field.setWordWrap(True)
