@@ -13,6 +13,7 @@ from llama_wrangler.cli.context import CliContext
 from llama_wrangler.errors import WranglerError
 from llama_wrangler.library.gguf import format_parameter_count
 from llama_wrangler.library.registry import Library, ModelRecord
+from llama_wrangler.progress import Progress, ProgressCallback, ignore_progress
 from llama_wrangler.settings import ImportMode
 
 
@@ -148,7 +149,7 @@ def cmd_info(args: argparse.Namespace, context: CliContext) -> int:
 def cmd_import(args: argparse.Namespace, context: CliContext) -> int:
     library = open_library(context)
     mode = ImportMode(args.mode) if args.mode else context.settings.library.import_mode
-    records = library.import_files(args.paths, mode)
+    records = library.import_files(args.paths, mode, progress=_terminal_progress())
     for record in records:
         if not args.no_hash:
             record = library.compute_hash(record.id)
@@ -156,6 +157,22 @@ def cmd_import(args: argparse.Namespace, context: CliContext) -> int:
         print(f"Imported {record.id} ({record.info.architecture or '?'}, {record.info.parameter_label}, "
               f"{record.info.quant or '?'}, {format_size(record.size_bytes)}; {how})")
     return 0
+
+
+def _terminal_progress() -> ProgressCallback:
+    """A one-line percentage on stderr while copying, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return ignore_progress
+    last: list[int] = [-1]
+
+    def show(progress: Progress) -> None:
+        percent = int((progress.fraction or 0) * 100)
+        if percent != last[0]:
+            last[0] = percent
+            end = "\n" if percent == 100 else ""
+            print(f"\r{progress.message}: {percent}%", end=end, file=sys.stderr, flush=True)
+
+    return show
 
 
 def _confirm(question: str) -> bool:
