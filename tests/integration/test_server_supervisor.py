@@ -140,6 +140,22 @@ def test_swap_replaces_the_process_and_props_name_the_new_model(
     assert record.states.count("stopping") == 2
 
 
+def test_two_swaps_in_a_row_end_on_the_last(
+        qtbot: QtBot, make_supervisor: SupervisorFactory, tiny_models: TinyModels) -> None:
+    supervisor = make_supervisor()
+    record = Recorder(supervisor)
+    supervisor.start(tiny_models.alpha, "alpha")
+    supervisor.swap(tiny_models.beta, "beta")
+    supervisor.swap(tiny_models.alpha, "alpha")
+    supervisor.swap(tiny_models.beta, "beta")
+    qtbot.waitUntil(lambda: supervisor.state is ServerState.READY, timeout=READY_TIMEOUT_MS)
+    assert supervisor.model_id == "beta"
+    assert Path(supervisor.props["model_path"]) == tiny_models.beta
+    assert record.states.count("ready") == 1
+    assert record.max_alive <= 1
+    assert [p.pid for p in our_servers()] == [supervisor.pid]
+
+
 def test_stop_is_idempotent(qtbot: QtBot, make_supervisor: SupervisorFactory,
                             tiny_models: TinyModels) -> None:
     supervisor = make_supervisor()
@@ -173,6 +189,49 @@ def test_stop_during_load_ends_without_waiting_for_the_grace_period(
     wait_state(qtbot, supervisor, ServerState.STOPPED, timeout=20_000)
     assert "ready" not in record.states
     assert gone(pid)
+
+
+def test_stop_while_loading_ends_the_load(
+        qtbot: QtBot, make_supervisor: SupervisorFactory, slow_model: Path) -> None:
+    supervisor = make_supervisor(stop_grace_s=120.0)
+    record = Recorder(supervisor)
+    pids: list[int] = []
+
+    def stop_when_loading(old: str, new: str) -> None:
+        if new == "loading":
+            pids.append(supervisor.pid or 0)
+            supervisor.stop()
+
+    supervisor.state_changed.connect(stop_when_loading)
+    supervisor.start(slow_model, "slow")
+    wait_state(qtbot, supervisor, ServerState.STOPPED, timeout=20_000)
+    assert record.states == ["starting", "loading", "stopping", "stopped"]
+    assert pids and pids[0] and gone(pids[0])
+    assert record.errors == []
+
+
+def test_swap_while_loading_never_reports_the_abandoned_model_ready(
+        qtbot: QtBot, make_supervisor: SupervisorFactory, slow_model: Path, tiny_models: TinyModels) -> None:
+    supervisor = make_supervisor()
+    record = Recorder(supervisor)
+    ready_models: list[str] = []
+    supervisor.state_changed.connect(
+        lambda old, new: ready_models.append(supervisor.props.get("model_path", "")) if new == "ready" else None)
+    swapped: list[bool] = []
+
+    def swap_when_loading(old: str, new: str) -> None:
+        if new == "loading" and not swapped:
+            swapped.append(True)
+            supervisor.swap(tiny_models.beta, "beta")
+
+    supervisor.state_changed.connect(swap_when_loading)
+    supervisor.start(slow_model, "slow")
+    qtbot.waitUntil(lambda: supervisor.state is ServerState.READY, timeout=READY_TIMEOUT_MS)
+    assert swapped
+    assert supervisor.model_id == "beta"
+    assert [Path(p) for p in ready_models] == [tiny_models.beta]
+    assert record.states[:4] == ["starting", "loading", "stopping", "stopped"]
+    assert record.max_alive == 1
 
 
 def test_corrupt_model_reports_an_early_exit_with_its_last_lines(

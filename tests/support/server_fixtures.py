@@ -28,6 +28,13 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
 
 
 @pytest.fixture(scope="session")
+def slow_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """~70 MB: loads for a few hundred ms, long enough to act while llama-server answers 503."""
+    folder = tmp_path_factory.mktemp("slow-model")
+    return write_tiny_llama_gguf(folder / "slow.gguf", n_embd=512, n_layer=4, n_head=8, name="slow", seed=3)
+
+
+@pytest.fixture(scope="session")
 def llama_server_binary(runtime_dir: Path) -> Path:
     from llama_wrangler.runtime.locate import runtime_from_dir
 
