@@ -156,6 +156,22 @@ def test_two_swaps_in_a_row_end_on_the_last(
     assert [p.pid for p in our_servers()] == [supervisor.pid]
 
 
+def test_restart_applies_new_settings_in_a_fresh_process(
+        qtbot: QtBot, make_supervisor: SupervisorFactory, tiny_models: TinyModels) -> None:
+    supervisor = make_supervisor()
+    supervisor.start(tiny_models.alpha, "alpha")
+    wait_state(qtbot, supervisor, ServerState.READY)
+    old_pid = supervisor.pid
+    assert old_pid is not None
+    supervisor.set_settings(supervisor.settings.model_copy(update={"context_size": 1024}))
+    supervisor.restart()
+    qtbot.waitUntil(lambda: supervisor.state is ServerState.READY and supervisor.pid != old_pid,
+                    timeout=READY_TIMEOUT_MS)
+    assert supervisor.context_size == 1024
+    assert supervisor.model_id == "alpha"
+    assert gone(old_pid)
+
+
 def test_stop_is_idempotent(qtbot: QtBot, make_supervisor: SupervisorFactory,
                             tiny_models: TinyModels) -> None:
     supervisor = make_supervisor()
