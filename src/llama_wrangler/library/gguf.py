@@ -17,11 +17,15 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from llama_wrangler.errors import GGUFError
+
+# Bump when GGUFInfo gains a field or the reader's answers change: registries saved with an older value
+# get their headers read again on load.
+INFO_VERSION = 1
 
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
@@ -113,8 +117,18 @@ class GGUFInfo:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GGUFInfo:
-        names = set(cls.__dataclass_fields__)
-        return cls(**{key: value for key, value in data.items() if key in names})
+        """Tolerant of registries written before a field existed: a missing field gets an empty value
+        (the registry re-reads headers when :data:`INFO_VERSION` says they are stale)."""
+        values: dict[str, Any] = {}
+        for name, spec in cls.__dataclass_fields__.items():
+            if name in data:
+                values[name] = data[name]
+            elif spec.default is not MISSING or spec.default_factory is not MISSING:
+                continue
+            else:
+                text = str(spec.type)
+                values[name] = None if "None" in text else False if text == "bool" else 0
+        return cls(**values)
 
     @property
     def parameter_label(self) -> str:

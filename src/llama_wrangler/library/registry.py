@@ -30,7 +30,7 @@ from llama_wrangler.errors import (
     RegistryError,
 )
 from llama_wrangler.library.filelock import locked
-from llama_wrangler.library.gguf import GGUFInfo, read_gguf_set
+from llama_wrangler.library.gguf import INFO_VERSION, GGUFInfo, read_gguf_set
 from llama_wrangler.library.hashing import BackgroundHasher, sha256_file
 from llama_wrangler.library.records import (
     FileStat,
@@ -107,6 +107,19 @@ class Library:
         self._records = {r.id: r for r in records}
         self._ignored = ignored
         self._file_stat = _stat_of(path)
+        info_version = raw.get("info_version")
+        if not isinstance(info_version, int) or info_version < INFO_VERSION:
+            self._refresh_infos()
+
+    def _refresh_infos(self) -> None:
+        """Re-read every present model's header (a registry from an older reader); save once."""
+        for record in list(self._records.values()):
+            try:
+                info = read_gguf_set(record.paths)
+            except GGUFError:
+                continue  # gone or broken: the next rescan reports it
+            self._records[record.id] = replace(record, info=info)
+        self._save()
 
     def _rebuild(self, path: Path, exc: Exception) -> None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -115,7 +128,11 @@ class Library:
         while aside.exists():
             aside = path.with_name(f"{path.name}.bad-{stamp}-{counter}")
             counter += 1
-        path.replace(aside)
+        try:
+            path.replace(aside)
+        except OSError as err:
+            raise RegistryError(f"The model registry {path} is unreadable ({exc}) and could not be moved "
+                                f"aside: {err.strerror or err}.") from err
         self._records, self._ignored, self._file_stat = {}, set(), None
         report = self.rescan()
         self.problem = (f"The model registry was unreadable ({type(exc).__name__}: {exc}); it was kept as "
@@ -128,7 +145,8 @@ class Library:
         # One model per line, each through json's C encoder: ``indent=`` would switch json to its
         # pure-Python encoder, which made saving a 1,000-model registry take seconds.
         models = ",\n".join(json.dumps(r.to_dict(), ensure_ascii=False) for r in self._records.values())
-        text = (f'{{"schema_version": {SCHEMA_VERSION},\n"models": [\n{models}\n],\n'
+        text = (f'{{"schema_version": {SCHEMA_VERSION}, "info_version": {INFO_VERSION},\n'
+                f'"models": [\n{models}\n],\n'
                 f'"ignored": {json.dumps(sorted(self._ignored), ensure_ascii=False)}}}\n')
         try:
             write_bytes_atomic(self.paths.registry_file, text.encode("utf-8"))

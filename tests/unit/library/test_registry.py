@@ -287,3 +287,23 @@ def test_two_processes_adding_at_once_lose_nothing(app_paths: AppPaths) -> None:
     records = library(app_paths).models()
     assert len(records) == 24
     assert {r.source for r in records} == {"hf"}
+
+
+def test_registry_from_an_older_reader_gets_fresh_headers(app_paths: AppPaths, tmp_path: Path) -> None:
+    lib = library(app_paths)
+    present = lib.add_owned(owned_file(app_paths, kv={"llama.context_length": 1234}), source="hf", origin={})
+    gone = lib.import_files([write_gguf(tmp_path / "gone.gguf")], ImportMode.LINK)[0]
+    gone.path.unlink()
+    raw = json.loads(app_paths.registry_file.read_text())
+    del raw["info_version"]
+    for entry in raw["models"]:
+        for key in ("context_length", "vocab_size", "metadata", "has_chat_template"):
+            del entry["info"][key]  # as if written before these fields existed
+    app_paths.registry_file.write_text(json.dumps(raw))
+    reloaded = library(app_paths)
+    assert reloaded.problem is None
+    assert reloaded.get(present.id).info.context_length == 1234
+    assert reloaded.get(present.id).info == present.info
+    old = reloaded.get(gone.id).info
+    assert (old.context_length, old.has_chat_template, old.metadata) == (None, False, {})
+    assert json.loads(app_paths.registry_file.read_text())["info_version"] >= 1
