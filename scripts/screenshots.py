@@ -63,8 +63,9 @@ def main() -> int:
     from llama_wrangler.library.registry import Library
     from llama_wrangler.paths import AppPaths
     from llama_wrangler.progress import CancelToken, Progress, ProgressCallback
-    from llama_wrangler.settings import ImportMode, Settings, Theme, save_settings
+    from llama_wrangler.settings import ImportMode, Settings, Theme, TokenSource, save_settings
     from llama_wrangler.ui.import_mode_dialog import ImportModeDialog
+    from llama_wrangler.ui.remove_dialog import RemoveDialog
     from llama_wrangler.workers.jobs import Job
 
     paths = AppPaths.from_environment().ensure()
@@ -153,6 +154,7 @@ def main() -> int:
     if settings_dialog is not None:
         editor = settings_dialog.editor("server.extra_args")  # type: ignore[attr-defined]
         editor.input.setText("--port 9000")
+        settings_dialog.tabs.currentWidget().ensureWidgetVisible(editor.error, 50, 120)  # type: ignore[attr-defined]
         shoot(settings_dialog, "dialog-settings-invalid")
         settings_dialog.close()
 
@@ -165,9 +167,27 @@ def main() -> int:
         shoot(wrangler.crash_handler.dialog, "dialog-crash")
         wrangler.crash_handler.dialog.close()
 
-    opened = wrangler.open_add_model()
-    if opened is not None:
-        shoot(opened, "dialog-add-model")
+    # Add model, inspecting a repo on a loopback hub (the dialog's lookup is a real job).
+    from tests.support.fake_hub import FakeHub
+    from tests.support.hf_repos import GGUF_REPO, publish_gguf_repo
+
+    with FakeHub() as hub:
+        publish_gguf_repo(hub, home / "hub-src")
+        current = wrangler.settings.settings
+        downloads = current.downloads.model_copy(update={"hf_endpoint": hub.endpoint,
+                                                         "token_source": TokenSource.SETTINGS})
+        wrangler.settings.update(current.model_copy(update={"downloads": downloads}))
+        add = wrangler.open_add_model()
+        add.input.setText(f"https://huggingface.co/{GGUF_REPO}")  # type: ignore[attr-defined]
+        add.inspect()  # type: ignore[attr-defined]
+        wait_for(lambda: add.choices.isVisible())  # type: ignore[attr-defined]
+        shoot(add, "dialog-add-model")
+        add.close()
+
+    remove = RemoveDialog(wrangler.library.models()[0], window)
+    remove.show()
+    shoot(remove, "dialog-remove")
+    remove.close()
 
     running.cancel()
     wrangler.shutdown()

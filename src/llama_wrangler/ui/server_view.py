@@ -78,6 +78,7 @@ class ServerView(QWidget):
         self.endpoint.setPlaceholderText("Not running")
         self.copy_button = QPushButton("Copy")
         self.copy_button.clicked.connect(self._on_copy)
+        self.copy_button.setFixedHeight(self.endpoint.sizeHint().height())
         endpoint_row = QHBoxLayout()
         endpoint_row.addWidget(self.endpoint, 1)
         endpoint_row.addWidget(self.copy_button)

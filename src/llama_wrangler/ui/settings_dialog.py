@@ -19,7 +19,6 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -123,8 +122,6 @@ class FieldEditor:
             spin.setRange(int(low) if low is not None else -2**31, int(high) if high is not None else 2**31 - 1)
             spin.setValue(int(value))
             spin.setMinimumWidth(120)
-            # Fusion's arrow buttons clash with the stylesheet's rounded fields; keys and wheel still step.
-            spin.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.NoButtons)
             self.widget = self.input = spin
             self._get = spin.value
             self.changed = spin.valueChanged
@@ -135,7 +132,6 @@ class FieldEditor:
             dspin.setRange(low if low is not None else -1e9, high if high is not None else 1e9)
             dspin.setValue(float(value))
             dspin.setMinimumWidth(120)
-            dspin.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.NoButtons)
             self.widget = self.input = dspin
             self._get = dspin.value
             self.changed = dspin.valueChanged

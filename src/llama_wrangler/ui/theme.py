@@ -106,6 +106,10 @@ QTableView {{ background: {c.base}; alternate-background-color: {c.alt_base};
     border: 1px solid {c.border}; border-radius: 8px; gridline-color: transparent;
     selection-background-color: {c.selection}; selection-color: {c.text}; }}
 QTableView::item {{ padding: 4px 8px; border: none; }}
+QTreeView {{ background: {c.base}; alternate-background-color: {c.alt_base}; border: 1px solid {c.border};
+    border-radius: 8px; selection-background-color: {c.selection}; selection-color: {c.text}; }}
+QTreeView::item {{ padding: 6px 4px; border: none; }}
+QTreeView::item:selected {{ background: {c.selection}; color: {c.text}; }}
 QHeaderView::section {{ background: {c.base}; color: {c.muted}; border: none;
     border-bottom: 1px solid {c.border}; padding: 6px 8px; font-weight: 600; }}
 QLineEdit, QSpinBox, QDoubleSpinBox, QComboBox, QPlainTextEdit {{ border: 1px solid {c.border};
@@ -139,6 +143,8 @@ QScrollBar::handle:horizontal {{ background: {c.border}; border-radius: 3px; min
 QScrollBar::handle:hover {{ background: {c.muted}; }}
 QScrollBar::add-line, QScrollBar::sub-line {{ width: 0; height: 0; border: none; background: none; }}
 QScrollBar::add-page, QScrollBar::sub-page {{ background: none; }}
+QSpinBox::up-button, QSpinBox::down-button, QDoubleSpinBox::up-button, QDoubleSpinBox::down-button {{
+    width: 0; border: none; }}
 QComboBox::drop-down {{ border: none; width: 24px; }}
 QComboBox::down-arrow {{ image: url("{chevron}"); width: 12px; height: 12px; }}
 QComboBox QAbstractItemView {{ border: 1px solid {c.border}; background: {c.base};
