@@ -266,8 +266,10 @@ class Library:
         with self._changing():
             existing = next((r for r in self._records.values() if r.paths == files), None)
             if existing is not None:
+                same = existing.stats == stats  # the cached hash is only valid for the same size+mtime
                 record = replace(existing, source=source, origin=dict(origin), missing=False, info=info,
-                                 stats=stats, sha256=existing.sha256 if existing.stats == stats else None,
+                                 stats=stats, sha256=existing.sha256 if same else None,
+                                 shard_sha256=existing.shard_sha256 if same else (),
                                  size_bytes=sum(s[0] for s in stats))
             else:
                 display = name or model_stem(files[0])
