@@ -28,14 +28,24 @@ def test_serve_prints_endpoint_answers_and_stops_on_ctrl_c(
     child = subprocess.Popen(
         [sys.executable, "-m", "llama_wrangler", "serve", str(tiny_models.alpha), "--port", str(port),
          "--ctx", "256", "--threads", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-    assert child.stdout is not None and child.stderr is not None
-    try:
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+
+    def until_ready() -> list[str]:
+        assert child.stdout is not None
         lines = []
         for line in child.stdout:
             lines.append(line)
             if line.startswith("ready:"):
                 break
+        return lines
+
+    def servers() -> list[psutil.Process]:
+        return [p for p in psutil.Process(child.pid).children(recursive=True)
+                if p.name() == "llama-server" and p.status() != psutil.STATUS_ZOMBIE]
+
+    try:
+        lines = until_ready()
         assert lines[0].strip() == "server: starting"
         match = re.search(r"ready: (http://127\.0\.0\.1:(\d+))\s+model=alpha\s+n_ctx=256", lines[-1])
         assert match, lines
@@ -43,14 +53,26 @@ def test_serve_prints_endpoint_answers_and_stops_on_ctrl_c(
         reply = httpx.post(f"{match.group(1)}/v1/completions", timeout=30,
                            json={"prompt": "hello", "max_tokens": 2})
         assert reply.status_code == 200
-        servers = [p for p in psutil.Process(child.pid).children(recursive=True) if p.name() == "llama-server"]
-        assert len(servers) == 1
+        first = servers()
+        assert len(first) == 1
+
+        # A model typed on stdin swaps to it; then back.
+        for name, path in (("beta", tiny_models.beta), ("alpha", tiny_models.alpha)):
+            child.stdin.write(f"{path}\n")
+            child.stdin.flush()
+            lines = until_ready()
+            assert f"swapping to {name}" in lines[0]
+            assert f"model={name}" in lines[-1], lines
+            models = httpx.get(f"{match.group(1)}/v1/models", timeout=10).json()
+            assert [m["id"] for m in models["data"]] == [name]
+        last = servers()
+        assert len(last) == 1 and last[0].pid != first[0].pid
 
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=60)
         assert child.returncode == 0, err
         assert "server: stopped" in out
-        assert not servers[0].is_running() or servers[0].status() == psutil.STATUS_ZOMBIE
+        assert not last[0].is_running() or last[0].status() == psutil.STATUS_ZOMBIE
     finally:
         if child.poll() is None:
             child.kill()

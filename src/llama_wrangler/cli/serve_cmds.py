@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from llama_wrangler.cli.context import CliContext
-from llama_wrangler.errors import ModelNotFoundError, ServerError, SettingsError
+from llama_wrangler.errors import ModelNotFoundError, ServerError, SettingsError, WranglerError
 from llama_wrangler.settings import ServerSettings, describe_validation_error
 
 
@@ -24,8 +24,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser(
         "serve", help="serve a model with llama-server (foreground; Ctrl-C stops it)",
         description="Start llama-server for MODEL (a library id, name, unique id prefix, or a .gguf path), "
-        "print its state changes and endpoint, and stop it cleanly on Ctrl-C. Options override the "
-        "server settings for this run only.")
+        "print its state changes and endpoint, and stop it cleanly on Ctrl-C. While it runs, type another "
+        "MODEL and Enter to swap to it. Options override the server settings for this run only.")
     parser.add_argument("model", metavar="MODEL")
     parser.add_argument("--port", type=int, help="port (default: settings, 8080)")
     parser.add_argument("--host", help="address to bind (default: 127.0.0.1)")
@@ -125,6 +125,39 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
 
     notifier.activated.connect(on_wakeup)
 
+    # While serving, a model ref typed on stdin (one per line) swaps to that model. POSIX only: Qt cannot
+    # watch a Windows console handle with a socket notifier.
+    stdin_notifier = None
+    pending = bytearray()
+    if os.name != "nt" and sys.stdin is not None and not sys.stdin.closed:
+        stdin_fd = sys.stdin.fileno()
+        stdin_notifier = QSocketNotifier(stdin_fd, QSocketNotifier.Type.Read)
+
+        def on_stdin() -> None:
+            chunk = os.read(stdin_fd, 4096)
+            if not chunk:  # EOF (e.g. stdin is /dev/null): keep serving, stop watching
+                if stdin_notifier is not None:
+                    stdin_notifier.setEnabled(False)
+                return
+            pending.extend(chunk)
+            while b"\n" in pending:
+                line, _, rest = bytes(pending).partition(b"\n")
+                pending[:] = rest
+                swap_to(line.decode("utf-8", errors="replace").strip())
+
+        stdin_notifier.activated.connect(on_stdin)
+
+    def swap_to(ref: str) -> None:
+        if not ref or outcome["stopping"]:
+            return
+        try:
+            path, new_id = _resolve_model(ref, context)
+        except WranglerError as exc:
+            print(f"llama-wrangler: error: {exc}", file=sys.stderr, flush=True)
+            return
+        print(f"swapping to {new_id}…", flush=True)
+        supervisor.swap(path, new_id)
+
     def on_signal(signum: int, frame: FrameType | None) -> None:
         pass  # the wakeup fd does the work; this only keeps Python from raising KeyboardInterrupt
 
@@ -140,6 +173,9 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
         signal.set_wakeup_fd(previous_fd)
         notifier.setEnabled(False)
         notifier.deleteLater()
+        if stdin_notifier is not None:
+            stdin_notifier.setEnabled(False)
+            stdin_notifier.deleteLater()
         reader.close()
         writer.close()
     if supervisor.state is ServerState.CRASHED:
