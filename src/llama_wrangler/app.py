@@ -85,10 +85,11 @@ class WranglerApp:
         self.app = app
         self.paths = paths
         self._startup_probe = startup_probe
-        self._problems: list[str] = []
+        self._problems: list[str] = []  # shown in the status bar once the window is up
+        self._serious: list[str] = []  # shown in a dialog: the user's data was set aside
         loaded = load_settings(paths.settings_file)
         if loaded.problem:
-            self._problems.append(loaded.problem)
+            self._serious.append(loaded.problem)
         self.settings = SettingsStore(loaded.settings, paths.settings_file)
         settings = loaded.settings
 
@@ -101,7 +102,7 @@ class WranglerApp:
         self.library = Library(paths, models_dir=settings.library.models_dir)
         self.library.load()
         if self.library.problem:
-            self._problems.append(self.library.problem)
+            self._serious.append(self.library.problem)
         self.jobs = JobManager.from_settings(settings, paths)
         self.supervisor = ServerSupervisor(self._server_binary(), settings.server,
                                            log_file=paths.server_log_file)
@@ -183,6 +184,8 @@ class WranglerApp:
         self.window.show()
         for problem in self._problems:
             self.messenger.warning(problem)
+        if self._serious:
+            self.messenger.error("\n\n".join(self._serious))
         self.hub.restore_interrupted()
         if self._startup_probe:
             from llama_wrangler.ui.startup_probe import StartupProbe
