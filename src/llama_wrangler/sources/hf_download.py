@@ -20,7 +20,9 @@ import contextlib
 import hashlib
 import json
 import logging
+import queue
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
@@ -51,6 +54,13 @@ DISK_MARGIN = 64 * 1024 * 1024  # keep this much free beyond the file itself
 CHUNK = 1 << 20
 PROGRESS_INTERVAL_S = 0.1
 _SHA256_HEX = frozenset("0123456789abcdef")
+
+# httpcore reads a response 64 KiB at a time; every read goes through h11's parser and a few copies, which
+# caps a loopback transfer at about a third of curl's speed. 1 MiB reads reach curl's (bench/download.py).
+# A class attribute, so this applies to every httpx client in the process; for small responses it changes
+# nothing (a read returns what has arrived).
+if getattr(httpcore.HTTP11Connection, "READ_NUM_BYTES", 0) < CHUNK:
+    httpcore.HTTP11Connection.READ_NUM_BYTES = CHUNK
 
 
 @dataclass(frozen=True)
@@ -323,22 +333,49 @@ class FileDownloader:
                 raise status_error(status, repo_id=remote.repo_id, file=remote.path,
                                    revision=remote.revision, error_code=response.headers.get("X-Error-Code"),
                                    retry_after=_float(response.headers.get("Retry-After")))
-            with part.open("ab") as handle:
-                # No chunk_size: httpx would buffer up to it, and a dropped connection would lose that
-                # buffer instead of leaving it on disk for the resume.
-                for chunk in response.iter_raw():
-                    handle.write(chunk)
-                    hasher.update(chunk)
-                    have += len(chunk)
-                    self.bytes_fetched += len(chunk)
-                    meter.add(len(chunk))
-                    if have > remote.size:
-                        raise DownloadError(f"The Hub sent more bytes than {remote.path} has; "
-                                            "the partial was kept.")
-                    if cancel.cancelled:
-                        raise CancelledError("Cancelled; the partial download was kept and will resume.")
+            hashing = _BackgroundHash(hasher)
+            try:
+                with part.open("ab") as handle:
+                    # No chunk_size: httpx would buffer up to it, and a dropped connection would lose that
+                    # buffer instead of leaving it on disk for the resume.
+                    for chunk in response.iter_raw():
+                        handle.write(chunk)
+                        hashing.update(chunk)
+                        have += len(chunk)
+                        self.bytes_fetched += len(chunk)
+                        meter.add(len(chunk))
+                        if have > remote.size:
+                            raise DownloadError(f"The Hub sent more bytes than {remote.path} has; "
+                                                "the partial was kept.")
+                        if cancel.cancelled:
+                            raise CancelledError("Cancelled; the partial download was kept and will resume.")
+            finally:
+                hasher = hashing.finish()  # the hash covers exactly the bytes written, whatever happened
         meter.add(0, force=True)
         return have, hasher
+
+
+class _BackgroundHash:
+    """sha256 on a second thread, so hashing overlaps the network and disk work of the download loop
+    (hashlib releases the GIL for large updates). Bounded queue: at most ~32 chunks are in flight."""
+
+    def __init__(self, state: Any) -> None:
+        self._state = state
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
+        self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            self._state.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self._queue.put(chunk)
+
+    def finish(self) -> Any:
+        self._queue.put(None)
+        self._thread.join()
+        return self._state
 
 
 class _ExpiredLinkError(Exception):

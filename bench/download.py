@@ -1,0 +1,171 @@
+"""Download benchmark: one 1 GiB file from the loopback hub, fetched by our downloader and by curl in the
+same run, plus the bytes re-fetched when an interrupted download is resumed.
+
+    .venv/bin/python bench/download.py [--size-mib 1024] [--trials 5]
+    TMPDIR=/dev/shm .venv/bin/python bench/download.py   # keep a busy disk out of the comparison
+
+Prints a table with both throughputs and their ratio (aim >= 0.9), and the resume overhead (aim < 1 % of
+what was already on disk). Our downloader's time includes what curl does not do: sha256 of every byte and
+the check against the hub's LFS checksum before the file takes its final name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.support.fake_hub: the same loopback hub the tests use
+os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from tests.support.fake_hub import FakeHub  # noqa: E402
+
+from llama_wrangler.errors import CancelledError  # noqa: E402
+from llama_wrangler.paths import AppPaths  # noqa: E402
+from llama_wrangler.progress import CancelToken, Progress  # noqa: E402
+from llama_wrangler.sources.hf_download import (  # noqa: E402
+    ByteMeter,
+    FileDownloader,
+    list_partials,
+    resolve_remote_file,
+)
+from llama_wrangler.sources.hf_hub import HubAccess  # noqa: E402
+
+REPO = "bench/big-GGUF"
+FILE = "big-Q4_K_M.gguf"
+
+
+def make_file(path: Path, size: int) -> str:
+    """``size`` bytes of incompressible data (a random 16 MiB block, varied per block); returns sha256."""
+    block = os.urandom(16 << 20)
+    digest = hashlib.sha256()
+    with path.open("wb") as handle:
+        written = 0
+        index = 0
+        while written < size:
+            chunk = (index.to_bytes(8, "little") + block[8:])[: size - written]
+            handle.write(chunk)
+            digest.update(chunk)
+            written += len(chunk)
+            index += 1
+    return digest.hexdigest()
+
+
+def ours(hub: FakeHub, home: Path) -> float:
+    paths = AppPaths.under(home).ensure()
+    access = HubAccess(hub.endpoint)
+    remote = resolve_remote_file(access, REPO, FILE, revision="main")
+    target = paths.models_dir / FILE
+    downloader = FileDownloader(paths, access)
+    start = time.perf_counter()
+    downloader.fetch(remote, target)
+    elapsed = time.perf_counter() - start
+    downloader.close()
+    target.unlink()
+    return elapsed
+
+
+def curl(url: str, out: Path, *, verify: bool = False) -> float:
+    """curl to a file; with ``verify`` also ``sha256sum`` it afterwards (the work our downloader does)."""
+    start = time.perf_counter()
+    subprocess.run(["curl", "-sS", "-f", "-o", str(out), url], check=True)
+    if verify:
+        subprocess.run(["sha256sum", str(out)], check=True, stdout=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    out.unlink()
+    return elapsed
+
+
+def resume(hub: FakeHub, home: Path, size: int) -> tuple[int, int]:
+    """Stop a download part-way (like quitting the app), resume it with a fresh downloader; return
+    (bytes on disk when stopped, bytes fetched again that were already on disk)."""
+    paths = AppPaths.under(home).ensure()
+    access = HubAccess(hub.endpoint)
+    remote = resolve_remote_file(access, REPO, FILE, revision="main")
+    target = paths.models_dir / FILE
+    cancel = CancelToken()
+
+    def stop_half_way(report: Progress) -> None:
+        if report.done >= size // 2:
+            cancel.cancel()
+
+    first = FileDownloader(paths, access)
+    try:
+        first.fetch(remote, target, meter=ByteMeter(stop_half_way, size, 0, FILE), cancel=cancel)
+        raise SystemExit("the download was not interrupted")
+    except CancelledError:
+        pass
+    finally:
+        first.close()
+    [partial] = list_partials(paths)
+    second = FileDownloader(paths, access)
+    second.fetch(resolve_remote_file(access, REPO, FILE, revision="main"), target)
+    second.close()
+    refetched = second.bytes_fetched - (size - partial.bytes_on_disk)
+    target.unlink()
+    return partial.bytes_on_disk, refetched
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--trials", type=int, default=5)
+    args = parser.parse_args()
+    size = args.size_mib << 20
+    if shutil.which("curl") is None:
+        print("curl is not installed (apt-get install curl); skipping the comparison.")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="lw-bench-") as tmp:
+        work = Path(tmp)
+        source = work / "source.bin"
+        sha = make_file(source, size)
+        with FakeHub() as hub:
+            hub.add_repo(REPO, {FILE: source}, sha256={FILE: sha})
+            url = resolve_remote_file(HubAccess(hub.endpoint), REPO, FILE, revision="main").url
+            ours_times, curl_times, verified_times = [], [], []
+            verify = shutil.which("sha256sum") is not None
+            for trial in range(args.trials):  # interleaved, so all see the same machine load
+                curl_times.append(curl(url, work / "curl.out"))
+                ours_times.append(ours(hub, work / f"home-{trial}"))
+                if verify:
+                    verified_times.append(curl(url, work / "curl.out", verify=True))
+            on_disk, refetched = resume(hub, work / "home-resume", size)
+    mib = size / (1 << 20)
+    rows = []
+    for label, times in (("curl -o", curl_times), ("llama-wrangler (ranged GET + sha256 chk)", ours_times),
+                         ("curl -o, then sha256sum", verified_times)):
+        if times:
+            rows.append((label, mib / min(times), mib / statistics.median(times), times))
+    print(f"1 file of {mib:.0f} MiB over loopback, {args.trials} interleaved trials each "
+          f"(files in {tempfile.gettempdir()})")
+    print()
+    print("| client                                   | best MiB/s | median MiB/s | times (s)              |")
+    print("|------------------------------------------|------------|--------------|------------------------|")
+    for label, best, median, times in rows:
+        print(f"| {label:<40} | {best:10.0f} | {median:12.0f} | "
+              f"{', '.join(f'{t:.2f}' for t in times):<22} |")
+    print(f"| ratio ours / curl                        | {rows[1][1] / rows[0][1]:10.2f} | "
+          f"{rows[1][2] / rows[0][2]:12.2f} |                        |")
+    if len(rows) > 2:
+        print(f"| ratio ours / (curl + sha256sum)          | {rows[1][1] / rows[2][1]:10.2f} | "
+              f"{rows[1][2] / rows[2][2]:12.2f} |                        |")
+    print()
+    print("| resume after an interruption | bytes         |")
+    print("|------------------------------|---------------|")
+    print(f"| on disk when stopped         | {on_disk:>13,} |")
+    print(f"| re-fetched (already on disk) | {refetched:>13,} |")
+    print(f"| re-fetched / on disk         | {100 * refetched / max(1, on_disk):12.3f}% |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
