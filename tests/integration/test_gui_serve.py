@@ -48,6 +48,9 @@ def test_serve_swap_and_stop_through_the_ui(wrangler: WranglerApp, qtbot: QtBot)
     ids = {r.path.stem: r.id for r in wrangler.library.models()}
     alpha, beta = ids["alpha"], ids["beta"]
 
+    notes: list[tuple[str, str]] = []
+    wrangler.tray.notified.connect(lambda title, text: notes.append((title, text)))
+
     # Serve from the library page: select the row, press Serve in the details pane.
     view = wrangler.library_view
     assert view.select(alpha)
@@ -57,6 +60,7 @@ def test_serve_swap_and_stop_through_the_ui(wrangler: WranglerApp, qtbot: QtBot)
     endpoint = wrangler.supervisor.endpoint
     assert endpoint.startswith("http://127.0.0.1:")
     assert httpx.get(f"{endpoint}/v1/models", timeout=10).status_code == 200
+    assert ("Model ready", f"alpha is being served at {endpoint}.") in notes
 
     # Every place that shows the server agrees.
     status = wrangler.window.server_status
@@ -100,8 +104,10 @@ def test_a_server_that_fails_to_start_is_reported(wrangler: WranglerApp, qtbot: 
     server = current.server.model_copy(update={"extra_args": "--no-such-llama-flag"})
     wrangler.settings.update(current.model_copy(update={"server": server}))
     model = wrangler.library.models()[0]
-    with qtbot.waitSignal(wrangler.supervisor.error, timeout=READY_MS) as blocker:
+    with qtbot.waitSignal(wrangler.tray.notified, timeout=READY_MS) as note, \
+            qtbot.waitSignal(wrangler.supervisor.error, timeout=READY_MS) as blocker:
         wrangler.actions.serve(model.id)
+    assert note.args[0] == "Server problem" and "exited during start" in note.args[1]
     assert "exited during start" in blocker.args[0]
     box = wrangler.window.error_box
     assert box is not None and box.isVisible()
