@@ -53,6 +53,7 @@ META_SUFFIX = ".json"
 DISK_MARGIN = 64 * 1024 * 1024  # keep this much free beyond the file itself
 CHUNK = 1 << 20
 PROGRESS_INTERVAL_S = 0.1
+MAX_RETRY_AFTER_S = 120.0
 _SHA256_HEX = frozenset("0123456789abcdef")
 
 # httpcore reads a response 64 KiB at a time; every read goes through h11's parser and a few copies, which
@@ -298,7 +299,8 @@ class FileDownloader:
                     raise DownloadError(f"Gave up downloading {remote.path} after {self.retries} retries: "
                                         f"{exc}", hint="Run the download again to resume it.") from exc
                 retry_after = exc.retry_after if isinstance(exc, TransientHubError) else None
-                delay = retry_after if retry_after is not None else min(
+                # Retry-After is honoured, within reason: a server asking for an hour gets two minutes.
+                delay = min(retry_after, MAX_RETRY_AFTER_S) if retry_after is not None else min(
                     self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
                 log.info("retrying %s in %.1fs (%s)", remote.path, delay, exc)
                 if cancel.wait(delay):

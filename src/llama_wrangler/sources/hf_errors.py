@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-import httpx2
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -21,6 +20,18 @@ from huggingface_hub.errors import (
 )
 
 from llama_wrangler.errors import DownloadError, SourceError, WranglerError
+
+try:  # huggingface_hub 2.x talks through httpx2; 1.x used httpx itself
+    import httpx2
+
+    _TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.TransportError, httpx2.TransportError)
+    _HTTP_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, httpx2.HTTPError)
+except ImportError:  # pragma: no cover - depends on the installed huggingface_hub
+    _TRANSPORT_ERRORS = (httpx.TransportError,)
+    _HTTP_ERRORS = (httpx.HTTPError,)
+
+_HUB_ERRORS: tuple[type[Exception], ...] = (HfHubHTTPError, EntryNotFoundError, OfflineModeIsEnabled,
+                                            *_HTTP_ERRORS, OSError)
 
 GATED_MESSAGE = ("This repo is gated: accept its license on huggingface.co and set a token in Settings.")
 
@@ -96,7 +107,7 @@ def translate(exc: BaseException, *, repo_id: str, file: str | None = None,
         return status_error(response2.status_code, repo_id=repo_id, file=file, revision=revision,
                             retry_after=_retry_after(response2.headers.get("Retry-After")),
                             error_code=response2.headers.get("X-Error-Code"))
-    if isinstance(exc, httpx.TransportError | httpx2.TransportError | ConnectionError | TimeoutError):
+    if isinstance(exc, (*_TRANSPORT_ERRORS, ConnectionError, TimeoutError)):
         return TransientHubError(f"Lost the connection to the Hub: {exc or type(exc).__name__}.")
     return SourceError(f"The Hub request failed: {exc}.")
 
@@ -108,8 +119,7 @@ def hub_errors(repo_id: str, *, file: str | None = None, revision: str | None = 
         yield
     except WranglerError:
         raise
-    except (HfHubHTTPError, EntryNotFoundError, OfflineModeIsEnabled, httpx.HTTPError, httpx2.HTTPError,
-            OSError) as exc:
+    except _HUB_ERRORS as exc:
         raise translate(exc, repo_id=repo_id, file=file, revision=revision) from exc
 
 
