@@ -171,7 +171,9 @@ class FakeHub:
             if isinstance(content, Path):
                 size = content.stat().st_size
                 digest = (sha256 or {}).get(path) or _sha256_file(content)
-                oid = hashlib.sha1(f"{path}:{digest}".encode(), usedforsecurity=False).hexdigest()
+                # Small files are plain git files: their etag is the real git blob id.
+                oid = (_git_oid(content.read_bytes()) if size < LFS_THRESHOLD else
+                       hashlib.sha1(f"{path}:{digest}".encode(), usedforsecurity=False).hexdigest())
                 entries[path] = HubFile(path, size, digest, oid, source=content)
             else:
                 digest = (sha256 or {}).get(path) or hashlib.sha256(content).hexdigest()

@@ -54,6 +54,7 @@ DISK_MARGIN = 64 * 1024 * 1024  # keep this much free beyond the file itself
 CHUNK = 1 << 20
 PROGRESS_INTERVAL_S = 0.1
 MAX_RETRY_AFTER_S = 120.0
+GIT_BLOB_CHECK_MAX = 64 * 1024 * 1024  # non-LFS files are small; never re-read a big one
 _SHA256_HEX = frozenset("0123456789abcdef")
 
 # httpcore reads a response 64 KiB at a time; every read goes through h11's parser and a few copies, which
@@ -253,6 +254,11 @@ class FileDownloader:
             raise ChecksumMismatchError(
                 f"{remote.path} from {remote.repo_id} is corrupt: its sha256 is {digest[:12]}…, the Hub "
                 f"published {remote.sha256[:12]}…. The partial download was deleted; nothing was added.")
+        if remote.sha256 is None and not _git_blob_matches(part, remote.etag):
+            discard_partial(self.paths, remote.download_id)
+            raise ChecksumMismatchError(
+                f"{remote.path} from {remote.repo_id} is corrupt: it does not match the Hub's git object id. "
+                "The partial download was deleted; nothing was added.")
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             part.replace(target)
@@ -382,6 +388,19 @@ class _BackgroundHash:
 
 class _ExpiredLinkError(Exception):
     """A CDN refused a signed link (it expired): ask the Hub for a new one."""
+
+
+def _git_blob_matches(part: Path, etag: str | None) -> bool:
+    """Small files outside LFS have no sha256 on the Hub; their etag is the git blob id,
+    ``sha1(b"blob <size>\\0" + content)``. True when it matches (or there is no such etag to check)."""
+    if not etag or len(etag) != 40 or not set(etag) <= _SHA256_HEX:
+        return True
+    size = part.stat().st_size
+    if size > GIT_BLOB_CHECK_MAX:
+        return True
+    digest = hashlib.sha1(b"blob %d\0" % size, usedforsecurity=False)
+    digest.update(part.read_bytes())
+    return digest.hexdigest() == etag
 
 
 def _check_content_range(value: str | None, have: int, remote: RemoteFile) -> None:

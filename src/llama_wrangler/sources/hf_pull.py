@@ -88,7 +88,10 @@ def pull_choice(listing: RepoListing, choice: QuantChoice, *, paths: AppPaths, l
                for f in choice.files]
     on_disk = sum(_partial_size(paths, r) for r in remotes)
     done_files = sum(r.size for r, t in zip(remotes, targets, strict=True) if _complete(t, r))
-    check_disk_space(paths.downloads_dir, choice.size - on_disk - done_files)
+    remaining = choice.size - on_disk - done_files
+    check_disk_space(paths.downloads_dir, remaining)
+    if not _same_filesystem(paths.downloads_dir, library.models_dir):
+        check_disk_space(library.models_dir, remaining + on_disk)  # the finished files are copied there
     downloader = FileDownloader(paths, options.access, retries=options.retries,
                                 backoff_base_s=options.backoff_base_s)
     meter = ByteMeter(progress, choice.size, done_files, choice.name)
@@ -127,3 +130,15 @@ def _partial_size(paths: AppPaths, remote: RemoteFile) -> int:
 def _complete(target: Path, remote: RemoteFile) -> bool:
     # Shards of a set finished earlier in an interrupted pull were verified before they took their name.
     return target.is_file() and target.stat().st_size == remote.size
+
+
+def _same_filesystem(a: Path, b: Path) -> bool:
+    def device(path: Path) -> int | None:
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        try:
+            return path.stat().st_dev
+        except OSError:
+            return None
+
+    return device(a) == device(b)

@@ -98,6 +98,25 @@ def test_pull_split_set_registers_once(gguf_repo: PublishedGGUF, library: Librar
     assert len(library.models()) == 1
 
 
+def test_tree_link_to_a_folder_picks_its_model(gguf_repo: PublishedGGUF, library: Library,
+                                               app_paths: AppPaths, options: PullOptions) -> None:
+    record = pull(parse_hf_input(f"https://huggingface.co/{GGUF_REPO}/tree/{gguf_repo.repo.sha}/Q2_K"),
+                  paths=app_paths, library=library, options=options, machine=BIG)
+    assert record.origin["quant"] == "Q2_K" and len(record.paths) == 3
+
+
+def test_small_non_lfs_file_checked_against_git_oid(hub: FakeHub, gguf_repo: PublishedGGUF, library: Library,
+                                                    app_paths: AppPaths, options: PullOptions) -> None:
+    # The shards are tiny, so they are plain git files: no sha256, the etag is the git blob id.
+    shard = "Q2_K/tiny-Q2_K-00002-of-00003.gguf"
+    assert not hub.state.repos[GGUF_REPO].files[shard].is_lfs
+    hub.add_fault(shard, Fault.corrupt())
+    with pytest.raises(ChecksumMismatchError, match="git object id"):
+        pull(parse_hf_input(f"hf:{GGUF_REPO}:Q2_K"), paths=app_paths, library=library, options=options,
+             machine=BIG)
+    assert library.models() == []
+
+
 def test_cut_transfer_resumes_with_a_range(hub: FakeHub, gguf_repo: PublishedGGUF, library: Library,
                                            app_paths: AppPaths, options: PullOptions) -> None:
     size = gguf_repo.files["tiny-F16.gguf"].stat().st_size
