@@ -53,6 +53,10 @@ class LibraryTableModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._records: list[ModelRecord] = []
+        # Display text and sort keys computed once per record: data() is called for every visible cell on
+        # every repaint, so it must be a lookup.
+        self._text: list[tuple[str, ...]] = []
+        self._keys: list[tuple[object, ...]] = []
         self._served_id = ""
         self._served_state = "stopped"
         self._muted = QColor("#8b8d98")
@@ -62,7 +66,17 @@ class LibraryTableModel(QAbstractTableModel):
     def set_records(self, records: list[ModelRecord]) -> None:
         self.beginResetModel()
         self._records = sorted(records, key=lambda r: r.name.lower())
+        self._text = [tuple(self._display(r, column) for column in COLUMNS[:-1]) for r in self._records]
+        self._keys = [tuple(self._sort_value(r, column, text) for column, text in zip(COLUMNS[:-1], row,
+                                                                                      strict=True))
+                      for r, row in zip(self._records, self._text, strict=True)]
         self.endResetModel()
+
+    def column_texts(self, column: int) -> list[str]:
+        """Every row's text in ``column`` (for sizing columns without asking the view)."""
+        if column == Column.SERVING:
+            return list(SERVING_WORDS.values())
+        return [row[column] for row in self._text]
 
     def set_served(self, model_id: str, state: str) -> None:
         """Mark ``model_id`` as the one the server runs (in ``state``); '' for none."""
@@ -103,7 +117,7 @@ class LibraryTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._records)
 
     def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802 (Qt override)
-        return 0 if parent.isValid() else len(Column)
+        return 0 if parent.isValid() else COLUMN_COUNT
 
     def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 (Qt override)
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -116,17 +130,22 @@ class LibraryTableModel(QAbstractTableModel):
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self._records):
             return None
-        record = self._records[index.row()]
-        column = Column(index.column())
-        served = record.id == self._served_id and self._served_state != "stopped"
+        row = index.row()
+        column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(record, column, served)
+            if column == Column.SERVING:
+                return self._serving_text(self._records[row])
+            return self._text[row][column]
         if role == SORT_ROLE:
-            return self._sort_value(record, column, served)
+            if column == Column.SERVING:
+                return 1 if self._serving_text(self._records[row]) else 0
+            return self._keys[row][column]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return ALIGNMENTS[column]
+        record = self._records[row]
+        served = record.id == self._served_id and self._served_state != "stopped"
         if role == ID_ROLE:
             return record.id
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _alignment(column)
         if role == Qt.ItemDataRole.DecorationRole and column == Column.SERVING and served:
             return self._icon(state_icon_name(self._served_state))
         if role == Qt.ItemDataRole.ForegroundRole and record.missing:
@@ -141,7 +160,13 @@ class LibraryTableModel(QAbstractTableModel):
             return str(record.path)
         return None
 
-    def _display(self, record: ModelRecord, column: Column, served: bool) -> str:
+    def _serving_text(self, record: ModelRecord) -> str:
+        if record.id != self._served_id or self._served_state == "stopped":
+            return ""
+        return SERVING_WORDS.get(self._served_state, "")
+
+    @staticmethod
+    def _display(record: ModelRecord, column: Column) -> str:
         info = record.info
         if column == Column.NAME:
             return record.name + ("  (missing)" if record.missing else "")
@@ -155,11 +180,10 @@ class LibraryTableModel(QAbstractTableModel):
             return human_bytes(record.size_bytes)
         if column == Column.CONTEXT:
             return human_tokens(info.context_length)
-        if column == Column.SOURCE:
-            return SOURCE_WORDS.get(record.source, record.source.title())
-        return SERVING_WORDS.get(self._served_state, "") if served else ""
+        return SOURCE_WORDS.get(record.source, record.source.title())
 
-    def _sort_value(self, record: ModelRecord, column: Column, served: bool) -> Any:
+    @staticmethod
+    def _sort_value(record: ModelRecord, column: Column, text: str) -> object:
         info = record.info
         if column == Column.PARAMETERS:
             return info.parameter_count
@@ -167,9 +191,7 @@ class LibraryTableModel(QAbstractTableModel):
             return record.size_bytes
         if column == Column.CONTEXT:
             return info.context_length or 0
-        if column == Column.SERVING:
-            return 1 if served else 0
-        return self._display(record, column, served).lower()
+        return text.lower()
 
     def _icon(self, name: str) -> QIcon:
         if name not in self._icons:
@@ -181,6 +203,11 @@ def _alignment(column: Column) -> int:
     if column in (Column.PARAMETERS, Column.SIZE, Column.CONTEXT):
         return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+
+COLUMNS = tuple(Column)  # SERVING last: its text changes with the server, so it is not cached
+COLUMN_COUNT = len(COLUMNS)
+ALIGNMENTS = tuple(_alignment(column) for column in COLUMNS)
 
 
 class LibraryFilterProxy(QSortFilterProxyModel):

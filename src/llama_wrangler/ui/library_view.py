@@ -17,13 +17,20 @@ from PySide6.QtWidgets import (
 
 from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.ui.formatting import human_bytes
-from llama_wrangler.ui.library_model import ID_ROLE, Column, LibraryFilterProxy, LibraryTableModel
+from llama_wrangler.ui.library_model import (
+    HEADERS,
+    ID_ROLE,
+    Column,
+    LibraryFilterProxy,
+    LibraryTableModel,
+)
 from llama_wrangler.ui.model_details import ModelDetails
 from llama_wrangler.ui.theme import ThemeManager
 
 # Columns hidden first when the table gets narrow, least important first.
 NARROW_HIDE_ORDER = (Column.SOURCE, Column.ARCHITECTURE, Column.CONTEXT, Column.PARAMETERS)
 NAME_MIN_WIDTH = 180
+CELL_PADDING = 24
 
 
 class LibraryView(QWidget):
@@ -34,6 +41,7 @@ class LibraryView(QWidget):
         super().__init__(parent)
         self._theme = theme
         self.model = LibraryTableModel(self)
+        self._widths: dict[Column, int] = {}
         self.proxy = LibraryFilterProxy(self)
         self.proxy.setSourceModel(self.model)
 
@@ -63,7 +71,9 @@ class LibraryView(QWidget):
         header = self.table.horizontalHeader()
         header.setHighlightSections(False)
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Fixed widths measured from the text once per refresh (ResizeToContents would query every cell
+        # on every change: seconds with a few hundred models).
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header.setSectionResizeMode(Column.NAME, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(56)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
@@ -116,9 +126,7 @@ class LibraryView(QWidget):
     def _fit_columns(self) -> None:
         """Hide the least important columns when the table is narrow (the details pane shows them)."""
         available = self.table.viewport().width() - NAME_MIN_WIDTH
-        header = self.table.horizontalHeader()
-        widths = {column: max(header.sectionSizeHint(column), self.table.sizeHintForColumn(column))
-                  for column in Column if column != Column.NAME}
+        widths = self._widths
         hidden: set[Column] = set()
         for column in NARROW_HIDE_ORDER:
             if sum(w for c, w in widths.items() if c not in hidden) <= available:
@@ -127,10 +135,27 @@ class LibraryView(QWidget):
         for column in NARROW_HIDE_ORDER:
             self.table.setColumnHidden(column, column in hidden)
 
+    def _measure_columns(self) -> None:
+        metrics = self.table.fontMetrics()
+        header_metrics = self.table.horizontalHeader().fontMetrics()
+        widths: dict[Column, int] = {}
+        for column in Column:
+            if column == Column.NAME:
+                continue
+            texts = self.model.column_texts(column)
+            content = max((metrics.horizontalAdvance(t) for t in texts), default=0)
+            if column == Column.SERVING:
+                content += 22  # the state dot
+            title = header_metrics.horizontalAdvance(HEADERS[column]) + 18  # room for the sort arrow
+            widths[column] = max(content + CELL_PADDING, title + CELL_PADDING)
+            self.table.horizontalHeader().resizeSection(column, widths[column])
+        self._widths = widths
+
     # -- feeding ---------------------------------------------------------------------------------------
     def set_records(self, records: list[ModelRecord]) -> None:
         selected = self.selected_id()
         self.model.set_records(records)
+        self._measure_columns()
         self.table.setVisible(bool(records))
         self._fit_columns()
         self.empty.setVisible(not records)

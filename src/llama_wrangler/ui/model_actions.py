@@ -50,14 +50,22 @@ class ModelActions(QObject):
         self._coalesce.setSingleShot(True)
         self._coalesce.setInterval(COALESCE_MS)
         self._coalesce.timeout.connect(self.library_changed)
-        self._touched.connect(self._coalesce.start, Qt.ConnectionType.QueuedConnection)
+        self._touched.connect(self._on_touched, Qt.ConnectionType.QueuedConnection)
+        self._models: list[ModelRecord] | None = None
         self._unsubscribe = library.subscribe(self._touched.emit)
 
     def close(self) -> None:
         self._unsubscribe()
 
+    def _on_touched(self) -> None:
+        self._models = None
+        self._coalesce.start()
+
     def models(self) -> list[ModelRecord]:
-        return self.library.models()
+        """The library's records, read once per change (the table, tray and server page all ask)."""
+        if self._models is None:
+            self._models = self.library.models()
+        return list(self._models)
 
     def find(self, model_id: str) -> ModelRecord | None:
         try:
