@@ -39,6 +39,22 @@ def configure_logging(log_file: Path) -> None:
     root.setLevel(logging.INFO)
 
 
+def _quit_on_ctrl_c(app: QApplication) -> None:
+    """Ctrl+C in the terminal that started the app quits it cleanly (stopping the server).
+
+    Python only runs signal handlers between bytecodes; while Qt's event loop waits in C++ that never
+    happens, so a cheap timer hands control back to Python a few times a second.
+    """
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    signal.signal(signal.SIGINT, lambda _signum, _frame: app.quit())
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(300)
+
+
 def run_gui(argv: list[str] | None = None) -> int:
     problem = platform_problem(os.environ)
     if problem:
@@ -59,6 +75,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     app.setDesktopFileName("llama-wrangler")
     wrangler = WranglerApp(app, paths, startup_probe=bool(os.environ.get(STARTUP_PROBE_ENV)))
     wrangler.start()
+    _quit_on_ctrl_c(app)
     code = app.exec()
     wrangler.shutdown()
     return code
