@@ -120,3 +120,37 @@ def test_download_row_follows_a_real_job_through_cancel_and_resume(
     row.clear_button.click()
     assert view.rows == {} and wrangler.jobs.jobs("download") == []
     assert view.empty.isVisibleTo(view)
+
+
+def test_a_download_interrupted_by_quitting_resumes_on_the_next_start(
+        qapp: QApplication, app_paths: AppPaths, hub: FakeHub, gguf_repo: PublishedGGUF,
+        qtbot: QtBot) -> None:
+    from tests.support.gui import start_app, stop_app
+
+    settings = Settings()
+    settings.downloads.hf_endpoint = hub.endpoint
+    settings.downloads.token_source = "settings"  # type: ignore[assignment]
+    hub.add_fault("tiny-F16.gguf", Fault.slow(16_000))
+    first = start_app(qapp, app_paths, settings)
+    try:
+        dialog = _open_dialog(first, qtbot)
+        _inspect(dialog, qtbot, f"hf:{GGUF_REPO}:F16")
+        dialog.download_button.click()
+        job = first.jobs.jobs("download")[0]
+        qtbot.waitUntil(lambda: job.last_progress is not None and job.last_progress.done > 0, timeout=15_000)
+    finally:
+        stop_app(first)  # quitting: the running download is interrupted, its queue entry kept
+    assert first.library.models() == []
+
+    second = start_app(qapp, app_paths)
+    try:
+        restored = second.jobs.jobs("download")
+        assert len(restored) == 1
+        assert restored[0].title == f"{GGUF_REPO} · F16"
+        assert f"{GGUF_REPO} · F16" in second.downloads_view.rows[restored[0].job_id].title.text()
+        qtbot.waitUntil(lambda: restored[0].is_final, timeout=30_000)
+        assert restored[0].state == JobState.DONE, restored[0].error
+        qtbot.waitUntil(lambda: second.library_view.model.rowCount() == 1)
+        assert second.library.models()[0].path.read_bytes() == gguf_repo.files["tiny-F16.gguf"].read_bytes()
+    finally:
+        stop_app(second)
