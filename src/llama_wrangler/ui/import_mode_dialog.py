@@ -23,8 +23,8 @@ MODE_TEXT = {
                       "twice."),
     ImportMode.MOVE: ("Move into the library", "The file leaves its folder and lives in the app's models "
                       "folder."),
-    ImportMode.HARDLINK: ("Hard link", "No extra space, same disk only; falls back to copying "
-                          "across disks."),
+    ImportMode.HARDLINK: ("Hard link", "No extra space; only works when the file is on the same disk "
+                          "as the library."),
     ImportMode.LINK: ("Use in place", "Nothing is copied; the model disappears from the library if you "
                       "move or delete the file."),
 }
@@ -43,10 +43,12 @@ class ImportModeDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("importModeDialog")
         self.setWindowTitle("Add models")
+        self.setMinimumWidth(460)
         title = QLabel("How should these models be added?")
         title.setObjectName("sectionTitle")
         self.group = QButtonGroup(self)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 18, 20, 16)
         layout.setSpacing(8)
         layout.addWidget(title)
         self.buttons: dict[ImportMode, QRadioButton] = {}
@@ -65,7 +67,9 @@ class ImportModeDialog(QDialog):
         self.remember.setChecked(True)
         layout.addWidget(self.remember)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        box.button(QDialogButtonBox.StandardButton.Ok).setText("Add")
+        add = box.button(QDialogButtonBox.StandardButton.Ok)
+        add.setText("Add")
+        add.setProperty("primary", True)
         box.accepted.connect(self.accept)
         box.rejected.connect(self.reject)
         layout.addWidget(box)
