@@ -184,6 +184,20 @@ class ByteMeter:
         self._samples: list[tuple[float, int]] = [(time.monotonic(), done)]
         self._last_report = 0.0
 
+    def credit(self, count: int) -> None:
+        """Count bytes that were not transferred now (already on disk, or thrown away): they move the
+        bar but not the speed."""
+        self.done += count
+        self._samples = [(t, d + count) for t, d in self._samples]
+        self.add(0, force=True)
+
+    def note(self, stage: str, done: int, total: int, message: str) -> None:
+        """A throttled report of another stage (re-hashing a partial before resuming)."""
+        now = time.monotonic()
+        if now - self._last_report >= PROGRESS_INTERVAL_S or done == total:
+            self._last_report = now
+            self._progress(Progress(stage, done, total, message))
+
     def add(self, count: int, *, force: bool = False) -> None:
         self.done += count
         now = time.monotonic()
@@ -246,7 +260,7 @@ class FileDownloader:
             **(sidecar or {}),
         })
         meter = meter or ByteMeter(ignore_progress, remote.size, 0, remote.path)
-        hasher = self._resume_hash(part, remote.size, meter)
+        hasher = self._resume_hash(part, remote.size, meter, cancel)
         hasher = self._transfer(remote, part, hasher, meter, cancel, refresh)
         digest = hasher.hexdigest()
         if remote.sha256 is not None and digest != remote.sha256.lower():
@@ -267,7 +281,8 @@ class FileDownloader:
         meta.unlink(missing_ok=True)
         return target
 
-    def _resume_hash(self, part: Path, size: int, meter: ByteMeter) -> Any:
+    def _resume_hash(self, part: Path, size: int, meter: ByteMeter,
+                     cancel: CancelToken | None = None) -> Any:
         """A sha256 state over the bytes already on disk (a partial longer than the file restarts)."""
         hasher = hashlib.sha256()
         if not part.exists():
@@ -276,10 +291,16 @@ class FileDownloader:
         if have > size:
             part.unlink()
             return hasher
+        # Re-reading a big partial takes a while: say so, rather than sit at 0 %.
+        hashed = 0
         with part.open("rb") as handle:
             while block := handle.read(8 * CHUNK):
                 hasher.update(block)
-        meter.add(have, force=True)
+                hashed += len(block)
+                meter.note("resume", hashed, have, "Checking the part downloaded before")
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+        meter.credit(have)
         return hasher
 
     def _transfer(self, remote: RemoteFile, part: Path, hasher: Any, meter: ByteMeter, cancel: CancelToken,
@@ -329,7 +350,7 @@ class FileDownloader:
             if status == 416 or (status == 200 and have):
                 # The server will not continue where we are: start the file again.
                 part.unlink(missing_ok=True)
-                meter.add(-have, force=True)
+                meter.credit(-have)
                 hasher, have = hashlib.sha256(), 0
                 if status == 416:
                     return have, hasher

@@ -65,3 +65,14 @@ def test_status_mapping() -> None:
     assert isinstance(status_error(502, repo_id="o/r"), TransientHubError)
     assert "x.gguf does not exist in o/r at main" in str(status_error(404, repo_id="o/r", file="x.gguf",
                                                                        revision="main"))
+
+
+def test_resumed_bytes_move_the_bar_not_the_speed() -> None:
+    from llama_wrangler.progress import Progress
+    from llama_wrangler.sources.hf_download import ByteMeter
+
+    reports: list[Progress] = []
+    meter = ByteMeter(reports.append, total=1000, done=0, label="x")
+    meter.credit(600)
+    assert reports[-1].done == 600
+    assert reports[-1].bytes_per_second is None
