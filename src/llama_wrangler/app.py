@@ -21,6 +21,8 @@ from llama_wrangler.ui.platform_check import platform_problem
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication, QDialog
 
+    from llama_wrangler.runtime.locate import LlamaRuntime
+
 log = logging.getLogger("llama_wrangler")
 
 # Set by bench/startup.py: print a timestamp when the main window is first exposed, then the idle RSS,
@@ -115,6 +117,9 @@ class WranglerApp:
         self.messenger = Messenger()
         self.theme = ThemeManager(app, settings.ui.theme)
         self.theme.apply()
+        from llama_wrangler.ui.icons import icon
+
+        app.setWindowIcon(icon("app-icon"))
 
         self.library = Library(paths, models_dir=settings.library.models_dir)
         self.library.load()
@@ -123,7 +128,8 @@ class WranglerApp:
         self.jobs = JobManager.from_settings(settings, paths)
         self.supervisor = ServerSupervisor(self._server_binary(), settings.server,
                                            log_file=paths.server_log_file)
-        self.actions = ModelActions(self.library, self.supervisor, self.jobs, self.messenger)
+        self.actions = ModelActions(self.library, self.supervisor, self.jobs, self.messenger,
+                                    before_serve=self._refresh_runtime)
         self.hub = HubActions(paths, self.library, self.jobs, settings, self.messenger)
 
         self.tray = TrayController(self.actions, self.supervisor, self.jobs,
@@ -134,17 +140,25 @@ class WranglerApp:
         self._wire()
 
     # -- construction ----------------------------------------------------------------------------------
-    def _server_binary(self) -> Path:
+    def _server_binary(self, *, report: bool = True) -> Path | LlamaRuntime:
         from llama_wrangler.errors import LlamaRuntimeError
         from llama_wrangler.runtime.locate import locate_runtime
 
         try:
-            return locate_runtime(self.settings.settings, self.paths).server
+            # The whole runtime, not just the binary: the supervisor also drives the llama-cpp-python
+            # fallback server that way.
+            return locate_runtime(self.settings.settings, self.paths)
         except LlamaRuntimeError as exc:
             # The window still opens: the library and downloads work without a runtime, and the
             # server page says what is missing when the user presses Start.
-            self._problems.append(str(exc))
+            if report:
+                self._problems.append(str(exc))
             return self.paths.runtime_root / "bin" / "llama-server"
+
+    def _refresh_runtime(self) -> None:
+        """Look for llama-server again (installed with the CLI, or its path changed in the settings while
+        the app ran). Only file checks: cheap enough right before a start."""
+        self.supervisor.set_server_binary(self._server_binary(report=False))
 
     def _build_pages(self) -> None:
         from llama_wrangler.ui.downloads_view import DownloadsView
@@ -256,6 +270,7 @@ class WranglerApp:
         assert isinstance(settings, Settings)
         self.supervisor.set_settings(settings.server)
         self.hub.set_settings(settings)
+        self._refresh_runtime()
         self.theme.apply(settings.ui.theme)
         self.tray.notifications = settings.ui.notifications
         self.jobs.set_limit("download", settings.downloads.max_parallel_downloads)

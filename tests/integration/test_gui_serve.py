@@ -141,3 +141,23 @@ def test_requantize_from_the_details_pane(wrangler: WranglerApp, qtbot: QtBot) -
     qtbot.waitUntil(lambda: view.select(made.id))  # the page refreshes right after the library changes
     qtbot.waitUntil(lambda: view.details.record is not None and view.details.record.id == made.id)
     assert not view.details.requantize_button.isEnabled()
+
+
+def test_a_runtime_set_while_the_app_runs_is_used(qapp: QApplication, app_paths: AppPaths,
+                                                  llama_server_binary: Path, tiny_models: TinyModels,
+                                                  qtbot: QtBot) -> None:
+    [record] = Library(app_paths, hash_in_background=False).load().import_files(
+        [tiny_models.alpha], ImportMode.LINK)
+    session = app_session(qapp, app_paths)  # no runtime configured: the app still opens
+    wrangler = next(session)
+    try:
+        with qtbot.waitSignal(wrangler.supervisor.error):
+            wrangler.actions.serve(record.id)
+        current = wrangler.settings.settings
+        runtime = current.runtime.model_copy(update={"llama_server_path": llama_server_binary})
+        server = current.server.model_copy(update={"context_size": 256, "threads": 1})
+        wrangler.settings.update(current.model_copy(update={"runtime": runtime, "server": server}))
+        wrangler.actions.serve(record.id)
+        qtbot.waitUntil(lambda: _ready_with(wrangler, record.id), timeout=READY_MS)
+    finally:
+        session.close()

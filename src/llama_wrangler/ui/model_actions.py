@@ -8,7 +8,7 @@ quick bookkeeping. Errors go to the :class:`Messenger`, never up into a widget's
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
@@ -38,8 +38,10 @@ class ModelActions(QObject):
     _touched = Signal()  # from any thread; coalesced into one library_changed on ours
 
     def __init__(self, library: Library, supervisor: ServerSupervisor, jobs: JobManager,
-                 messenger: Messenger, parent: QObject | None = None) -> None:
+                 messenger: Messenger, *, before_serve: Callable[[], None] = lambda: None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self._before_serve = before_serve
         self.library = library
         self.supervisor = supervisor
         self.jobs = jobs
@@ -84,6 +86,7 @@ class ModelActions(QObject):
             self._messenger.error(f"Cannot serve {record.name}: its file is missing ({record.path}).")
             return
         log.info("serve %s", record.id)
+        self._before_serve()
         self.supervisor.start(record.path, record.id)
 
     def stop(self) -> None:
