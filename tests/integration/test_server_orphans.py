@@ -27,12 +27,38 @@ CHILD = textwrap.dedent("""
     from llama_wrangler.settings import ServerSettings
 
     server, model, how = sys.argv[1], sys.argv[2], sys.argv[3]
+    started = {}
+
+    def report_gone(when):
+        import psutil
+        pid = started.get("pid")
+        deadline = time.monotonic() + 5
+        alive = True
+        while alive and time.monotonic() < deadline:
+            try:
+                alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                alive = False
+            time.sleep(0.01)
+        print(f"{when}:", "alive" if alive else "gone", flush=True)
+
+    if how == "sys_exit":
+        # Registered before the supervisor's own hook, so it runs after it (atexit is LIFO) and before
+        # Qt objects are torn down (which would kill the process through QProcess's destructor).
+        import atexit
+        atexit.register(report_gone, "after atexit hooks")
+    if how != "sigkill":
+        # Test each safety layer on its own: without the parent-death signal, only the quit handler or
+        # the atexit hook can stop the server here.
+        from llama_wrangler.server import lifetime
+        lifetime.launch_prefix = lambda: []
     app = QCoreApplication([])
     supervisor = ServerSupervisor(Path(server), ServerSettings(port=pick_free_port("127.0.0.1"),
                                                                 context_size=256, threads=1))
 
     def on_state(old, new):
         if new == "ready":
+            started["pid"] = supervisor.pid
             print(supervisor.pid, flush=True)
             if how == "quit":
                 QTimer.singleShot(0, app.quit)
@@ -49,6 +75,7 @@ CHILD = textwrap.dedent("""
             time.sleep(0.005)
         sys.exit(7)
     app.exec()
+    report_gone("after quit")  # aboutToQuit must have stopped it already
 """)
 
 
@@ -85,6 +112,10 @@ def test_server_dies_with_its_supervisor(how: str, llama_server_binary: Path, ti
         if how == "sigkill":
             child.send_signal(signal.SIGKILL)
         child.wait(60)
+        if how == "sys_exit":
+            assert child.stdout.readline().strip() == "after atexit hooks: gone"
+        if how == "quit":
+            assert child.stdout.readline().strip() == "after quit: gone"
         assert _wait_gone(server_pid, 30), f"llama-server {server_pid} outlived its supervisor ({how})"
     finally:
         if child.poll() is None:
