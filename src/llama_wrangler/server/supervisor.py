@@ -13,6 +13,10 @@ server can never mark a new one ready. ``endpoint`` is non-empty only while the 
 States: ``stopped`` nothing runs; ``starting`` spawned, HTTP not up yet; ``loading`` HTTP up, ``/health``
 says 503; ``ready`` ``/health`` 200 and ``/props`` read; ``stopping`` TERM sent, waiting for exit;
 ``crashed`` the server died or could not start (``last_error`` says why; ``error`` was emitted).
+``stop()`` from ``crashed`` acknowledges it and returns to ``stopped``.
+
+Automatic restart (``server.auto_restart``) applies only to a server that crashed *after* being ready,
+with 1/2/4 s backoff and at most 3 restarts within 60 s; a model that fails to load is never retried.
 """
 
 from __future__ import annotations
