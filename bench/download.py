@@ -37,10 +37,10 @@ from llama_wrangler.sources import hf_download  # noqa: E402
 from llama_wrangler.sources.hf_download import (  # noqa: E402
     ByteMeter,
     FileDownloader,
-    list_partials,
     resolve_remote_file,
 )
 from llama_wrangler.sources.hf_hub import HubAccess  # noqa: E402
+from llama_wrangler.sources.partials import list_partials  # noqa: E402
 
 REPO = "bench/big-GGUF"
 FILE = "big-Q4_K_M.gguf"

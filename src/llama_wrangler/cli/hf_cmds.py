@@ -141,10 +141,10 @@ def _access(context: CliContext) -> Any:
 
 def cmd_pull(args: argparse.Namespace, context: CliContext) -> int:
     from llama_wrangler.cli.library_cmds import open_library
-    from llama_wrangler.sources.hf_download import list_partials
     from llama_wrangler.sources.hf_input import parse_hf_input
     from llama_wrangler.sources.hf_pull import PullOptions, choose, pull_choice
     from llama_wrangler.sources.hf_repo import inspect_repo
+    from llama_wrangler.sources.partials import list_partials
 
     request = parse_hf_input(args.model)
     access = _access(context)
@@ -256,7 +256,7 @@ def cmd_quantize(args: argparse.Namespace, context: CliContext) -> int:
 
 
 def cmd_downloads(args: argparse.Namespace, context: CliContext) -> int:
-    from llama_wrangler.sources.hf_download import discard_partial, list_partials
+    from llama_wrangler.sources.partials import discard_partial, list_partials
 
     partials = list_partials(context.paths)
     if args.discard:

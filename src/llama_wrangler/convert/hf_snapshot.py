@@ -11,17 +11,13 @@ from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths, confined
 from llama_wrangler.progress import CancelToken, ProgressCallback, ignore_progress
-from llama_wrangler.sources.hf_download import (
-    ByteMeter,
-    FileDownloader,
-    check_disk_space,
-    discard_partial,
-    resolve_remote_file,
-)
+from llama_wrangler.sources.disk import check_disk_space
+from llama_wrangler.sources.hf_download import ByteMeter, FileDownloader, resolve_remote_file
 from llama_wrangler.sources.hf_hub import HubAccess
 from llama_wrangler.sources.hf_input import HfRequest
 from llama_wrangler.sources.hf_repo import inspect_repo
 from llama_wrangler.sources.machine import MachineResources
+from llama_wrangler.sources.partials import discard_partial
 
 
 def convert_repo(request: HfRequest, *, access: HubAccess, options: ConvertOptions, paths: AppPaths,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import queue
 import shutil
@@ -35,22 +34,15 @@ import httpx
 from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
 from llama_wrangler.atomic import write_json_atomic
-from llama_wrangler.errors import (
-    CancelledError,
-    ChecksumMismatchError,
-    DiskSpaceError,
-    DownloadError,
-)
+from llama_wrangler.errors import CancelledError, ChecksumMismatchError, DownloadError
 from llama_wrangler.paths import AppPaths, confined
 from llama_wrangler.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 from llama_wrangler.sources.hf_errors import TransientHubError, hub_errors, status_error
 from llama_wrangler.sources.hf_hub import HubAccess
+from llama_wrangler.sources.partials import discard_partial, part_paths
 
 log = logging.getLogger(__name__)
 
-PART_SUFFIX = ".part"
-META_SUFFIX = ".json"
-DISK_MARGIN = 64 * 1024 * 1024  # keep this much free beyond the file itself
 CHUNK = 1 << 20
 PROGRESS_INTERVAL_S = 0.1
 MAX_RETRY_AFTER_S = 120.0
@@ -85,28 +77,6 @@ class RemoteFile:
         return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
-@dataclass(frozen=True)
-class PartialDownload:
-    """An unfinished transfer found on disk (see :func:`list_partials`)."""
-
-    download_id: str
-    repo_id: str
-    revision: str
-    commit: str
-    file: str
-    size: int
-    sha256: str | None
-    target: str  # where the finished file goes (absolute)
-    bytes_on_disk: int
-    quant: str = ""
-    group: tuple[str, ...] = ()  # every file of the model it belongs to (split sets)
-
-    @property
-    def request_text(self) -> str:
-        """What to pass to ``pull`` to resume it."""
-        return f"hf:{self.repo_id}/{self.group[0] if self.group else self.file}"
-
-
 def resolve_remote_file(access: HubAccess, repo_id: str, path: str, *, revision: str,
                         commit: str | None = None, expected_sha256: str | None = None) -> RemoteFile:
     """Ask the Hub (through huggingface_hub) where ``path`` is and what it should hash to."""
@@ -123,54 +93,6 @@ def resolve_remote_file(access: HubAccess, repo_id: str, path: str, *, revision:
         raise DownloadError(f"The Hub did not say how big {path} is; cannot download it safely.")
     return RemoteFile(repo_id=repo_id, revision=revision, commit=meta.commit_hash or pinned, path=path,
                       url=meta.location, size=meta.size, sha256=sha256, etag=etag)
-
-
-def part_paths(paths: AppPaths, download_id: str) -> tuple[Path, Path]:
-    return (paths.downloads_dir / f"{download_id}{PART_SUFFIX}",
-            paths.downloads_dir / f"{download_id}{META_SUFFIX}")
-
-
-def list_partials(paths: AppPaths) -> list[PartialDownload]:
-    """Unfinished downloads on disk, newest first. Sidecars without bytes (or bytes without a sidecar)
-    are skipped: they cannot be resumed."""
-    found: list[tuple[float, PartialDownload]] = []
-    if not paths.downloads_dir.is_dir():
-        return []
-    for meta_path in paths.downloads_dir.glob(f"*{META_SUFFIX}"):
-        part = meta_path.with_suffix(PART_SUFFIX)
-        try:
-            raw = json.loads(meta_path.read_text(encoding="utf-8"))
-            stat = part.stat()
-            partial = PartialDownload(
-                download_id=str(raw["id"]), repo_id=str(raw["repo_id"]), revision=str(raw["revision"]),
-                commit=str(raw["commit"]), file=str(raw["file"]), size=int(raw["size"]),
-                sha256=raw.get("sha256"), target=str(raw["target"]), bytes_on_disk=stat.st_size,
-                quant=str(raw.get("quant", "")), group=tuple(str(f) for f in raw.get("group", ())),
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        found.append((stat.st_mtime, partial))
-    return [p for _t, p in sorted(found, key=lambda item: item[0], reverse=True)]
-
-
-def discard_partial(paths: AppPaths, download_id: str) -> None:
-    for path in part_paths(paths, download_id):
-        path.unlink(missing_ok=True)
-
-
-def check_disk_space(folder: Path, needed: int) -> None:
-    """Raise :class:`DiskSpaceError` unless ``folder``'s filesystem has ``needed`` bytes (plus a margin)."""
-    probe = folder
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    free = shutil.disk_usage(probe).free
-    if free < needed + DISK_MARGIN:
-        raise DiskSpaceError(f"Not enough free disk space in {folder}: {_gib(needed)} needed, "
-                             f"{_gib(free)} free.", hint="Free some space or choose a smaller quant.")
-
-
-def _gib(count: int) -> str:
-    return f"{count / 1024**3:.2f} GiB" if count >= 1024**3 else f"{count / 1024**2:.1f} MiB"
 
 
 class ByteMeter:

@@ -12,12 +12,11 @@ from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, ProgressCallback, ignore_progress
+from llama_wrangler.sources.disk import check_disk_space
 from llama_wrangler.sources.hf_download import (
     ByteMeter,
     FileDownloader,
     RemoteFile,
-    check_disk_space,
-    part_paths,
     resolve_remote_file,
     target_path,
 )
@@ -25,6 +24,7 @@ from llama_wrangler.sources.hf_hub import HubAccess
 from llama_wrangler.sources.hf_input import HfRequest
 from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing, inspect_repo
 from llama_wrangler.sources.machine import MachineResources
+from llama_wrangler.sources.partials import part_paths
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from llama_wrangler.errors import InputParseError, UnsafePathError
+from llama_wrangler.errors import UnsafePathError
 from llama_wrangler.paths import confined
 from llama_wrangler.sources.hf_errors import HubNotFoundError, hub_errors
 from llama_wrangler.sources.hf_hub import HubAccess
@@ -152,8 +152,6 @@ def recommend(choices: list[QuantChoice], machine: MachineResources, context: in
 def inspect_repo(request: HfRequest, access: HubAccess, *, machine: MachineResources | None = None,
                  context: int = 4096) -> RepoListing:
     """List the repo at the request's revision (recursively) and group what can be downloaded."""
-    if request.file is not None and not request.file:
-        raise InputParseError("Empty file name.")
     api = access.api()
     with hub_errors(request.repo_id, revision=request.revision):
         info = api.model_info(request.repo_id, revision=request.revision)

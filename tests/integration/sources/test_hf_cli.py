@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from llama_wrangler.paths import AppPaths
-from llama_wrangler.sources.hf_download import list_partials
+from llama_wrangler.sources.partials import list_partials
 from tests.support.fake_hub import FakeHub, Fault
 from tests.support.hf_repos import GGUF_REPO, PublishedGGUF
 

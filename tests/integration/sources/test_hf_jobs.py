@@ -13,7 +13,7 @@ from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import Progress
 from llama_wrangler.settings import Settings
-from llama_wrangler.sources.hf_download import list_partials
+from llama_wrangler.sources.partials import list_partials
 from llama_wrangler.workers.hf_jobs import HfJobs
 from llama_wrangler.workers.jobs import JobManager, JobState
 from tests.support.fake_hub import FakeHub, Fault

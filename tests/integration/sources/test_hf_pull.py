@@ -18,13 +18,15 @@ from llama_wrangler.errors import (
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, Progress
-from llama_wrangler.sources.hf_download import check_disk_space, list_partials, target_path
+from llama_wrangler.sources.disk import check_disk_space
+from llama_wrangler.sources.hf_download import target_path
 from llama_wrangler.sources.hf_errors import GATED_MESSAGE, HubNotFoundError
 from llama_wrangler.sources.hf_hub import HubAccess
 from llama_wrangler.sources.hf_input import parse_hf_input
 from llama_wrangler.sources.hf_pull import PullOptions, pull
 from llama_wrangler.sources.hf_repo import inspect_repo
 from llama_wrangler.sources.machine import RAM_SHARE, MachineResources, estimate_memory
+from llama_wrangler.sources.partials import list_partials
 from tests.support.fake_hub import FakeHub, Fault
 from tests.support.hf_repos import (
     GATED_REPO,

@@ -1,0 +1,25 @@
+"""Free disk space, checked before anything big is written."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from llama_wrangler.errors import DiskSpaceError
+
+DISK_MARGIN = 64 * 1024 * 1024  # keep this much free beyond what is written
+
+
+def check_disk_space(folder: Path, needed: int) -> None:
+    """Raise :class:`DiskSpaceError` unless ``folder``'s filesystem has ``needed`` bytes (plus a margin)."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if free < needed + DISK_MARGIN:
+        raise DiskSpaceError(f"Not enough free disk space in {folder}: {_gib(needed)} needed, "
+                             f"{_gib(free)} free.", hint="Free some space or choose a smaller quant.")
+
+
+def _gib(count: int) -> str:
+    return f"{count / 1024**3:.2f} GiB" if count >= 1024**3 else f"{count / 1024**2:.1f} MiB"

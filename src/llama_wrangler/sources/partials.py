@@ -1,0 +1,68 @@
+"""Unfinished downloads on disk: ``cache/downloads/<id>.part`` (the bytes) beside ``<id>.json`` (what they
+are), so a transfer can resume after a restart and the app can offer it again on start."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from llama_wrangler.paths import AppPaths
+
+PART_SUFFIX = ".part"
+META_SUFFIX = ".json"
+
+
+@dataclass(frozen=True)
+class PartialDownload:
+    """An unfinished transfer found on disk (see :func:`list_partials`)."""
+
+    download_id: str
+    repo_id: str
+    revision: str
+    commit: str
+    file: str
+    size: int
+    sha256: str | None
+    target: str  # where the finished file goes (absolute)
+    bytes_on_disk: int
+    quant: str = ""
+    group: tuple[str, ...] = ()  # every file of the model it belongs to (split sets)
+
+    @property
+    def request_text(self) -> str:
+        """What to pass to ``pull`` to resume it."""
+        return f"hf:{self.repo_id}/{self.group[0] if self.group else self.file}"
+
+
+def part_paths(paths: AppPaths, download_id: str) -> tuple[Path, Path]:
+    return (paths.downloads_dir / f"{download_id}{PART_SUFFIX}",
+            paths.downloads_dir / f"{download_id}{META_SUFFIX}")
+
+
+def list_partials(paths: AppPaths) -> list[PartialDownload]:
+    """Unfinished downloads on disk, newest first. Sidecars without bytes (or bytes without a sidecar)
+    are skipped: they cannot be resumed."""
+    found: list[tuple[float, PartialDownload]] = []
+    if not paths.downloads_dir.is_dir():
+        return []
+    for meta_path in paths.downloads_dir.glob(f"*{META_SUFFIX}"):
+        part = meta_path.with_suffix(PART_SUFFIX)
+        try:
+            raw = json.loads(meta_path.read_text(encoding="utf-8"))
+            stat = part.stat()
+            partial = PartialDownload(
+                download_id=str(raw["id"]), repo_id=str(raw["repo_id"]), revision=str(raw["revision"]),
+                commit=str(raw["commit"]), file=str(raw["file"]), size=int(raw["size"]),
+                sha256=raw.get("sha256"), target=str(raw["target"]), bytes_on_disk=stat.st_size,
+                quant=str(raw.get("quant", "")), group=tuple(str(f) for f in raw.get("group", ())),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        found.append((stat.st_mtime, partial))
+    return [p for _t, p in sorted(found, key=lambda item: item[0], reverse=True)]
+
+
+def discard_partial(paths: AppPaths, download_id: str) -> None:
+    for path in part_paths(paths, download_id):
+        path.unlink(missing_ok=True)
