@@ -312,13 +312,21 @@ class _BackgroundHash:
 
     def __init__(self, state: Any) -> None:
         self._state = state
+        self._error: Exception | None = None
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
         self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        failed = False
         while (chunk := self._queue.get()) is not None:
-            self._state.update(chunk)
+            if failed:
+                continue  # keep draining so the download loop never blocks on a full queue
+            try:
+                self._state.update(chunk)
+            except Exception as exc:  # hashlib does not fail on bytes; if it ever did, say so at the end
+                self._error = exc
+                failed = True
 
     def update(self, chunk: bytes) -> None:
         self._queue.put(chunk)
@@ -326,6 +334,8 @@ class _BackgroundHash:
     def finish(self) -> Any:
         self._queue.put(None)
         self._thread.join()
+        if self._error is not None:
+            raise DownloadError(f"Could not compute the download's checksum: {self._error}")
         return self._state
 
 
