@@ -131,7 +131,7 @@ def create_venv(root: Path, *, progress: ProgressCallback = ignore_progress, can
     ok = False
     try:
         with log_path.open("w", encoding="utf-8") as log:
-            progress(Progress("toolchain", 0, len(REQUIREMENTS), "Creating the conversion environment"))
+            progress(Progress("toolchain", 0, None, "Creating the conversion environment"))
             code = run_streaming([python, "-m", "venv", str(partial)], cancel=cancel, log=log)
             if code != 0:
                 raise LlamaRuntimeError(f"Could not create a virtual environment (exit {code}).",
@@ -139,10 +139,10 @@ def create_venv(root: Path, *, progress: ProgressCallback = ignore_progress, can
             seen: set[str] = set()
 
             def on_line(line: str) -> None:
+                # pip does not say how many packages it will fetch (torch pulls ~30): a count, no total.
                 if _COLLECT.match(line):
                     seen.add(line.split()[1] if line.startswith("Collecting") else line)
-                    progress(Progress("toolchain", min(len(seen), len(REQUIREMENTS)), len(REQUIREMENTS),
-                                      line.strip()[:200]))
+                    progress(Progress("toolchain", len(seen), None, line.strip()[:200]))
 
             argv = [str(venv_python(partial)), "-m", "pip", "install", "--disable-pip-version-check",
                     "--no-input", *pip_args, *REQUIREMENTS]
@@ -160,5 +160,5 @@ def create_venv(root: Path, *, progress: ProgressCallback = ignore_progress, can
         if not ok:
             with contextlib.suppress(OSError):
                 shutil.rmtree(partial)
-    progress(Progress("toolchain", len(REQUIREMENTS), len(REQUIREMENTS), "Conversion environment ready"))
+    progress(Progress("toolchain", 1, 1, "Conversion environment ready"))
     return venv_python(final)
