@@ -224,11 +224,15 @@ class WranglerApp:
             self._probe = StartupProbe(self.window, self.app)
 
     def shutdown(self) -> None:
+        self.actions.close()
         self.drop_importer.remove(self.app)
         self.supervisor.shutdown()
         self.jobs.shutdown()
-        self.actions.close()
         self.library.close()
+        # Late queued signals must not reach widgets that are about to go (WranglerApp is no QObject,
+        # so Qt cannot disconnect its slots by itself).
+        for source in (self.supervisor, self.messenger, self.settings):
+            source.blockSignals(True)
         self.tray.hide()
         self.crash_handler.uninstall()
 

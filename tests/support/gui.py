@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QEvent, QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -29,6 +29,9 @@ def stop_app(wrangler: WranglerApp) -> None:
     wrangler.window.deleteLater()
     # The app-wide stylesheet and palette would leak into later tests' widgets.
     wrangler.app.setStyleSheet("")
+    # Delete the window now, not whenever an event loop next runs: live windows make every later
+    # restyle (theme tests) slow.
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def app_session(app: QApplication, paths: AppPaths, settings: Settings | None = None) -> Iterator[WranglerApp]:

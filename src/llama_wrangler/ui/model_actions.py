@@ -57,7 +57,10 @@ class ModelActions(QObject):
         self._unsubscribe = library.subscribe(self._touched.emit)
 
     def close(self) -> None:
+        """Stop listening (app shutdown): a late change must not reach widgets that are gone."""
         self._unsubscribe()
+        self._coalesce.stop()
+        self.blockSignals(True)
 
     def _on_touched(self) -> None:
         self._models = None
