@@ -178,7 +178,8 @@ class FakeHub:
             else:
                 digest = (sha256 or {}).get(path) or hashlib.sha256(content).hexdigest()
                 entries[path] = HubFile(path, len(content), digest, _git_oid(content), data=content)
-        commit = hashlib.sha1(repo_id.encode() + json.dumps(sorted(entries)).encode(),
+        content_ids = sorted((path, entry.sha256) for path, entry in entries.items())
+        commit = hashlib.sha1(repo_id.encode() + json.dumps(content_ids).encode(),
                               usedforsecurity=False).hexdigest()
         repo = HubRepo(repo_id, entries, commit, {"main": commit, **(refs or {})}, gated, private)
         with self.state.lock:

@@ -80,14 +80,14 @@ def pull_choice(listing: RepoListing, choice: QuantChoice, *, paths: AppPaths, l
               "quant": choice.quant}
     if len(choice.files) > 1:
         origin["files"] = ",".join(f.path for f in choice.files)
-    if all(t.is_file() and t.stat().st_size == f.size for t, f in zip(targets, choice.files, strict=True)):
+    if _already_have(library, targets, choice, listing.commit):
         # Already downloaded (a previous pull): registering again returns the existing record.
         return _register(library, targets, choice, origin)
     remotes = [resolve_remote_file(options.access, listing.repo_id, f.path, revision=listing.revision,
                                    commit=listing.commit, expected_sha256=f.sha256)
                for f in choice.files]
     on_disk = sum(_partial_size(paths, r) for r in remotes)
-    done_files = sum(r.size for r, t in zip(remotes, targets, strict=True) if _complete(t, r))
+    done_files = sum(r.size for r, t in zip(remotes, targets, strict=True) if _complete(paths, t, r))
     remaining = choice.size - on_disk - done_files
     check_disk_space(paths.downloads_dir, remaining)
     if not _same_filesystem(paths.downloads_dir, library.models_dir):
@@ -98,7 +98,7 @@ def pull_choice(listing: RepoListing, choice: QuantChoice, *, paths: AppPaths, l
     group = tuple(f.path for f in choice.files)
     try:
         for remote, target in zip(remotes, targets, strict=True):
-            if _complete(target, remote):
+            if _complete(paths, target, remote):
                 continue
             cancel.raise_if_cancelled()
             downloader.fetch(
@@ -108,9 +108,27 @@ def pull_choice(listing: RepoListing, choice: QuantChoice, *, paths: AppPaths, l
                                 revision=remote.revision, commit=remote.commit,
                                 expected_sha256=remote.sha256),
             )
+            if len(remotes) > 1:
+                _done_marker(paths, remote).write_text(str(target), encoding="utf-8")
     finally:
         downloader.close()
-    return _register(library, targets, choice, origin)
+    record = _register(library, targets, choice, origin)
+    for remote in remotes:
+        _done_marker(paths, remote).unlink(missing_ok=True)
+    return record
+
+
+def _already_have(library: Library, targets: list[Path], choice: QuantChoice, commit: str) -> bool:
+    """The files are in place from an earlier pull of the same content: same sizes, and the library
+    knows them with the Hub's sha256 or from the same commit. A same-named file of another revision is
+    downloaded again (it replaces the old one only once verified)."""
+    if not all(t.is_file() and t.stat().st_size == f.size for t, f in zip(targets, choice.files, strict=True)):
+        return False
+    record = library.find_by_path(targets[0])
+    if record is None:
+        return False
+    expected = choice.files[0].sha256
+    return record.origin.get("revision") == commit or (expected is not None and record.sha256 == expected)
 
 
 def _register(library: Library, targets: list[Path], choice: QuantChoice,
@@ -127,9 +145,19 @@ def _partial_size(paths: AppPaths, remote: RemoteFile) -> int:
         return 0
 
 
-def _complete(target: Path, remote: RemoteFile) -> bool:
-    # Shards of a set finished earlier in an interrupted pull were verified before they took their name.
-    return target.is_file() and target.stat().st_size == remote.size
+def _done_marker(paths: AppPaths, remote: RemoteFile) -> Path:
+    return paths.downloads_dir / f"{remote.download_id}.done"
+
+
+def _complete(paths: AppPaths, target: Path, remote: RemoteFile) -> bool:
+    """A shard of a split set that an interrupted pull already fetched and verified (its marker names
+    these exact bytes); any other file at the target is downloaded again."""
+    marker = _done_marker(paths, remote)
+    try:
+        return (marker.read_text(encoding="utf-8") == str(target) and target.is_file()
+                and target.stat().st_size == remote.size)
+    except OSError:
+        return False
 
 
 def _same_filesystem(a: Path, b: Path) -> bool:

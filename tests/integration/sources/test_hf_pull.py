@@ -69,8 +69,8 @@ def test_recommends_largest_quant_that_fits(gguf_repo: PublishedGGUF, access: Hu
     assert inspect_repo(request, access, machine=gpu, context=512).recommended.quant == "Q4_K_M"  # type: ignore[union-attr]
 
 
-def test_pull_quant_verified_and_registered(gguf_repo: PublishedGGUF, library: Library, app_paths: AppPaths,
-                                            options: PullOptions) -> None:
+def test_pull_quant_verified_and_registered(hub: FakeHub, gguf_repo: PublishedGGUF, library: Library,
+                                            app_paths: AppPaths, options: PullOptions) -> None:
     reports: list[Progress] = []
     record = pull(parse_hf_input(f"hf.co/{GGUF_REPO}:Q8_0"), paths=app_paths, library=library,
                   options=options, progress=reports.append, machine=BIG)
@@ -85,9 +85,27 @@ def test_pull_quant_verified_and_registered(gguf_repo: PublishedGGUF, library: L
     assert list_partials(app_paths) == []
     assert list(app_paths.downloads_dir.iterdir()) == []
     # Pulling again reuses the file: no second transfer.
+    transfers = len([r for r in hub.requests("GET") if "/cdn/" in r.path])
     again = pull(parse_hf_input(f"hf:{GGUF_REPO}:Q8_0"), paths=app_paths, library=library, options=options,
                  machine=BIG)
     assert again.id == record.id and len(library.models()) == 1
+    assert len([r for r in hub.requests("GET") if "/cdn/" in r.path]) == transfers
+
+
+def test_new_revision_of_the_same_file_is_downloaded_again(hub: FakeHub, gguf_repo: PublishedGGUF,
+                                                           library: Library, app_paths: AppPaths,
+                                                           options: PullOptions, tmp_path: Path) -> None:
+    request = parse_hf_input(f"hf:{GGUF_REPO}:Q8_0")
+    first = pull(request, paths=app_paths, library=library, options=options, machine=BIG)
+    changed = tmp_path / "changed.gguf"
+    data = bytearray(gguf_repo.files["tiny-Q8_0.gguf"].read_bytes())
+    data[-1] ^= 0xFF  # same size, other content: a new commit on the hub
+    changed.write_bytes(bytes(data))
+    hub.add_repo(GGUF_REPO, {**gguf_repo.files, "tiny-Q8_0.gguf": changed})
+    second = pull(request, paths=app_paths, library=library, options=options, machine=BIG)
+    assert second.path == first.path
+    assert second.path.read_bytes() == bytes(data)
+    assert second.origin["revision"] != first.origin["revision"]
 
 
 def test_pull_split_set_registers_once(gguf_repo: PublishedGGUF, library: Library, app_paths: AppPaths,
@@ -98,6 +116,21 @@ def test_pull_split_set_registers_once(gguf_repo: PublishedGGUF, library: Librar
     assert record.origin["quant"] == "Q2_K"
     assert record.origin["files"].count(",") == 2
     assert len(library.models()) == 1
+
+
+def test_interrupted_split_set_keeps_finished_shards(hub: FakeHub, gguf_repo: PublishedGGUF, library: Library,
+                                                     app_paths: AppPaths, options: PullOptions) -> None:
+    request = parse_hf_input(f"hf:{GGUF_REPO}:Q2_K")
+    hub.add_fault("Q2_K/tiny-Q2_K-00002-of-00003.gguf", *[Fault.status(500)] * 4)
+    with pytest.raises(DownloadError, match="Gave up"):
+        pull(request, paths=app_paths, library=library, options=options, machine=BIG)
+    assert library.models() == []
+    hub.reset_counters()
+    record = pull(request, paths=app_paths, library=library, options=options, machine=BIG)
+    fetched = [r.path.rsplit("/", 1)[1] for r in hub.requests("GET") if "/resolve/" in r.path]
+    assert fetched == ["tiny-Q2_K-00002-of-00003.gguf", "tiny-Q2_K-00003-of-00003.gguf"]
+    assert len(record.paths) == 3
+    assert [p.name for p in app_paths.downloads_dir.iterdir()] == []
 
 
 def test_tree_link_to_a_folder_picks_its_model(gguf_repo: PublishedGGUF, library: Library,
