@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -103,6 +104,18 @@ def _locked(root: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _remove_leftovers(root: Path, target: Path) -> None:
+    """Staging and work folders of builds that were killed (we hold the lock: nobody else is building)."""
+    for leftover in [*root.glob("work-*"), *root.glob(f".{target.name}.partial-*"),
+                     *root.glob(f".{target.name}.old-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _terminate_as_interrupt(signum: int, _frame: object) -> None:
+    # CI cancels jobs with SIGTERM: unwind like Ctrl-C so the build tree is killed and staging removed.
+    raise KeyboardInterrupt
+
+
 def ensure_runtime(root: Path, *, jobs: int | None = None) -> Path:
     target = runtime_path(root)
     with _locked(root):
@@ -111,6 +124,7 @@ def ensure_runtime(root: Path, *, jobs: int | None = None) -> Path:
             print(f"[ci-cache] reusing {target}", file=sys.stderr, flush=True)
             return target
         print(f"[ci-cache] building {PINNED.label()} into {target}: {reason}", file=sys.stderr, flush=True)
+        _remove_leftovers(root, target)
         started = time.monotonic()
         progress = StderrProgress()
         work = root / f"work-{os.getpid()}"
@@ -132,6 +146,7 @@ def ensure_runtime(root: Path, *, jobs: int | None = None) -> Path:
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         path = ensure_runtime(cache_root())
     except WranglerError as exc:
