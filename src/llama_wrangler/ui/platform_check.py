@@ -9,8 +9,10 @@ Qt-free on purpose: it must run before QApplication exists.
 from __future__ import annotations
 
 import ctypes
+import re
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 # Shared libraries Qt's xcb platform plugin loads, with the apt package that provides each.
 XCB_LIBRARIES: dict[str, str] = {
@@ -36,8 +38,16 @@ def _can_load(soname: str) -> bool:
     return True
 
 
+def _local_display_socket(display: str) -> Path | None:
+    """``:0`` / ``:1.0`` -> the X server's socket; None for remote displays (``host:0``), which we
+    cannot check without connecting."""
+    match = re.fullmatch(r":(\d+)(?:\.\d+)?", display)
+    return Path(f"/tmp/.X11-unix/X{match.group(1)}") if match else None  # noqa: S108 (X11's fixed path)
+
+
 def platform_problem(environ: Mapping[str, str], *, platform: str = sys.platform,
-                     can_load: Callable[[str], bool] = _can_load) -> str | None:
+                     can_load: Callable[[str], bool] = _can_load,
+                     exists: Callable[[Path], bool] = Path.exists) -> str | None:
     """A user-facing explanation of why no window can open, or None when things look fine."""
     if not platform.startswith("linux"):
         return None
@@ -52,6 +62,10 @@ def platform_problem(environ: Mapping[str, str], *, platform: str = sys.platform
                 "`llama-wrangler --help`.")
     missing = [package for soname, package in XCB_LIBRARIES.items() if not can_load(soname)]
     if not missing:
+        socket = _local_display_socket(environ["DISPLAY"])
+        if socket is not None and not exists(socket):
+            return (f"Llama Wrangler cannot open its window: no X server is running on display "
+                    f"{environ['DISPLAY']} (there is no {socket}). Start it from your desktop session.")
         return None
     return ("Llama Wrangler cannot open its window: Qt's X11 (xcb) support needs system libraries that "
             "are not installed.\nOn Debian or Ubuntu, install them with:\n\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from llama_wrangler.ui.platform_check import XCB_LIBRARIES, platform_problem
 
 
@@ -15,7 +17,23 @@ def test_missing_xcb_libraries_are_named_with_their_apt_packages() -> None:
 
 
 def test_all_libraries_present_is_fine() -> None:
-    assert platform_problem({"DISPLAY": ":0"}, platform="linux", can_load=lambda _s: True) is None
+    assert platform_problem({"DISPLAY": ":0"}, platform="linux", can_load=lambda _s: True,
+                            exists=lambda _p: True) is None
+
+
+def test_a_local_display_without_an_x_server_is_explained() -> None:
+    seen: list[str] = []
+
+    def exists(path: Path) -> bool:
+        seen.append(str(path))
+        return False
+
+    problem = platform_problem({"DISPLAY": ":3.0"}, platform="linux", can_load=lambda _s: True, exists=exists)
+    assert seen == ["/tmp/.X11-unix/X3"]
+    assert problem is not None and "no X server is running on display :3.0" in problem
+    # A remote display cannot be checked without connecting: left to Qt.
+    assert platform_problem({"DISPLAY": "host:0"}, platform="linux", can_load=lambda _s: True,
+                            exists=exists) is None
 
 
 def test_no_display_at_all_is_explained() -> None:
