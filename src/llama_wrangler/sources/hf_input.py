@@ -4,6 +4,7 @@ Accepted forms (``REV`` defaults to ``main``)::
 
     org/repo
     hf:org/repo            hf:org/repo:Q4_K_M        hf:org/repo/path/file.gguf
+    hf:org/repo@REV:Q4_K_M hf:org/repo@REV/file.gguf (a branch, tag or commit)
     hf.co/org/repo:Q4_K_M  huggingface.co/org/repo   (with or without https://, www.)
     https://huggingface.co/org/repo
     https://huggingface.co/org/repo/tree/REV[/folder]
@@ -51,12 +52,12 @@ class HfRequest:
     @property
     def display(self) -> str:
         text = f"hf:{self.repo_id}"
+        if self.revision != DEFAULT_REVISION:
+            text += f"@{self.revision}"
         if self.file:
             text += f"/{self.file}"
         elif self.quant:
             text += f":{self.quant}"
-        if self.revision != DEFAULT_REVISION:
-            text += f"@{self.revision}"
         return text
 
 
@@ -89,11 +90,13 @@ def _parse_short(body: str, original: str) -> HfRequest:
     parts = body.strip("/").split("/")
     if len(parts) < 2:
         raise InputParseError(f"{original!r} does not name a repo as org/repo.", hint=EXPECTED)
-    repo_id = _check_repo(parts[0], parts[1], original)
+    name, _, revision = parts[1].partition("@")  # org/repo@REV pins a branch, tag or commit
+    repo_id = _check_repo(parts[0], name, original)
     file = _check_file("/".join(parts[2:]), original) if len(parts) > 2 else None
     if file and quant:
         raise InputParseError(f"{original!r} names both a file and a quant; give one of them.")
-    return HfRequest(repo_id=repo_id, file=file, quant=quant)
+    return HfRequest(repo_id=repo_id, revision=_check_revision(revision, original) if revision else
+                     DEFAULT_REVISION, file=file, quant=quant)
 
 
 def _parse_url(url: str) -> HfRequest:

@@ -31,8 +31,8 @@ class PartialDownload:
 
     @property
     def request_text(self) -> str:
-        """What to pass to ``pull`` to resume it."""
-        return f"hf:{self.repo_id}/{self.group[0] if self.group else self.file}"
+        """What to pass to ``pull`` to resume it: pinned to the commit, so it names these very bytes."""
+        return f"hf:{self.repo_id}@{self.commit}/{self.group[0] if self.group else self.file}"
 
 
 def part_paths(paths: AppPaths, download_id: str) -> tuple[Path, Path]:

@@ -180,7 +180,7 @@ def test_cancelled_download_resumes_after_restart(hub: FakeHub, gguf_repo: Publi
     [partial] = list_partials(app_paths)
     assert partial.repo_id == GGUF_REPO and partial.file == "tiny-F16.gguf" and partial.quant == "F16"
     assert size // 2 <= partial.bytes_on_disk < size
-    assert partial.request_text == f"hf:{GGUF_REPO}/tiny-F16.gguf"
+    assert partial.request_text == f"hf:{GGUF_REPO}@{gguf_repo.repo.sha}/tiny-F16.gguf"
     assert library.models() == []
 
     # "Restart": a fresh library object and downloader pick the partial up.

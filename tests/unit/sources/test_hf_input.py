@@ -30,6 +30,8 @@ ACCEPTED = [
     ("hf:org/repo/model-q4_k_m.gguf", HfRequest("org/repo", file="model-q4_k_m.gguf")),
     ("hf:org/repo/Q4/model-00001-of-00002.gguf", HfRequest("org/repo", file="Q4/model-00001-of-00002.gguf")),
     ("org/repo:Q5_K_M", HfRequest("org/repo", quant="Q5_K_M")),
+    ("hf:org/repo@v2:Q4_K_M", HfRequest("org/repo", "v2", quant="Q4_K_M")),
+    ("hf:org/repo@0123abcd/sub/x.gguf", HfRequest("org/repo", "0123abcd", file="sub/x.gguf")),
     ("https://huggingface.co/org/repo/discussions/4", HfRequest("org/repo")),
 ]
 
@@ -59,6 +61,7 @@ REFUSED = [
     ("hf:org/re--po", "not a valid Hugging Face user or repo name"),
     ("hf:org/repo/x.gguf:Q4_K_M", "both a file and a quant"),
     ("https://huggingface.co/org/repo/tree/..", "not a valid revision"),
+    ("hf:org/repo@..:Q4_K_M", "not a valid revision"),
 ]
 
 
@@ -69,5 +72,6 @@ def test_refused_with_clear_message(text: str, message: str) -> None:
 
 
 def test_display_round_trips() -> None:
-    for text in ("hf:org/repo:Q4_K_M", "hf:org/repo/a/b.gguf", "hf:org/repo"):
+    for text in ("hf:org/repo:Q4_K_M", "hf:org/repo/a/b.gguf", "hf:org/repo", "hf:org/repo@dev:Q8_0",
+                 "hf:org/repo@abc/x.gguf"):
         assert parse_hf_input(parse_hf_input(text).display) == parse_hf_input(text)
