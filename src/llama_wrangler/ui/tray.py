@@ -9,17 +9,28 @@ created when ``QSystemTrayIcon.isSystemTrayAvailable()`` says a host exists.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QPainter
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from llama_wrangler import APP_NAME
 from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
-from llama_wrangler.ui.icons import icon
+from llama_wrangler.ui.icons import icon, state_icon_name
 from llama_wrangler.ui.model_actions import ModelActions
 from llama_wrangler.ui.status_indicator import describe_state
 from llama_wrangler.workers.jobs import Job, JobManager, JobState
 
 MAX_MENU_MODELS = 25
+
+
+def tray_icon_for(state: str, size: int = 64) -> QIcon:
+    """The tray mark with the server's state dot in its corner (no dot while stopped)."""
+    pixmap = icon("tray-icon").pixmap(size, size)
+    if state not in ("stopped", ""):
+        painter = QPainter(pixmap)
+        dot = size * 9 // 20
+        icon(state_icon_name(state)).paint(painter, size - dot, size - dot, dot, dot)
+        painter.end()
+    return QIcon(pixmap)
 
 
 class TrayController(QObject):
@@ -47,6 +58,7 @@ class TrayController(QObject):
         self._model_group = QActionGroup(self)
         self._model_group.setExclusive(True)
         self.model_actions: dict[str, QAction] = {}
+        self.state_icon = tray_icon_for("stopped")
         self.status_action = QAction(self)
         self.status_action.setEnabled(False)
         self.stop_action = QAction("Stop server", self)
@@ -135,8 +147,10 @@ class TrayController(QObject):
         text = describe_state(state, record.name if record else served, self._supervisor.endpoint)
         self.status_action.setText(text)
         self.stop_action.setEnabled(state not in (ServerState.STOPPED, ServerState.STOPPING))
+        self.state_icon = tray_icon_for(state)
         if self.icon is not None:
             self.icon.setToolTip(f"{APP_NAME} — {text}")
+            self.icon.setIcon(self.state_icon)
 
     @property
     def tooltip(self) -> str:

@@ -96,3 +96,15 @@ def test_notifications_can_be_turned_off(wrangler: WranglerApp, qtbot: QtBot) ->
     job = wrangler.jobs.submit(Job("download", "quiet", lambda _p, _c: None))
     qtbot.waitUntil(lambda: job.is_final)
     assert seen == []
+
+
+def test_tray_icon_carries_the_state_dot(qapp: object) -> None:
+    from llama_wrangler.ui.tray import tray_icon_for
+
+    def corner(state: str) -> str:
+        image = tray_icon_for(state).pixmap(64, 64).toImage()
+        return image.pixelColor(50, 50).name()  # the middle of the dot
+
+    assert corner("ready") == "#22a55b"  # state-ready.svg's green
+    assert corner("crashed") == "#e5484d"
+    assert corner("stopped") not in {"#22a55b", "#e5484d"}
