@@ -24,7 +24,7 @@ from llama_wrangler.workers.jobs import Job, JobManager
 
 log = logging.getLogger(__name__)
 
-COALESCE_MS = 30
+COALESCE_MS = 150
 
 
 class ModelActions(QObject):
@@ -64,7 +64,10 @@ class ModelActions(QObject):
 
     def _on_touched(self) -> None:
         self._models = None
-        self._coalesce.start()
+        # Throttle, not debounce: a steady stream of changes (background hashing saves one model at a
+        # time) still refreshes the views a few times a second instead of never.
+        if not self._coalesce.isActive():
+            self._coalesce.start()
 
     def models(self) -> list[ModelRecord]:
         """The library's records, read once per change (the table, tray and server page all ask)."""
