@@ -293,9 +293,11 @@ class WranglerApp:
     def open_add_model(self) -> QDialog:
         from llama_wrangler.ui.add_model_dialog import AddModelDialog
 
-        dialog = AddModelDialog(self.hub.inspect, context=self.settings.settings.server.context_size,
-                                parent=self.window)
+        settings = self.settings.settings
+        dialog = AddModelDialog(self.hub.inspect, context=settings.server.context_size,
+                                default_quant=settings.downloads.default_quant, parent=self.window)
         dialog.download_requested.connect(self._on_download_requested)
+        dialog.convert_requested.connect(self._on_convert_requested)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
@@ -305,6 +307,10 @@ class WranglerApp:
 
         assert isinstance(listing, RepoListing) and isinstance(choice, QuantChoice)
         self.hub.download(listing, choice)
+        self.window.show_page("downloads")
+
+    def _on_convert_requested(self, reference: str, quant: str) -> None:
+        self.hub.convert(reference, quant)
         self.window.show_page("downloads")
 
     def _confirm_remove(self, model_id: str) -> None:

@@ -50,8 +50,8 @@ def _inspect(dialog: AddModelDialog, qtbot: QtBot, text: str) -> None:
     dialog.input.setText(text)
     dialog.inspect_button.click()
     assert "Looking up" in dialog.status.text()
-    qtbot.waitUntil(lambda: dialog.choices.isVisible() or dialog.status.property("fieldError") is True,
-                    timeout=15_000)
+    qtbot.waitUntil(lambda: dialog.choices.isVisible() or dialog.converting
+                    or dialog.status.property("fieldError") is True, timeout=15_000)
 
 
 def test_inspect_lists_quants_with_the_recommended_one_marked(wrangler: WranglerApp, qtbot: QtBot,
@@ -154,3 +154,32 @@ def test_a_download_interrupted_by_quitting_resumes_on_the_next_start(
         assert second.library.models()[0].path.read_bytes() == gguf_repo.files["tiny-F16.gguf"].read_bytes()
     finally:
         stop_app(second)
+
+
+@pytest.mark.runtime
+def test_a_safetensors_repo_is_offered_for_conversion(wrangler: WranglerApp, qtbot: QtBot, hub: FakeHub,
+                                                     runtime_dir: Path, tmp_path: Path) -> None:
+    from tests.support.tiny_hf import make_tiny_llama
+
+    # The app's own runtime folder (what `runtime install` makes) holds the conversion toolchain.
+    wrangler.paths.runtime_root.mkdir(parents=True, exist_ok=True)
+    (wrangler.paths.runtime_root / "b11312-cpu").symlink_to(runtime_dir, target_is_directory=True)
+    folder = make_tiny_llama(tmp_path / "tiny-llama-hf")
+    hub.add_repo("org/tiny-llama", {p.name: p for p in folder.iterdir() if p.is_file()})
+
+    dialog = _open_dialog(wrangler, qtbot)
+    _inspect(dialog, qtbot, "org/tiny-llama")
+    assert dialog.converting and not dialog.choices.isVisible()
+    assert "can be converted" in dialog.status.text()
+    assert dialog.download_button.text() == "Convert" and dialog.download_button.isEnabled()
+    dialog.convert_quant.setCurrentIndex(dialog.convert_quant.findData("Q8_0"))
+    dialog.download_button.click()
+    assert wrangler.window.current_page_key() == "downloads"
+
+    row = next(iter(wrangler.downloads_view.rows.values()))
+    assert row.kind.text() == "Conversion"
+    qtbot.waitUntil(lambda: row.job.is_final, timeout=180_000)
+    assert row.status.text() == "Done", row.job.error
+    qtbot.waitUntil(lambda: wrangler.library_view.model.rowCount() == 1)
+    record = wrangler.library.models()[0]
+    assert record.info.quant == "Q8_0" and record.source == "convert"

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDialog,
     QHBoxLayout,
     QHeaderView,
@@ -26,12 +27,14 @@ from llama_wrangler.sources.hf_input import HfRequest, parse_hf_input
 from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing
 from llama_wrangler.sources.machine import estimate_memory
 from llama_wrangler.ui.formatting import human_bytes
+from llama_wrangler.ui.hub_actions import HUB_LINK
 from llama_wrangler.workers.jobs import Job
 
 # inspect(request) -> a Job, already submitted to the job manager (which keeps its thread alive even if this
 # dialog closes first), whose result is a RepoListing.
 InspectFactory = Callable[[HfRequest], Job]
 RECOMMENDED = "★ Recommended"
+CONVERT_QUANTS = ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "Q4_0", "Q3_K_M", "Q2_K", "F16", "BF16")
 
 
 class AddModelDialog(QDialog):
@@ -42,8 +45,10 @@ class AddModelDialog(QDialog):
     """
 
     download_requested = Signal(object, object)
+    convert_requested = Signal(str, str)  # a reference pinned to the listed commit, the quant to make
 
-    def __init__(self, inspect: InspectFactory, *, context: int = 4096, parent: QWidget | None = None) -> None:
+    def __init__(self, inspect: InspectFactory, *, context: int = 4096, default_quant: str = "Q4_K_M",
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("addModelDialog")
         self.setWindowTitle("Add model")
@@ -88,6 +93,22 @@ class AddModelDialog(QDialog):
         self.choices.itemDoubleClicked.connect(lambda _item, _col: self._on_download())
         self.choices.hide()
 
+        # Offered instead of the list when the repo has safetensors weights but no GGUF.
+        self.convert_quant = QComboBox()
+        for quant in CONVERT_QUANTS:
+            self.convert_quant.addItem(quant, quant)
+        index = self.convert_quant.findData(default_quant.upper())
+        self.convert_quant.setCurrentIndex(max(0, index))
+        convert_caption = QLabel("Quantize to")
+        convert_caption.setProperty("muted", True)
+        self.convert_row = QWidget()
+        convert_layout = QHBoxLayout(self.convert_row)
+        convert_layout.setContentsMargins(0, 0, 0, 0)
+        convert_layout.addWidget(convert_caption)
+        convert_layout.addWidget(self.convert_quant)
+        convert_layout.addStretch(1)
+        self.convert_row.hide()
+
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.reject)
         self.download_button = QPushButton("Download")
@@ -107,6 +128,7 @@ class AddModelDialog(QDialog):
         layout.addLayout(row)
         layout.addWidget(self.status)
         layout.addWidget(self.choices, 1)
+        layout.addWidget(self.convert_row)
         layout.addStretch(0)
         layout.addLayout(buttons)
         self.finished.connect(self._on_finished)
@@ -124,6 +146,8 @@ class AddModelDialog(QDialog):
         self.listing = None
         self.choices.clear()
         self.choices.hide()
+        self.convert_row.hide()
+        self.download_button.setText("Download")
         self.download_button.setEnabled(False)
         self.inspect_button.setEnabled(False)
         self._set_status(f"Looking up {request.repo_id}…", error=False)
@@ -155,10 +179,15 @@ class AddModelDialog(QDialog):
         self.choices.clear()
         if not listing.choices:
             if listing.convertible:
-                self._show_error(f"{listing.repo_id} has no GGUF files; it is a safetensors model that "
-                                 "needs converting first (not offered here yet).")
+                size = human_bytes(listing.safetensors_size)
+                self._set_status(f"{listing.repo_id} has no GGUF files, but its weights ({size} of "
+                                 "safetensors) can be converted to GGUF and quantized on this computer.",
+                                 error=False)
+                self.convert_row.show()
+                self.download_button.setText("Convert")
+                self.download_button.setEnabled(True)
             else:
-                self._show_error(f"{listing.repo_id} has no GGUF files.")
+                self._show_error(f"{listing.repo_id} has no GGUF files and nothing that can be converted.")
             return
         bold = QFont()
         bold.setBold(True)
@@ -232,8 +261,17 @@ class AddModelDialog(QDialog):
     def _on_selection_changed(self) -> None:
         self.download_button.setEnabled(self.selected_choice() is not None)
 
+    @property
+    def converting(self) -> bool:
+        return self.convert_row.isVisibleTo(self)
+
     @Slot()
     def _on_download(self) -> None:
+        if self.listing is not None and self.converting:
+            pinned = f"{HUB_LINK}/{self.listing.repo_id}/tree/{self.listing.commit}"
+            self.convert_requested.emit(pinned, str(self.convert_quant.currentData()))
+            self.accept()
+            return
         choice = self.selected_choice()
         if choice is None or self.listing is None:
             return

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# References are parsed, never fetched: requests go to the endpoint in the settings.
 HUB_LINK = "https://huggingface.co"
 
 
@@ -87,6 +88,11 @@ class HubActions(QObject):
         first = choice.files[0].path
         job = self._hf_jobs().pull(f"{HUB_LINK}/{listing.repo_id}/blob/{listing.commit}/{first}")
         job.title = f"{listing.repo_id} · {choice.quant}"
+        return self._submit(job)
+
+    def convert(self, reference: str, quant: str) -> Job:
+        """Download a safetensors repo, convert it to GGUF and quantize it (one conversion job)."""
+        job = self._hf_jobs().convert(reference, quant=quant)
         return self._submit(job)
 
     def requantize(self, record: ModelRecord, quant: str) -> Job:
