@@ -58,7 +58,6 @@ def main() -> int:
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication, QWidget
 
-    import llama_wrangler.qt_workaround  # noqa: F401
     from llama_wrangler.app import WranglerApp
     from llama_wrangler.library.registry import Library
     from llama_wrangler.paths import AppPaths

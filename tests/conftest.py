@@ -17,7 +17,6 @@ os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "0")
 
-import llama_wrangler.qt_workaround  # noqa: F401  (PySide6 6.12 bool refcount bug; see the module)
 from llama_wrangler.paths import HOME_ENV, AppPaths
 
 RUNTIME_ENV = "LLAMA_WRANGLER_TEST_RUNTIME"

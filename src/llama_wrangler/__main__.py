@@ -7,9 +7,6 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    # Before any Qt signal fires: PySide6 6.12 + Python 3.11 would otherwise abort (see the module).
-    from llama_wrangler import qt_workaround  # noqa: F401
-
     if not args:
         # Imported lazily so the CLI never loads Qt widgets.
         from llama_wrangler.app import run_gui

@@ -69,8 +69,6 @@ def run_gui(argv: list[str] | None = None) -> int:
     # Qt is imported only here so `llama-wrangler <command>` never pays for it.
     from PySide6.QtWidgets import QApplication
 
-    import llama_wrangler.qt_workaround  # noqa: F401  (PySide6 6.12 bool refcount bug; see the module)
-
     app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)

@@ -47,8 +47,9 @@ def drop_files(target: QWidget, files: list[Path] | list[QUrl]) -> QDropEvent:
     exactly as a window system's drop arrives)."""
     mime = QMimeData()
     mime.setUrls([f if isinstance(f, QUrl) else QUrl.fromLocalFile(str(f)) for f in files])
+    # QDragEnterEvent takes an integer point, QDropEvent a float one (as in C++ Qt 6).
     point = QPointF(target.width() / 2, target.height() / 2)
-    enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+    enter = QDragEnterEvent(point.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(target, enter)
     drop = QDropEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,

@@ -36,7 +36,6 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QProcess, QTimer, QUrl, Signal, Slot
 from PySide6.QtNetwork import QNetworkAccessManager, QNetworkProxy, QNetworkReply, QNetworkRequest
 
-import llama_wrangler.qt_workaround  # noqa: F401  (PySide6 6.12 bool refcount bug: we emit per log line)
 from llama_wrangler.errors import ServerError
 from llama_wrangler.runtime import pyserver
 from llama_wrangler.runtime.locate import LlamaRuntime

@@ -23,7 +23,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from llama_wrangler import qt_workaround  # noqa: F401  (must run before any signal is emitted)
 from llama_wrangler.atomic import write_json_atomic
 from llama_wrangler.errors import CancelledError, WranglerError
 from llama_wrangler.progress import CancelToken, Progress, ProgressCallback
