@@ -195,7 +195,7 @@ def install_runtime(settings: Settings, paths: AppPaths, request: InstallRequest
             continue
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
-        step.notes = notes + [f"{kind.value} skipped: {f}" for f in failures]
+        step.notes = notes + [f"skipped {f}" for f in failures]
         return step
     raise LlamaRuntimeError("No source could be used: " + "; ".join(failures))
 
