@@ -106,9 +106,17 @@ def runtime_from_dir(root: Path) -> LlamaRuntime:
 
 
 def runtime_from_binary(server: Path) -> LlamaRuntime:
-    """A bare ``llama-server`` (settings path, PATH, Homebrew): quantize is looked for beside it."""
+    """A bare ``llama-server`` (settings path, PATH, Homebrew): quantize is looked for beside it.
+
+    A binary inside a runtime dir (``<root>/bin/llama-server`` with a manifest or conversion tools beside
+    ``bin/``) is that whole runtime, so pointing the settings at it keeps conversion working.
+    """
     if not _is_executable(server):
         raise LlamaRuntimeError(f"{server} is not a runnable llama-server binary.")
+    root = server.parent.parent
+    if server.parent.name == "bin" and ((root / "manifest.json").is_file()
+                                        or (root / "tools" / "convert_hf_to_gguf.py").is_file()):
+        return runtime_from_dir(root)
     quantize = server.with_name(exe_name("llama-quantize"))
     return LlamaRuntime(root=None, server=server, quantize=quantize if _is_executable(quantize) else None,
                         convert_script=None, convert_python=None, build_number=None, commit=None,

@@ -115,6 +115,15 @@ def test_bare_binary_picks_up_quantize_beside_it(app_paths: AppPaths, tmp_path: 
     assert runtime.quantize == quantize and runtime.backend == "unknown"
 
 
+def test_settings_binary_inside_a_runtime_dir_brings_its_toolchain(app_paths: AppPaths, tmp_path: Path) -> None:
+    root = make_runtime_dir(tmp_path / "rt", manifest={"build_number": 11312, "backend": "cpu"})
+    runtime = locate_runtime(Settings(runtime=RuntimeSettings(llama_server_path=root / "bin" / "llama-server")),
+                             app_paths, which=no_which, homebrew_dirs=[])
+    assert runtime.root == root
+    assert runtime.convert_script == root / "tools" / "convert_hf_to_gguf.py"
+    assert runtime.convert_python is not None and runtime.build_number == 11312
+
+
 def test_windows_looks_for_exe(app_paths: AppPaths) -> None:
     seen: list[str] = []
 
