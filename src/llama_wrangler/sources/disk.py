@@ -23,3 +23,17 @@ def check_disk_space(folder: Path, needed: int) -> None:
 
 def _gib(count: int) -> str:
     return f"{count / 1024**3:.2f} GiB" if count >= 1024**3 else f"{count / 1024**2:.1f} MiB"
+
+
+def same_filesystem(a: Path, b: Path) -> bool:
+    """Whether a rename from ``a`` into ``b`` stays on one filesystem (else the finished file is copied,
+    and needs room on both). Missing folders are judged by their nearest existing parent."""
+    def device(path: Path) -> int | None:
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        try:
+            return path.stat().st_dev
+        except OSError:
+            return None
+
+    return device(a) == device(b)

@@ -1,4 +1,5 @@
-"""Resumable, verified file transfers from the Hub (Qt-free).
+"""Resumable, verified file transfers from the Hub — and, through the same :class:`FileDownloader`, from
+the Ollama registry (Qt-free).
 
 huggingface_hub gives us the file's URL and metadata (``get_hf_file_metadata``: size, LFS sha256, commit);
 we move the bytes ourselves with ranged GETs because its own download cannot resume across app restarts.
@@ -26,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpcore
@@ -34,7 +35,7 @@ import httpx
 from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
 from llama_wrangler.atomic import write_json_atomic
-from llama_wrangler.errors import CancelledError, ChecksumMismatchError, DownloadError
+from llama_wrangler.errors import CancelledError, ChecksumMismatchError, DownloadError, WranglerError
 from llama_wrangler.paths import AppPaths, confined
 from llama_wrangler.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 from llama_wrangler.sources.hf_errors import TransientHubError, hub_errors, status_error
@@ -69,6 +70,7 @@ class RemoteFile:
     size: int
     sha256: str | None  # LFS checksum; None for small non-LFS files (then the etag is a git oid)
     etag: str | None = None
+    publisher: str = "the Hub"  # who published the bytes and checksum, for messages ("the Ollama registry")
 
     @property
     def download_id(self) -> str:
@@ -135,17 +137,32 @@ class ByteMeter:
         self._progress(Progress("download", self.done, self.total, self._label, speed or None))
 
 
+class StatusErrors(Protocol):
+    """Turns an HTTP error status on a file into our error; each source maps its own statuses (the Hub's in
+    :func:`hub_status_error`). 5xx/429 must come back as :class:`TransientHubError` to be retried."""
+
+    def __call__(self, status: int, remote: RemoteFile, headers: httpx.Headers) -> WranglerError: ...
+
+
+def hub_status_error(status: int, remote: RemoteFile, headers: httpx.Headers) -> WranglerError:
+    return status_error(status, repo_id=remote.repo_id, file=remote.path, revision=remote.revision,
+                        error_code=headers.get("X-Error-Code"), retry_after=_float(headers.get("Retry-After")))
+
+
 class FileDownloader:
     """Moves one file's bytes with ranged GETs, retrying transient failures with exponential backoff.
 
     ``refresh`` re-asks the Hub for the file's URL; it is used once when a CDN link expired (401/403).
+    ``access`` says which origin may see the token (redirects to any other host get none); ``errors`` maps
+    the source's HTTP statuses to our errors.
     """
 
     def __init__(self, paths: AppPaths, access: HubAccess, *, retries: int = 5, backoff_base_s: float = 0.5,
                  backoff_max_s: float = 30.0, client: httpx.Client | None = None,
-                 chunk_size: int = CHUNK) -> None:
+                 chunk_size: int = CHUNK, errors: StatusErrors = hub_status_error) -> None:
         self.paths = paths
         self.access = access
+        self.errors = errors
         self.retries = retries
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
@@ -188,8 +205,9 @@ class FileDownloader:
         if remote.sha256 is not None and digest != remote.sha256.lower():
             discard_partial(self.paths, remote.download_id)
             raise ChecksumMismatchError(
-                f"{remote.path} from {remote.repo_id} is corrupt: its sha256 is {digest[:12]}…, the Hub "
-                f"published {remote.sha256[:12]}…. The partial download was deleted; nothing was added.")
+                f"{remote.path} from {remote.repo_id} is corrupt: its sha256 is {digest[:12]}…, "
+                f"{remote.publisher} published {remote.sha256[:12]}…. The partial download was deleted; "
+                "nothing was added.")
         if remote.sha256 is None and not _git_blob_matches(part, remote.etag):
             discard_partial(self.paths, remote.download_id)
             raise ChecksumMismatchError(
@@ -256,7 +274,7 @@ class FileDownloader:
                     raise CancelledError() from None
             except _ExpiredLinkError:
                 if refresh is None or refreshed:
-                    raise status_error(403, repo_id=remote.repo_id, file=remote.path) from None
+                    raise self.errors(403, remote, httpx.Headers()) from None
                 refreshed = True
                 remote = refresh()
 
@@ -281,9 +299,7 @@ class FileDownloader:
             elif status != 200:
                 if status in (401, 403) and not _same_origin(remote.url, self.access.endpoint):
                     raise _ExpiredLinkError()
-                raise status_error(status, repo_id=remote.repo_id, file=remote.path,
-                                   revision=remote.revision, error_code=response.headers.get("X-Error-Code"),
-                                   retry_after=_float(response.headers.get("Retry-After")))
+                raise self.errors(status, remote, response.headers)
             hashing = _BackgroundHash(hasher)
             try:
                 with part.open("ab") as handle:
@@ -296,7 +312,8 @@ class FileDownloader:
                         self.bytes_fetched += len(chunk)
                         meter.add(len(chunk))
                         if have > remote.size:
-                            raise DownloadError(f"The Hub sent more bytes than {remote.path} has; "
+                            raise DownloadError(f"{_capital(remote.publisher)} sent more bytes than "
+                                                f"{remote.path} has; "
                                                 "the partial was kept.")
                         if cancel.cancelled:
                             raise CancelledError("Cancelled; the partial download was kept and will resume.")
@@ -362,12 +379,17 @@ def _check_content_range(value: str | None, have: int, remote: RemoteFile) -> No
     with contextlib.suppress(ValueError, IndexError):
         start = int(value.split()[1].split("-")[0])
         if start != have:
-            raise TransientHubError(f"The Hub resumed {remote.path} at byte {start}, not {have}.")
+            raise TransientHubError(f"{_capital(remote.publisher)} resumed {remote.path} at byte {start}, "
+                                    f"not {have}.")
 
 
 def _same_origin(url: str, endpoint: str) -> bool:
     a, b = urlsplit(url), urlsplit(endpoint)
     return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _float(value: str | None) -> float | None:

@@ -12,7 +12,7 @@ from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, ProgressCallback, ignore_progress
-from llama_wrangler.sources.disk import check_disk_space
+from llama_wrangler.sources.disk import check_disk_space, same_filesystem
 from llama_wrangler.sources.hf_download import (
     ByteMeter,
     FileDownloader,
@@ -90,7 +90,7 @@ def pull_choice(listing: RepoListing, choice: QuantChoice, *, paths: AppPaths, l
     done_files = sum(r.size for r, t in zip(remotes, targets, strict=True) if _complete(paths, t, r))
     remaining = choice.size - on_disk - done_files
     check_disk_space(paths.downloads_dir, remaining)
-    if not _same_filesystem(paths.downloads_dir, library.models_dir):
+    if not same_filesystem(paths.downloads_dir, library.models_dir):
         check_disk_space(library.models_dir, remaining + on_disk)  # the finished files are copied there
     downloader = FileDownloader(paths, options.access, retries=options.retries,
                                 backoff_base_s=options.backoff_base_s)
@@ -158,15 +158,3 @@ def _complete(paths: AppPaths, target: Path, remote: RemoteFile) -> bool:
                 and target.stat().st_size == remote.size)
     except OSError:
         return False
-
-
-def _same_filesystem(a: Path, b: Path) -> bool:
-    def device(path: Path) -> int | None:
-        while not path.exists() and path != path.parent:
-            path = path.parent
-        try:
-            return path.stat().st_dev
-        except OSError:
-            return None
-
-    return device(a) == device(b)

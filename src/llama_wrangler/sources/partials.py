@@ -28,10 +28,13 @@ class PartialDownload:
     bytes_on_disk: int
     quant: str = ""
     group: tuple[str, ...] = ()  # every file of the model it belongs to (split sets)
+    request: str = ""  # the pull request that resumes it, where the source is not the Hub (``ollama:...``)
 
     @property
     def request_text(self) -> str:
         """What to pass to ``pull`` to resume it: pinned to the commit, so it names these very bytes."""
+        if self.request:
+            return self.request
         return f"hf:{self.repo_id}@{self.commit}/{self.group[0] if self.group else self.file}"
 
 
@@ -56,6 +59,7 @@ def list_partials(paths: AppPaths) -> list[PartialDownload]:
                 commit=str(raw["commit"]), file=str(raw["file"]), size=int(raw["size"]),
                 sha256=raw.get("sha256"), target=str(raw["target"]), bytes_on_disk=stat.st_size,
                 quant=str(raw.get("quant", "")), group=tuple(str(f) for f in raw.get("group", ())),
+                request=str(raw.get("request", "")),
             )
         except (OSError, ValueError, KeyError, TypeError):
             continue
