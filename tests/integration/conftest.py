@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.support.server_fixtures import llama_server_binary, slow_model, tiny_models
+from tests.support.server_fixtures import held_loading_model, llama_server_binary, tiny_models
 
-__all__ = ["llama_server_binary", "slow_model", "tiny_models"]
+__all__ = ["held_loading_model", "llama_server_binary", "tiny_models"]

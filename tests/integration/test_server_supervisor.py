@@ -208,7 +208,8 @@ def test_stop_during_load_ends_without_waiting_for_the_grace_period(
 
 
 def test_stop_while_loading_ends_the_load(
-        qtbot: QtBot, make_supervisor: SupervisorFactory, slow_model: Path) -> None:
+        qtbot: QtBot, make_supervisor: SupervisorFactory, held_loading_model: Path) -> None:
+    # The load never finishes by itself, and the grace period outlasts the wait: only the stop ends it.
     supervisor = make_supervisor(stop_grace_s=120.0)
     record = Recorder(supervisor)
     pids: list[int] = []
@@ -219,7 +220,7 @@ def test_stop_while_loading_ends_the_load(
             supervisor.stop()
 
     supervisor.state_changed.connect(stop_when_loading)
-    supervisor.start(slow_model, "slow")
+    supervisor.start(held_loading_model, "held")
     wait_state(qtbot, supervisor, ServerState.STOPPED, timeout=20_000)
     assert record.states == ["starting", "loading", "stopping", "stopped"]
     assert pids and pids[0] and gone(pids[0])
@@ -227,7 +228,8 @@ def test_stop_while_loading_ends_the_load(
 
 
 def test_swap_while_loading_never_reports_the_abandoned_model_ready(
-        qtbot: QtBot, make_supervisor: SupervisorFactory, slow_model: Path, tiny_models: TinyModels) -> None:
+        qtbot: QtBot, make_supervisor: SupervisorFactory, held_loading_model: Path,
+        tiny_models: TinyModels) -> None:
     supervisor = make_supervisor()
     record = Recorder(supervisor)
     ready_models: list[str] = []
@@ -241,7 +243,7 @@ def test_swap_while_loading_never_reports_the_abandoned_model_ready(
             supervisor.swap(tiny_models.beta, "beta")
 
     supervisor.state_changed.connect(swap_when_loading)
-    supervisor.start(slow_model, "slow")
+    supervisor.start(held_loading_model, "held")
     qtbot.waitUntil(lambda: supervisor.state is ServerState.READY, timeout=READY_TIMEOUT_MS)
     assert swapped
     assert supervisor.model_id == "beta"

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import pytest
 
-from tests.support.tiny_models import write_corrupt_gguf, write_tiny_llama_gguf
+from tests.support.tiny_models import write_corrupt_gguf, write_held_loading_gguf, write_tiny_llama_gguf
 
 
 class TinyModels(NamedTuple):
@@ -28,10 +28,9 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
 
 
 @pytest.fixture(scope="session")
-def slow_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """~70 MB: loads for a few hundred ms, long enough to act while llama-server answers 503."""
-    folder = tmp_path_factory.mktemp("slow-model")
-    return write_tiny_llama_gguf(folder / "slow.gguf", n_embd=512, n_layer=4, n_head=8, name="slow", seed=3)
+def held_loading_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model llama-server keeps loading (``/health`` 503) until it is stopped."""
+    return write_held_loading_gguf(tmp_path_factory.mktemp("held-model"))
 
 
 @pytest.fixture(scope="session")

@@ -8,13 +8,14 @@ tokens, real HTTP, real loading.
 
 from __future__ import annotations
 
+import os
 import string
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from gguf import GGUFWriter
+from gguf import GGUFWriter, Keys
 
 UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
 
@@ -64,8 +65,12 @@ def _vocab(n_vocab: int) -> tuple[list[str], list[float], list[int]]:
 def write_tiny_llama_gguf(path: Path, *, n_embd: int = 64, n_layer: int = 2, n_head: int = 4,
                           n_head_kv: int | None = None, n_ff: int | None = None, n_vocab: int = 384,
                           n_ctx_train: int = 2048, name: str = "tiny-llama", seed: int = 0,
-                          file_type: FileType = FileType.F32) -> Path:
-    """Write a random-weight llama model llama-server can serve; returns ``path``."""
+                          file_type: FileType = FileType.F32, split_count: int = 1) -> Path:
+    """Write a random-weight llama model llama-server can serve; returns ``path``.
+
+    ``split_count`` > 1 marks the file as the first of that many splits (all tensors in this one), so a
+    loader goes on to open ``<prefix>-0000N-of-0000M.gguf`` for the rest.
+    """
     if n_embd % n_head:
         raise ValueError("n_embd must be a multiple of n_head")
     if n_vocab < 3 + 256 + 1:
@@ -109,6 +114,10 @@ def write_tiny_llama_gguf(path: Path, *, n_embd: int = 64, n_layer: int = 2, n_h
     writer.add_unk_token_id(UNK_ID)
     writer.add_add_bos_token(True)
     writer.add_add_eos_token(False)
+    if split_count > 1:
+        writer.add_uint16(Keys.Split.LLM_KV_SPLIT_NO, 0)
+        writer.add_uint16(Keys.Split.LLM_KV_SPLIT_COUNT, split_count)
+        writer.add_int32(Keys.Split.LLM_KV_SPLIT_TENSORS_COUNT, 3 + 9 * n_layer)
 
     writer.add_tensor("token_embd.weight", matrix(n_vocab, n_embd))
     writer.add_tensor("output_norm.weight", norm())
@@ -139,3 +148,18 @@ def write_corrupt_gguf(path: Path, *, keep_fraction: float = 0.5) -> Path:
     data = path.read_bytes()
     path.write_bytes(data[: max(1, int(len(data) * keep_fraction))])
     return path
+
+
+def write_held_loading_gguf(folder: Path) -> Path:
+    """A model whose load llama-server begins and cannot finish while the test runs.
+
+    The first of two splits is a real file; the second is a FIFO nobody writes, so the loader blocks in
+    ``open()`` of it after the HTTP server is up: ``/health`` answers 503 for as long as the test needs,
+    on any machine load. (A merely large model leaves a load window of a few tens of ms, which a health
+    poll on a busy machine can miss.) Blocked in ``open()``, the server has no SIGTERM handler yet, so a
+    TERM or KILL ends it.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    first = write_tiny_llama_gguf(folder / "held-00001-of-00002.gguf", name="held", seed=3, split_count=2)
+    os.mkfifo(folder / "held-00002-of-00002.gguf")
+    return first

@@ -11,7 +11,8 @@ the run they were sent for and are dropped when it is no longer the current run,
 server can never mark a new one ready. ``endpoint`` is non-empty only while the current run is ready.
 
 States: ``stopped`` nothing runs; ``starting`` spawned, HTTP not up yet; ``loading`` HTTP up, ``/health``
-says 503; ``ready`` ``/health`` 200 and ``/props`` read; ``stopping`` TERM sent, waiting for exit;
+says 503; ``ready`` ``/health`` 200 and ``/props`` read; ``stopping`` signal sent, waiting for exit (TERM,
+then KILL after ``stop_grace_s``, for a ready server; KILL at once for one that is not ready yet);
 ``crashed`` the server died or could not start (``last_error`` says why; ``error`` was emitted).
 ``stop()`` from ``crashed`` acknowledges it and returns to ``stopped``.
 
@@ -243,7 +244,8 @@ class ServerSupervisor(QObject):
         self._reconcile()
 
     def stop(self) -> None:
-        """Stop the server: SIGTERM to its process group, then SIGKILL after the grace period. Idempotent."""
+        """Stop the server: SIGTERM to its process group, then SIGKILL after the grace period (a server
+        that is not ready yet gets SIGKILL at once). Idempotent."""
         self._desired = None
         self._force_restart = False
         self._restart_timer.stop()
@@ -477,14 +479,21 @@ class ServerSupervisor(QObject):
             run.process.kill()
             return
         pid = run.pid or int(run.process.processId())
-        if pid:
-            lifetime.signal_group(pid, signal.SIGTERM)
-        else:
+        if not pid:
             run.process.kill()
-        grace_ms = int(self._settings.stop_grace_s * 1000)
-        # llama-server installs its SIGTERM handler only after loading, and a busy one may take long to
-        # wind down: SIGKILL after the grace period keeps stop() prompt in every phase.
-        self._kill_timer.start(grace_ms)
+        elif not run.ready:
+            # Not ready: no client knows its endpoint and there is nothing to flush, and while it loads
+            # SIGTERM's default action kills it exactly as SIGKILL does. SIGTERM is not safe here:
+            # llama-server swallows one that lands after it installs its handler but before its task loop
+            # starts (start_loop() sets `running` back to true after terminate() cleared it), and then
+            # serves on as if never asked to stop.
+            self._append_log("[llama-wrangler] stopping before ready: SIGKILL", run)
+            lifetime.signal_group(pid, signal.SIGKILL)
+        else:
+            lifetime.signal_group(pid, signal.SIGTERM)
+            grace_ms = int(self._settings.stop_grace_s * 1000)
+            # A busy server may take long to wind down: SIGKILL after the grace period keeps stop() prompt.
+            self._kill_timer.start(grace_ms)
 
     @Slot()
     def _kill_now(self) -> None:
