@@ -120,7 +120,9 @@ class WranglerApp:
         app.setWindowIcon(icon("app-icon"))
 
         self.library = Library(paths, models_dir=settings.library.models_dir)
-        self.library.load()
+        # Hashing starts once the window is up (see start()): it and its registry saves would compete
+        # with start-up for the disk and the GIL.
+        self.library.load(hash_now=False)
         if self.library.problem:
             self._serious.append(self.library.problem)
         self.jobs = JobManager.from_settings(settings, paths)
@@ -209,8 +211,11 @@ class WranglerApp:
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
+        from llama_wrangler.ui.first_shown import FirstShown
+
         self.tray.show()
         self.window.show()
+        self._hashing_start = FirstShown(self.window, self.library.start_hashing)
         for problem in self._problems:
             self.messenger.warning(problem)
         if self._serious:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import queue
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from llama_wrangler.errors import CancelledError
@@ -43,40 +43,57 @@ Task = Callable[[CancelToken], None]
 
 class BackgroundHasher:
     """Runs hashing tasks one after another on a daemon thread. Tasks receive the hasher's cancel token
-    and must check it; :meth:`close` cancels the running one and drops the rest."""
+    and must check it; :meth:`close` cancels the running one and drops the rest.
 
-    def __init__(self) -> None:
-        self._queue: queue.Queue[Task | None] = queue.Queue()
+    ``on_idle`` runs on the worker each time it empties its queue, before :meth:`wait` returns: the
+    owner saves the results of a whole batch there, once, instead of once per file.
+    """
+
+    def __init__(self, on_idle: Callable[[], None] | None = None) -> None:
+        self._tasks: deque[Task] = deque()
         self._cancel = CancelToken()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._pending = 0
-        self._idle = threading.Condition(self._lock)
+        self._changed = threading.Condition(self._lock)
+        self._pending = 0  # queued plus running
+        self._on_idle = on_idle
 
     def submit(self, task: Task) -> None:
+        self.submit_all([task])
+
+    def submit_all(self, tasks: Iterable[Task]) -> None:
+        """Queue several tasks at once: the worker cannot find the queue empty half-way through them
+        (which would save a batch early)."""
+        batch = list(tasks)
         with self._lock:
-            if self._cancel.cancelled:
+            if self._cancel.cancelled or not batch:
                 return
-            self._pending += 1
+            self._tasks.extend(batch)
+            self._pending += len(batch)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
                 self._thread.start()
-        self._queue.put(task)
+            self._changed.notify_all()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until every submitted task finished; False on timeout."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+        """Block until every submitted task finished (and ``on_idle`` ran); False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._pending == 0, timeout)
 
     def close(self) -> None:
         self._cancel.cancel()
-        self._queue.put(None)
+        with self._lock:
+            self._pending -= len(self._tasks)
+            self._tasks.clear()
+            self._changed.notify_all()
 
     def _run(self) -> None:
         while True:
-            task = self._queue.get()
-            if task is None:
-                return
+            with self._changed:
+                self._changed.wait_for(lambda: bool(self._tasks) or self._cancel.cancelled)
+                if not self._tasks:
+                    return  # closed
+                task = self._tasks.popleft()
             try:
                 if not self._cancel.cancelled:
                     task(self._cancel)
@@ -84,7 +101,14 @@ class BackgroundHasher:
                 pass
             except Exception:  # a bad file must not kill the worker; the record just stays unhashed
                 log.exception("background hashing failed")
+            try:
+                with self._lock:
+                    drained = not self._tasks
+                if drained and self._on_idle is not None and not self._cancel.cancelled:
+                    self._on_idle()
+            except Exception:  # e.g. the registry could not be saved: the owner keeps the results
+                log.exception("saving after background hashing failed")
             finally:
-                with self._idle:
+                with self._changed:
                     self._pending -= 1
-                    self._idle.notify_all()
+                    self._changed.notify_all()

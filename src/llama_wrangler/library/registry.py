@@ -6,6 +6,11 @@ worker threads and call :meth:`Library.add_owned`; the GUI listens through :meth
 
 Writes are atomic. A registry another process (the CLI beside the GUI) changed is re-read before we
 change it, so the two do not overwrite each other's work.
+
+Background hashes are saved in batches, not one registry write per file (a write costs tens of ms with
+hundreds of models): when the hasher's queue drains, at most every ``hash_save_interval_s`` while it
+works through a long queue, with any other change, and on :meth:`Library.close`. Until then they live in
+memory (queries see them at once); a crash loses only those, and they are hashed again next time.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,13 +57,24 @@ __all__ = ["Library", "ModelRecord", "ScanReport"]
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+HASH_SAVE_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True)
+class _Hashed:
+    """A hash computed for a record's files as they were (paths and size+mtime) when it was read."""
+
+    paths: tuple[Path, ...]
+    stats: tuple[FileStat, ...]
+    hashes: tuple[str, ...]
 
 
 class Library:
     """Every model we know. Call :meth:`load` once before use."""
 
     def __init__(self, paths: AppPaths, *, models_dir: Path | None = None,
-                 hash_in_background: bool = True) -> None:
+                 hash_in_background: bool = True,
+                 hash_save_interval_s: float = HASH_SAVE_INTERVAL_S) -> None:
         self.paths = paths
         self.models_dir = models_dir or paths.models_dir
         self.problem: str | None = None  # set by load() when the registry had to be rebuilt
@@ -68,14 +85,19 @@ class Library:
         self._flock_depth = 0
         self._listeners: list[Callable[[], None]] = []
         self._hash_in_background = hash_in_background
-        self._hasher = BackgroundHasher()
+        self._hash_save_interval_s = hash_save_interval_s
+        self._unsaved_hashes: dict[str, _Hashed] = {}  # by record id; cleared by every save
+        self._last_save = time.monotonic()
+        self._hasher = BackgroundHasher(on_idle=self._save_hashes)
 
     # ---- loading and saving -------------------------------------------------------------------------
 
-    def load(self) -> Library:
+    def load(self, *, hash_now: bool = True) -> Library:
+        """Read the registry. With background hashing on, unhashed models are queued unless
+        ``hash_now`` is False (the app calls :meth:`start_hashing` once its window is up)."""
         with self._exclusive():
             self._read_registry()
-        if self._hash_in_background:
+        if self._hash_in_background and hash_now:
             self.start_hashing()
         return self
 
@@ -107,6 +129,7 @@ class Library:
         self._records = {r.id: r for r in records}
         self._ignored = ignored
         self._file_stat = _stat_of(path)
+        self._apply_hashes()  # another process saved: our unsaved hashes are not in what we just read
         info_version = raw.get("info_version")
         if not isinstance(info_version, int) or info_version < INFO_VERSION:
             self._refresh_infos()
@@ -154,6 +177,8 @@ class Library:
             raise RegistryError(f"Cannot save the model registry {self.paths.registry_file}: "
                                 f"{exc.strerror or exc}.") from exc
         self._file_stat = _stat_of(self.paths.registry_file)
+        self._unsaved_hashes.clear()  # whatever applied to a record was just written with it
+        self._last_save = time.monotonic()
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -405,9 +430,8 @@ class Library:
 
     def start_hashing(self) -> None:
         """Queue every present model that has no sha256 yet for background hashing."""
-        for record in self.models():
-            if record.sha256 is None and not record.missing:
-                self._hasher.submit(functools.partial(self._hash_one, record.id))
+        self._hasher.submit_all(functools.partial(self._hash_one, record.id) for record in self.models()
+                                if record.sha256 is None and not record.missing)
 
     def _maybe_hash(self, record: ModelRecord) -> None:
         if self._hash_in_background:
@@ -417,9 +441,10 @@ class Library:
         return self._hasher.wait(timeout)
 
     def compute_hash(self, ref: str, cancel: CancelToken | None = None) -> ModelRecord:
-        """Hash a model now, in this thread (CLI, tests); returns the updated record."""
+        """Hash a model now, in this thread (CLI, tests), and save; returns the updated record."""
         record = self.get(ref)
         self._hash_one(record.id, cancel or CancelToken())
+        self._save_hashes()
         return self.get(record.id)
 
     def _hash_one(self, record_id: str, cancel: CancelToken) -> None:
@@ -428,16 +453,46 @@ class Library:
         if record is None or (record.sha256 is not None and len(record.shard_sha256) == len(record.paths)):
             return
         hashes = tuple(sha256_file(p, cancel=cancel) for p in record.paths)
-        with self._changing():
-            current = self._records.get(record_id)
-            # Only keep the hash if the files did not change while we read them (cached by size+mtime).
-            if current is None or current.paths != record.paths or stat_files(current.paths) != current.stats:
+        # Only keep the hash if the files did not change while we read them (cached by size+mtime).
+        if stat_files(record.paths) != record.stats:
+            return
+        cancel.raise_if_cancelled()  # closing: close() has saved, or is saving, what came before
+        with self._lock:
+            self._unsaved_hashes[record_id] = _Hashed(record.paths, record.stats, hashes)
+            self._apply_hashes()
+            due = time.monotonic() - self._last_save >= self._hash_save_interval_s
+        if due:  # a long queue: keep finished work on disk every so often, not only at its end
+            self._save_hashes()
+
+    def _apply_hashes(self) -> None:
+        """Put unsaved hashes into the records they were computed for, if those still have the same
+        files; forget the rest (a changed file is hashed again)."""
+        with self._lock:
+            for record_id, hashed in list(self._unsaved_hashes.items()):
+                current = self._records.get(record_id)
+                if current is None or current.paths != hashed.paths or current.stats != hashed.stats:
+                    del self._unsaved_hashes[record_id]
+                elif current.shard_sha256 != hashed.hashes:
+                    self._records[record_id] = replace(current, sha256=hashed.hashes[0],
+                                                       shard_sha256=hashed.hashes)
+
+    def _save_hashes(self) -> None:
+        """Write the registry if hashes are waiting to be saved (one write for the whole batch)."""
+        with self._exclusive():
+            if not self._unsaved_hashes:
                 return
-            self._records[record_id] = replace(current, sha256=hashes[0], shard_sha256=hashes)
+            if _stat_of(self.paths.registry_file) != self._file_stat:
+                self._read_registry()  # keeps another process's changes; re-applies our hashes
+            if not self._unsaved_hashes:
+                return
+            self._save()
+        self._notify()
 
     def close(self) -> None:
-        """Stop background hashing (a half-hashed file is simply hashed again next time)."""
+        """Stop background hashing and save the hashes finished so far (a half-hashed file is simply
+        hashed again next time)."""
         self._hasher.close()
+        self._save_hashes()
 
 
 def _stat_of(path: Path) -> FileStat | None:

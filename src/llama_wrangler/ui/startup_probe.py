@@ -6,8 +6,10 @@ from __future__ import annotations
 import sys
 import time
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
+
+from llama_wrangler.ui.first_shown import FirstShown
 
 IDLE_SETTLE_MS = 1500
 
@@ -16,22 +18,9 @@ class StartupProbe(QObject):
     def __init__(self, window: QWidget, app: QApplication) -> None:
         super().__init__(window)
         self._app = app
-        self._done = False
-        handle = window.windowHandle()
-        if handle is not None and handle.isExposed():
-            self._report_shown()
-        else:
-            window.installEventFilter(self)
-            if handle is not None:
-                handle.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
-        if not self._done and event.type() in (QEvent.Type.Expose, QEvent.Type.Paint):
-            self._report_shown()
-        return False
+        self._shown = FirstShown(window, self._report_shown)
 
     def _report_shown(self) -> None:
-        self._done = True
         print(f"shown {time.time():.6f}", flush=True)
         QTimer.singleShot(IDLE_SETTLE_MS, self._report_idle)
 

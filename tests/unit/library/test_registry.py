@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from llama_wrangler.errors import ModelImportError, ModelNotFoundError, RegistryError
+from llama_wrangler.library import registry as registry_module
 from llama_wrangler.library.registry import SCHEMA_VERSION, Library
 from llama_wrangler.paths import AppPaths
+from llama_wrangler.progress import CancelToken
 from llama_wrangler.settings import ImportMode
 from tests.support.gguf_files import write_gguf, write_split_gguf
 
@@ -204,6 +206,110 @@ def test_background_hashing_fills_sha256_and_rescan_keeps_it(app_paths: AppPaths
     assert lib.get(record.id).sha256 == expected  # cached by (size, mtime): not reset
     lib.close()
     assert library(app_paths).get(record.id).sha256 == expected
+
+
+class CountingWrites:
+    """Counts registry writes; each still goes through the real atomic writer."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        self._write = registry_module.write_bytes_atomic
+        monkeypatch.setattr(registry_module, "write_bytes_atomic", self)
+
+    def __call__(self, target: Path, data: bytes) -> None:
+        self.count += 1
+        self._write(target, data)
+
+
+def unhashed_models(paths: AppPaths, count: int) -> dict[str, str]:
+    """``count`` models in the registry, none hashed yet; returns id -> expected sha256."""
+    lib = library(paths)
+    expected = {}
+    for i in range(count):
+        path = owned_file(paths, f"m{i:03}.gguf", kv={"general.name": f"model {i}"})
+        record = lib.add_owned(path, source="local", origin={})
+        expected[record.id] = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert all(r.sha256 is None for r in lib.models())
+    return expected
+
+
+def test_background_hashing_writes_the_registry_once_per_batch(
+        app_paths: AppPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = unhashed_models(app_paths, 60)
+    writes = CountingWrites(monkeypatch)
+    # No interval save can come due: what is measured is the batching itself.
+    lib = Library(app_paths, hash_save_interval_s=3600).load()
+    assert lib.wait_for_hashes(timeout=60)
+    assert writes.count == 1  # not one per model
+    assert {r.id: r.sha256 for r in library(app_paths).models()} == expected
+    lib.close()
+    assert writes.count == 1  # nothing was left to save
+
+
+def test_a_long_hashing_run_saves_as_it_goes(app_paths: AppPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = unhashed_models(app_paths, 5)
+    writes = CountingWrites(monkeypatch)
+    # Every interval elapsed at once: each finished hash is saved before the next one starts.
+    lib = Library(app_paths, hash_save_interval_s=0).load()
+    assert lib.wait_for_hashes(timeout=60)
+    assert writes.count == 5
+    assert {r.id: r.sha256 for r in library(app_paths).models()} == expected
+    lib.close()
+
+
+class HoldLastHash:
+    """Real hashing, except that hashing the ``count``-th file waits until :meth:`release`: the files
+    before it are hashed and waiting to be saved with the batch, which has not ended."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+        self.count = count
+        self.paths: list[Path] = []
+        self.reached = threading.Event()
+        self._release = threading.Event()
+        self._sha256 = registry_module.sha256_file
+        monkeypatch.setattr(registry_module, "sha256_file", self)
+
+    def __call__(self, path: Path, cancel: CancelToken | None = None) -> str:
+        self.paths.append(path)
+        if len(self.paths) == self.count:
+            self.reached.set()
+            self._release.wait(timeout=60)
+        return self._sha256(path, cancel=cancel)
+
+    def release(self) -> None:
+        self._release.set()
+
+
+def test_close_saves_the_hashes_finished_so_far(app_paths: AppPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = unhashed_models(app_paths, 4)
+    hold = HoldLastHash(monkeypatch, 4)
+    writes = CountingWrites(monkeypatch)
+    lib = Library(app_paths, hash_save_interval_s=3600).load()
+    assert hold.reached.wait(timeout=60)
+    assert writes.count == 0  # three hashes done, waiting for the end of the batch
+    lib.close()
+    hold.release()
+    assert lib.wait_for_hashes(timeout=60)  # the held one was cancelled, not saved
+    assert writes.count == 1
+    saved = {r.id: r.sha256 for r in library(app_paths).models()}
+    held_id = next(r.id for r in library(app_paths).models() if r.path == hold.paths[-1])
+    assert saved == {**expected, held_id: None}
+
+
+def test_unsaved_hashes_survive_another_process_saving_first(
+        app_paths: AppPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = unhashed_models(app_paths, 3)
+    hold = HoldLastHash(monkeypatch, 3)
+    gui = Library(app_paths, hash_save_interval_s=3600).load()
+    assert hold.reached.wait(timeout=60)
+    # Another process (the CLI) saves while the GUI holds two hashes it has not written yet.
+    library(app_paths).add_owned(owned_file(app_paths, "from-cli.gguf"), source="local", origin={})
+    hold.release()
+    assert gui.wait_for_hashes(timeout=60)
+    gui.close()
+    final = {r.id: r.sha256 for r in library(app_paths).models()}
+    assert "from-cli" in {r.name for r in library(app_paths).models()}
+    assert {key: final[key] for key in expected} == expected
 
 
 def test_changed_file_loses_its_stale_hash(app_paths: AppPaths) -> None:
