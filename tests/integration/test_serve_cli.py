@@ -14,6 +14,7 @@ import httpx
 import psutil
 import pytest
 
+from llama_wrangler.paths import AppPaths
 from llama_wrangler.server.ports import pick_free_port
 from tests.support.server_fixtures import TinyModels
 
@@ -85,3 +86,41 @@ def test_serve_unknown_model_is_one_clear_line(app_home: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().startswith("llama-wrangler: error:")
     assert "no-such-model" in result.stderr
+
+
+def test_serve_uses_the_models_folder_from_the_settings(
+        app_home: Path, tmp_path: Path, llama_server_binary: Path, tiny_models: TinyModels) -> None:
+    models = tmp_path / "my-models"
+    models.mkdir()
+    (models / "alpha.gguf").write_bytes(tiny_models.alpha.read_bytes())
+    (app_home / "settings.json").write_text(json.dumps(
+        {"runtime": {"llama_server_path": str(llama_server_binary)},
+         "library": {"models_dir": str(models)}}), encoding="utf-8")
+    # An unreadable registry is rebuilt from the models folder: it must be the one the settings name.
+    registry = AppPaths.under(app_home).ensure().registry_file
+    registry.write_text("{not json", encoding="utf-8")
+    port = pick_free_port("127.0.0.1")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "llama_wrangler", "serve", "alpha", "--port", str(port), "--ctx", "256",
+         "--threads", "1"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ))
+    assert child.stdout is not None
+    try:
+        lines = []
+        for line in child.stdout:
+            lines.append(line)
+            if line.startswith("ready:"):
+                break
+        assert lines and re.search(r"ready: http://127\.0\.0\.1:\d+\s+model=alpha-f32\s", lines[-1]), lines
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+        assert "server: stopped" in out
+        assert "rebuilt from the models folder (1 models found)" in err
+        rebuilt = json.loads(registry.read_text(encoding="utf-8"))
+        assert [entry["paths"] for entry in rebuilt["models"]] == [[str(models / "alpha.gguf")]]
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()

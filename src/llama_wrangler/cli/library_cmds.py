@@ -54,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def open_library(context: CliContext) -> Library:
+    """The library every command uses (settings' models folder; no background hashing in a CLI)."""
     library = Library(context.paths, models_dir=context.settings.library.models_dir,
                       hash_in_background=False).load()
     if library.problem:

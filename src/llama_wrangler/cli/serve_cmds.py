@@ -49,10 +49,12 @@ def _server_settings(args: argparse.Namespace, base: ServerSettings) -> ServerSe
 
 
 def _resolve_model(ref: str, context: CliContext) -> tuple[Path, str]:
-    from llama_wrangler.library.registry import Library
+    # The library as every other command opens it: with the settings' models folder, which an
+    # unreadable registry is rebuilt from.
+    from llama_wrangler.cli.library_cmds import open_library
 
     try:
-        record = Library(context.paths, hash_in_background=False).load().get(ref)
+        record = open_library(context).get(ref)
     except ModelNotFoundError:
         path = Path(ref).expanduser()
         if path.suffix.lower() == ".gguf" and path.is_file():  # a file not (yet) in the library
