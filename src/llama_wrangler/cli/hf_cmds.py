@@ -1,4 +1,5 @@
-"""CLI: ``pull`` (Hugging Face GGUF downloads), ``convert``, ``quantize`` and ``downloads``.
+"""CLI: ``pull`` (Hugging Face GGUF downloads; Ollama names go to :mod:`.ollama_pull_cmd`), ``convert``,
+``quantize`` and ``downloads``.
 
 Runs the same core functions the GUI's jobs run, in the foreground, with a progress bar on stderr.
 Ctrl-C stops a download and keeps its partial file: running the same command again resumes it.
@@ -22,13 +23,14 @@ QUANT_HELP = "F16, BF16, Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0, Q3_K_M or Q2_K"
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add this module's subcommands."""
     pull = subparsers.add_parser(
-        "pull", help="download a GGUF model from Hugging Face",
+        "pull", help="download a GGUF model from Hugging Face or the Ollama registry",
         description="Download a GGUF from Hugging Face into the library. MODEL is hf:org/repo[:QUANT], "
         "hf:org/repo/path/file.gguf, org/repo, hf.co/org/repo:QUANT or a huggingface.co link. Without a "
-        "quant the largest one that fits this machine is picked. Ctrl-C keeps the partial file; run the "
-        "same command again to resume.")
+        "quant the largest one that fits this machine is picked. Ollama models (no Ollama needed): "
+        "ollama:NAME[:TAG], ollama:NAMESPACE/NAME:TAG, NAME:TAG or an ollama.com link. Ctrl-C keeps the "
+        "partial file; run the same command again to resume.")
     pull.add_argument("model", metavar="MODEL")
-    pull.add_argument("--list", action="store_true", help="show the quants on offer and exit")
+    pull.add_argument("--list", action="store_true", help="show the quants (Ollama: the layers) and exit")
     pull.add_argument("--quiet", action="store_true", help="no progress bar")
     pull.set_defaults(handler=cmd_pull)
 
@@ -141,11 +143,15 @@ def _access(context: CliContext) -> Any:
 
 def cmd_pull(args: argparse.Namespace, context: CliContext) -> int:
     from llama_wrangler.cli.library_cmds import open_library
+    from llama_wrangler.cli.ollama_pull_cmd import cmd_pull_ollama, ollama_request_for
     from llama_wrangler.sources.hf_input import parse_hf_input
     from llama_wrangler.sources.hf_pull import PullOptions, choose, pull_choice
     from llama_wrangler.sources.hf_repo import inspect_repo
     from llama_wrangler.sources.partials import list_partials
 
+    ollama = ollama_request_for(args.model)
+    if ollama is not None:
+        return cmd_pull_ollama(args, context, ollama)
     request = parse_hf_input(args.model)
     access = _access(context)
     context_size = context.settings.server.context_size

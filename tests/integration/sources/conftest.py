@@ -1,4 +1,4 @@
-"""A loopback hub per test, with the GGUF repos published."""
+"""A loopback hub (and Ollama registry) per test, with the GGUF repos published."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from llama_wrangler.paths import AppPaths
 from llama_wrangler.sources.hf_hub import HubAccess
 from llama_wrangler.sources.hf_pull import PullOptions
 from tests.support.fake_hub import FakeHub
+from tests.support.fake_ollama import FakeOllama, PublishedTag
 from tests.support.hf_repos import PublishedGGUF, publish_gguf_repo
+from tests.support.ollama_models import publish_tiny, tiny_gguf_bytes
 
 
 @pytest.fixture
@@ -40,3 +42,20 @@ def options(access: HubAccess) -> PullOptions:
 def library(app_paths: AppPaths) -> Iterator[Library]:
     lib = Library(app_paths, hash_in_background=False).load()
     yield lib
+
+
+@pytest.fixture
+def registry() -> Iterator[FakeOllama]:
+    with FakeOllama() as server:
+        yield server
+
+
+@pytest.fixture
+def gguf_bytes(tmp_path: Path) -> bytes:
+    return tiny_gguf_bytes(tmp_path / "ollama-src")
+
+
+@pytest.fixture
+def published(registry: FakeOllama, gguf_bytes: bytes) -> PublishedTag:
+    """``library/llama3.2:1b`` with template, params, system and license layers."""
+    return publish_tiny(registry, gguf_bytes)

@@ -4,10 +4,7 @@ resume, verification, and the errors a user sees."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from llama_wrangler.errors import ChecksumMismatchError, DownloadError, ModelImportError, SourceError
@@ -19,29 +16,7 @@ from llama_wrangler.sources.ollama_pull import OllamaOptions, pull, target_path
 from llama_wrangler.sources.partials import list_partials
 from tests.support.fake_hub import Fault
 from tests.support.fake_ollama import FakeOllama, PublishedTag
-from tests.support.gguf_files import write_gguf
-
-TEXTS = {"template": "{{ .System }} {{ .Prompt }}", "params": '{"stop": ["<|eot_id|>"]}',
-         "system": "You are terse.", "license": "LLAMA 3.2 COMMUNITY LICENSE (loopback copy)"}
-
-
-@pytest.fixture
-def registry() -> Iterator[FakeOllama]:
-    with FakeOllama() as server:
-        yield server
-
-
-@pytest.fixture
-def gguf_bytes(tmp_path: Path) -> bytes:
-    # ~256 KiB of tensor data: big enough that a cut leaves a real partial behind.
-    path = write_gguf(tmp_path / "src" / "tiny.gguf", name="Tiny Llama", vocab_size=8,
-                      tensors={"token_embd.weight": np.arange(256 * 256, dtype=np.float32).reshape(256, 256)})
-    return path.read_bytes()
-
-
-@pytest.fixture
-def published(registry: FakeOllama, gguf_bytes: bytes) -> PublishedTag:
-    return registry.publish("llama3.2", "1b", gguf_bytes, text_layers=TEXTS)
+from tests.support.ollama_models import TEXTS
 
 
 def _options(registry: FakeOllama, retries: int = 3) -> OllamaOptions:

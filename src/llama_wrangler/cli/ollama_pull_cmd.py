@@ -1,0 +1,71 @@
+"""CLI: ``pull`` for Ollama models (``ollama:llama3.2:1b``, ollama.com links, bare ``name:tag``).
+
+Not a subcommand of its own — argparse cannot register ``pull`` twice — so :func:`ollama_request_for`
+routes a ``pull`` argument here from :mod:`llama_wrangler.cli.hf_cmds`. Ctrl-C keeps the partial; the same
+command resumes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from llama_wrangler.cli.context import CliContext
+from llama_wrangler.errors import InputParseError
+from llama_wrangler.sources.ollama_input import OllamaRequest, looks_like_ollama, parse_ollama_input
+
+
+def ollama_request_for(text: str) -> OllamaRequest | None:
+    """The Ollama request ``text`` names, or None when it is for Hugging Face. Unambiguous Ollama forms
+    win; otherwise Hugging Face's reading wins (``org/repo:Q4_K_M``) and Ollama gets what it refuses
+    (``llama3.2:1b``). When neither reads it, Hugging Face's error is raised (by the caller)."""
+    if looks_like_ollama(text):
+        return parse_ollama_input(text)
+    from llama_wrangler.sources.hf_input import parse_hf_input
+
+    try:
+        parse_hf_input(text)
+        return None
+    except InputParseError:
+        try:
+            return parse_ollama_input(text)
+        except InputParseError:
+            return None
+
+
+def cmd_pull_ollama(args: argparse.Namespace, context: CliContext, request: OllamaRequest) -> int:
+    from llama_wrangler.cli.hf_cmds import ProgressBar, size_text
+    from llama_wrangler.cli.library_cmds import open_library
+    from llama_wrangler.sources.ollama_pull import OllamaOptions, open_client, pull
+    from llama_wrangler.sources.ollama_registry import fetch_manifest
+    from llama_wrangler.sources.partials import list_partials
+
+    downloads = context.settings.downloads
+    options = OllamaOptions(downloads.ollama_registry.rstrip("/"), retries=downloads.retries)
+    with open_client() as client:
+        manifest = fetch_manifest(client, options.registry, request)
+    if args.list:
+        print(f"{request.display} ({options.registry})")
+        for layer in manifest.layers:
+            print(f"  {layer.kind or layer.media_type:<10} {size_text(layer.size):>10}  {layer.digest[:19]}…")
+        return 0
+    model = manifest.model
+    library = open_library(context)
+    context.paths.ensure()
+    bar = ProgressBar(quiet=args.quiet)
+    print(f"Downloading {request.display} ({size_text(model.size)}) from {options.registry}", file=sys.stderr)
+    try:
+        record = pull(request, paths=context.paths, library=library, options=options, progress=bar,
+                      manifest=manifest)
+    except KeyboardInterrupt:
+        bar.close()
+        kept = sum(p.bytes_on_disk for p in list_partials(context.paths) if p.request == request.display)
+        print(f"Stopped. {size_text(kept)} of {size_text(model.size)} is kept; run the same command again "
+              "to resume.", file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
+    if manifest.layer("projector") is not None:
+        print("Note: this model's vision projector was not downloaded (not supported yet).", file=sys.stderr)
+    print(f"Added {record.id}: {record.path}")
+    return 0
