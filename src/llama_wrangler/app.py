@@ -301,6 +301,7 @@ class WranglerApp:
                                 default_quant=settings.downloads.default_quant, parent=self.window)
         dialog.download_requested.connect(self._on_download_requested)
         dialog.convert_requested.connect(self._on_convert_requested)
+        dialog.pull_requested.connect(self._on_pull_requested)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
@@ -314,6 +315,10 @@ class WranglerApp:
 
     def _on_convert_requested(self, reference: str, quant: str) -> None:
         self.hub.convert(reference, quant)
+        self.window.show_page("downloads")
+
+    def _on_pull_requested(self, reference: str) -> None:
+        self.hub.pull(reference)
         self.window.show_page("downloads")
 
     def _confirm_remove(self, model_id: str) -> None:

@@ -143,11 +143,12 @@ def _access(context: CliContext) -> Any:
 
 def cmd_pull(args: argparse.Namespace, context: CliContext) -> int:
     from llama_wrangler.cli.library_cmds import open_library
-    from llama_wrangler.cli.ollama_pull_cmd import cmd_pull_ollama, ollama_request_for
+    from llama_wrangler.cli.ollama_pull_cmd import cmd_pull_ollama
     from llama_wrangler.sources.hf_input import parse_hf_input
     from llama_wrangler.sources.hf_pull import PullOptions, choose, pull_choice
     from llama_wrangler.sources.hf_repo import inspect_repo
     from llama_wrangler.sources.partials import list_partials
+    from llama_wrangler.sources.pull_input import ollama_request_for
 
     ollama = ollama_request_for(args.model)
     if ollama is not None:

@@ -1,8 +1,9 @@
 """CLI: ``pull`` for Ollama models (``ollama:llama3.2:1b``, ollama.com links, bare ``name:tag``).
 
-Not a subcommand of its own — argparse cannot register ``pull`` twice — so :func:`ollama_request_for`
-routes a ``pull`` argument here from :mod:`llama_wrangler.cli.hf_cmds`. Ctrl-C keeps the partial; the same
-command resumes it.
+Not a subcommand of its own — argparse cannot register ``pull`` twice — so ``pull`` in
+:mod:`llama_wrangler.cli.hf_cmds` routes here what
+:func:`~llama_wrangler.sources.pull_input.ollama_request_for` reads as an Ollama model. Ctrl-C keeps
+the partial; the same command resumes it.
 """
 
 from __future__ import annotations
@@ -11,26 +12,7 @@ import argparse
 import sys
 
 from llama_wrangler.cli.context import CliContext
-from llama_wrangler.errors import InputParseError
-from llama_wrangler.sources.ollama_input import OllamaRequest, looks_like_ollama, parse_ollama_input
-
-
-def ollama_request_for(text: str) -> OllamaRequest | None:
-    """The Ollama request ``text`` names, or None when it is for Hugging Face. Unambiguous Ollama forms
-    win; otherwise Hugging Face's reading wins (``org/repo:Q4_K_M``) and Ollama gets what it refuses
-    (``llama3.2:1b``). When neither reads it, Hugging Face's error is raised (by the caller)."""
-    if looks_like_ollama(text):
-        return parse_ollama_input(text)
-    from llama_wrangler.sources.hf_input import parse_hf_input
-
-    try:
-        parse_hf_input(text)
-        return None
-    except InputParseError:
-        try:
-            return parse_ollama_input(text)
-        except InputParseError:
-            return None
+from llama_wrangler.sources.ollama_input import OllamaRequest
 
 
 def cmd_pull_ollama(args: argparse.Namespace, context: CliContext, request: OllamaRequest) -> int:

@@ -1,5 +1,6 @@
 """Add model: paste a Hugging Face link or ``org/repo`` → inspect (off the GUI thread) → pick a quant, the
-recommended one marked and preselected → download (a job on the Downloads page)."""
+recommended one marked and preselected → download (a job on the Downloads page). An Ollama name
+(``ollama:llama3.2:1b``, an ollama.com link) names exactly one file, so it goes straight to a download."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from llama_wrangler.errors import WranglerError
 from llama_wrangler.sources.hf_input import HfRequest, parse_hf_input
 from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing
 from llama_wrangler.sources.machine import estimate_memory
+from llama_wrangler.sources.pull_input import ollama_request_for
 from llama_wrangler.ui.formatting import human_bytes
 from llama_wrangler.ui.hub_actions import HUB_LINK
 from llama_wrangler.workers.jobs import Job
@@ -42,10 +44,13 @@ class AddModelDialog(QDialog):
 
     Signals:
         download_requested(RepoListing, QuantChoice): the user picked a file to download.
+        convert_requested(str, str): a safetensors repo (pinned reference) and the quant to make.
+        pull_requested(str): an Ollama model to download (``ollama:NAME:TAG``).
     """
 
     download_requested = Signal(object, object)
     convert_requested = Signal(str, str)  # a reference pinned to the listed commit, the quant to make
+    pull_requested = Signal(str)
 
     def __init__(self, inspect: InspectFactory, *, context: int = 4096, default_quant: str = "Q4_K_M",
                  parent: QWidget | None = None) -> None:
@@ -58,9 +63,10 @@ class AddModelDialog(QDialog):
         self._job: Job | None = None
         self.listing: RepoListing | None = None
 
-        title = QLabel("Add a model from Hugging Face")
+        title = QLabel("Add a model from Hugging Face or Ollama")
         title.setObjectName("dialogTitle")
-        hint = QLabel("Paste a link to a GGUF repo or file, or type org/repo (optionally org/repo:Q4_K_M).")
+        hint = QLabel("Paste a link to a GGUF repo or file, or type org/repo (optionally org/repo:Q4_K_M), "
+                      "or an Ollama model such as ollama:llama3.2:1b.")
         hint.setProperty("muted", True)
         hint.setWordWrap(True)
         self.input = QLineEdit()
@@ -138,6 +144,11 @@ class AddModelDialog(QDialog):
     def inspect(self) -> None:
         text = self.input.text()
         try:
+            ollama = ollama_request_for(text)
+            if ollama is not None:
+                self.pull_requested.emit(ollama.display)
+                self.accept()
+                return
             request = parse_hf_input(text)
         except WranglerError as exc:
             self._show_error(str(exc))

@@ -90,6 +90,11 @@ class HubActions(QObject):
         job.title = f"{listing.repo_id} · {choice.quant}"
         return self._submit(job)
 
+    def pull(self, reference: str) -> Job:
+        """Queue a download of a reference that names one file (an Ollama model such as
+        ``ollama:llama3.2:1b``)."""
+        return self._submit(self._hf_jobs().pull(reference))
+
     def convert(self, reference: str, quant: str) -> Job:
         """Download a safetensors repo, convert it to GGUF and quantize it (one conversion job)."""
         job = self._hf_jobs().convert(reference, quant=quant)

@@ -1,5 +1,6 @@
 """Jobs for Hugging Face downloads, conversions and re-quantizations (the GUI's side of ``sources/`` and
-``convert/``). Each job runs one Qt-free core function on a worker thread; its ``persist`` description
+``convert/``); a pull of an Ollama name is handed to :mod:`llama_wrangler.workers.ollama_jobs`.
+Each job runs one Qt-free core function on a worker thread; its ``persist`` description
 lets :func:`job_from_persisted` re-create it when the app starts again after an interruption."""
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from llama_wrangler.settings import Settings
 from llama_wrangler.sources.hf_hub import HubAccess
 from llama_wrangler.sources.hf_input import parse_hf_input
 from llama_wrangler.sources.hf_pull import PullOptions, pull
+from llama_wrangler.sources.pull_input import ollama_request_for
 from llama_wrangler.workers.jobs import Job
+from llama_wrangler.workers.ollama_jobs import PERSIST_TYPE as OLLAMA_PULL
+from llama_wrangler.workers.ollama_jobs import ollama_pull_job
 
 DOWNLOAD = "download"
 CONVERT = "convert"  # conversions and re-quantizations share one queue: both are CPU/disk heavy
@@ -42,7 +46,11 @@ class HfJobs:
         return HubAccess.from_settings(self.settings.downloads)
 
     def pull(self, text: str) -> Job:
-        """Download ``text`` (any form :func:`parse_hf_input` accepts: repo, URL, hf:repo:QUANT...)."""
+        """Download ``text`` (any form :func:`parse_hf_input` accepts: repo, URL, hf:repo:QUANT...; or an
+        Ollama name such as ``ollama:llama3.2:1b``)."""
+        ollama = ollama_request_for(text)
+        if ollama is not None:
+            return ollama_pull_job(ollama, paths=self.paths, library=self.library, settings=lambda: self.settings)
         request = parse_hf_input(text)  # bad input fails here, before a job exists
 
         def work(progress: ProgressCallback, cancel: CancelToken) -> object:
@@ -89,7 +97,7 @@ class HfJobs:
         spec = entry.get("persist") or {}
         kind = spec.get("type")
         try:
-            if kind == "hf-pull":
+            if kind in ("hf-pull", OLLAMA_PULL):
                 return self.pull(str(spec["input"]))
             if kind == "hf-convert":
                 return self.convert(str(spec["source"]), quant=str(spec["quant"]),
