@@ -171,3 +171,12 @@ def test_cancel_keeps_the_partial(registry: FakeOllama, published: PublishedTag,
     [partial] = list_partials(app_paths)
     assert 0 < partial.bytes_on_disk < len(gguf_bytes)
     assert library.models() == []
+
+
+def test_a_projector_layer_is_recorded_not_downloaded(registry: FakeOllama, gguf_bytes: bytes,
+                                                      app_paths: AppPaths, library: Library) -> None:
+    tag = registry.publish("llava", "7b", gguf_bytes, projector=b"projector bytes" * 100)
+    projector = next(layer for layer in tag.manifest["layers"] if layer["mediaType"].endswith(".projector"))
+    record = pull(OllamaRequest("llava", "7b"), paths=app_paths, library=library, options=_options(registry))
+    assert record.origin["projector_digest"] == projector["digest"]
+    assert not [r for r in registry.requests() if projector["digest"] in r.path]
