@@ -69,11 +69,12 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     from PySide6.QtCore import QCoreApplication, QSocketNotifier, QTimer
 
     from llama_wrangler.runtime.locate import locate_runtime
+    from llama_wrangler.runtime.verify import checked_runtime
     from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
 
     settings = _server_settings(args, context.settings.server)
     model_path, model_id = _resolve_model(args.model, context)
-    runtime = locate_runtime(context.settings, context.paths)
+    runtime = checked_runtime(locate_runtime(context.settings, context.paths))
 
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
     supervisor = ServerSupervisor(runtime, settings, log_file=context.paths.server_log_file)

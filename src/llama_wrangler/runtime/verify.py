@@ -137,3 +137,19 @@ def verify_runtime(runtime: LlamaRuntime, *, timeout: float = VERSION_TIMEOUT_S,
         problem = (f"{runtime.server} is llama.cpp build {info.build_number}, older than build {minimum_build} "
                    "which the flags Llama Wrangler uses need.")
     return Verified(updated, info, problem)
+
+
+def checked_runtime(runtime: LlamaRuntime, *, timeout: float = VERSION_TIMEOUT_S) -> LlamaRuntime:
+    """The runtime to serve with, refusing a llama-server too old for our flags.
+
+    A runtime we built or installed (its manifest names the build) is trusted as it is; a bare binary
+    found in the settings, PATH or Homebrew is run once with ``--version`` first, so an old one fails
+    with a plain message instead of with an unknown-flag error from the server.
+    """
+    if runtime.backend == "llama-cpp-python" or runtime.build_number is not None:
+        return runtime
+    verified = verify_runtime(runtime, timeout=timeout)
+    if verified.problem:
+        raise LlamaRuntimeError(verified.problem, hint="Run `llama-wrangler runtime install` to build the "
+                                "tested version, or point runtime.llama_server_path at a newer llama-server.")
+    return verified.runtime

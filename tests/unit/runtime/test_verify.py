@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from llama_wrangler.errors import LlamaRuntimeError
+from llama_wrangler.runtime.locate import runtime_from_binary
 from llama_wrangler.runtime.verify import (
     VersionInfo,
     backend_from_devices,
+    checked_runtime,
     parse_devices,
     parse_version_output,
     too_old,
@@ -64,3 +69,24 @@ def test_devices_and_backend() -> None:
     assert backend_from_devices(parse_devices(vulkan)) == "vulkan"
     assert parse_devices("Available devices:\n") == ()
     assert backend_from_devices(()) == "cpu"
+
+
+def _stand_in_server(path: Path, version_text: str) -> Path:
+    """A shell script that answers --version like a llama-server of that build (POSIX only)."""
+    path.write_text("#!/bin/sh\ncat >&2 <<'EOF'\n" + version_text + "EOF\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.skipif(os.name == "nt", reason="stand-in binaries are shell scripts")
+def test_checked_runtime_refuses_an_old_bare_binary(tmp_path: Path) -> None:
+    old = runtime_from_binary(_stand_in_server(tmp_path / "llama-server", OLD))
+    with pytest.raises(LlamaRuntimeError, match="older than build"):
+        checked_runtime(old)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="stand-in binaries are shell scripts")
+def test_checked_runtime_fills_in_a_current_bare_binary(tmp_path: Path) -> None:
+    current = runtime_from_binary(_stand_in_server(tmp_path / "llama-server", CURRENT))
+    assert current.build_number is None
+    assert checked_runtime(current).build_number == 11312
