@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,3 +29,16 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
 def write_json_atomic(target: Path, payload: Any) -> None:
     text = json.dumps(payload, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
     write_bytes_atomic(target, text.encode("utf-8"))
+
+
+def move_aside(path: Path) -> Path:
+    """Rename an unusable file to ``<name>.bad-<UTC timestamp>`` (never over an earlier one) so the user
+    keeps it while the app starts afresh. Raises OSError when it cannot be renamed."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    aside = path.with_name(f"{path.name}.bad-{stamp}")
+    counter = 1
+    while aside.exists():
+        aside = path.with_name(f"{path.name}.bad-{stamp}-{counter}")
+        counter += 1
+    path.replace(aside)
+    return aside

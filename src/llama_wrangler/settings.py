@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from llama_wrangler.atomic import write_json_atomic
+from llama_wrangler.atomic import move_aside, write_json_atomic
 from llama_wrangler.errors import SettingsError
 
 SCHEMA_VERSION = 1
@@ -213,16 +212,11 @@ def load_settings(path: Path) -> LoadedSettings:
 
 
 def _keep_aside(path: Path, reason: str) -> LoadedSettings:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    aside = path.with_name(f"{path.name}.bad-{stamp}")
-    counter = 1
-    while aside.exists():
-        aside = path.with_name(f"{path.name}.bad-{stamp}-{counter}")
-        counter += 1
+    aside: Path | None
     try:
-        path.replace(aside)
+        aside = move_aside(path)
     except OSError:
-        aside = None  # type: ignore[assignment]
+        aside = None
     where = f" It was kept as {aside.name}." if aside else ""
     message = f"Your settings file could not be used: {reason}. Default settings are in use.{where}"
     return LoadedSettings(Settings(), problem=message, kept_aside=aside)

@@ -24,11 +24,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from llama_wrangler.atomic import write_bytes_atomic
+from llama_wrangler.atomic import move_aside, write_bytes_atomic
 from llama_wrangler.errors import (
     GGUFError,
     ModelImportError,
@@ -145,14 +144,8 @@ class Library:
         self._save()
 
     def _rebuild(self, path: Path, exc: Exception) -> None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        aside = path.with_name(f"{path.name}.bad-{stamp}")
-        counter = 1
-        while aside.exists():
-            aside = path.with_name(f"{path.name}.bad-{stamp}-{counter}")
-            counter += 1
         try:
-            path.replace(aside)
+            aside = move_aside(path)
         except OSError as err:
             raise RegistryError(f"The model registry {path} is unreadable ({exc}) and could not be moved "
                                 f"aside: {err.strerror or err}.") from err
