@@ -16,6 +16,10 @@ then KILL after ``stop_grace_s``, for a ready server; KILL at once for one that 
 ``crashed`` the server died or could not start (``last_error`` says why; ``error`` was emitted).
 ``stop()`` from ``crashed`` acknowledges it and returns to ``stopped``.
 
+A *drain hook* (:meth:`set_drain_hook`, used by the stable endpoint) lets requests still running on a
+ready server finish before it is signalled: the state is ``stopping`` and the endpoint '' at once, and the
+signal follows when the hook calls back, or after ``stop_grace_s`` at the latest.
+
 Automatic restart (``server.auto_restart``) applies only to a server that crashed *after* being ready,
 with 1/2/4 s backoff and at most 3 restarts within 60 s; a model that fails to load is never retried.
 """
@@ -29,6 +33,7 @@ import os
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -63,6 +68,9 @@ _GENERATION_ATTRIBUTE = QNetworkRequest.Attribute.User
 _KIND_ATTRIBUTE = QNetworkRequest.Attribute(QNetworkRequest.Attribute.User.value + 1)
 _HEALTH, _PROPS = "health", "props"
 
+# (endpoint of the server about to stop, done callback that may be called from any thread)
+DrainHook = Callable[[str, Callable[[], None]], None]
+
 
 class ServerState(StrEnum):
     STOPPED = "stopped"
@@ -94,6 +102,7 @@ class _Run:
     pid: int = 0
     ready: bool = False
     stopping: bool = False
+    draining: bool = False  # stopping, but the stop signal waits for its requests to finish
     failure: str | None = None  # set when *we* gave up on it (timeout, wrong server); reported at exit
     log_file: logging.Handler | None = None
 
@@ -116,6 +125,7 @@ class ServerSupervisor(QObject):
     endpoint_changed = Signal(str)
     log_line = Signal(str)
     error = Signal(str)
+    _drained = Signal(int)  # a drain hook's callback, from any thread; handled on ours
 
     def __init__(self, server: Path | LlamaRuntime, settings: ServerSettings, *, log_file: Path | None = None,
                  parent: QObject | None = None) -> None:
@@ -149,6 +159,11 @@ class ServerSupervisor(QObject):
         self._restart_timer = QTimer(self)
         self._restart_timer.setSingleShot(True)
         self._restart_timer.timeout.connect(self._reconcile)
+        self._drain_hook: DrainHook | None = None
+        self._drain_timer = QTimer(self)
+        self._drain_timer.setSingleShot(True)
+        self._drain_timer.timeout.connect(self._on_drain_timeout)
+        self._drained.connect(self._on_drained)
 
         app = QCoreApplication.instance()
         if app is not None:
@@ -168,6 +183,12 @@ class ServerSupervisor(QObject):
     def model_id(self) -> str:
         """Id of the model the current process serves (or is loading); '' when none runs."""
         return self._run.target.model_id if self._run is not None else ""
+
+    @property
+    def wanted_model_id(self) -> str:
+        """Id of the model the supervisor is working towards ('' when it was told to stop): during a swap
+        this is already the new model while ``model_id`` is still the old one."""
+        return self._desired.model_id if self._desired is not None else ""
 
     @property
     def model_path(self) -> Path | None:
@@ -217,6 +238,11 @@ class ServerSupervisor(QObject):
             self._server_binary = Path(server)
             self._pyserver = False
 
+    def set_drain_hook(self, hook: DrainHook | None) -> None:
+        """Before a *ready* server is signalled to stop, call ``hook(endpoint, done)`` and wait for ``done()``
+        (at most ``stop_grace_s``), so requests already sent to it can finish."""
+        self._drain_hook = hook
+
     def log_lines(self) -> list[str]:
         """The last server output lines (up to 2,000), oldest first."""
         return list(self._log_ring)
@@ -265,7 +291,9 @@ class ServerSupervisor(QObject):
         if run is None:
             return
         if not run.stopping:
-            self._begin_stop(run)
+            self._begin_stop(run, drain=False)
+        elif run.draining:  # quitting: no time to let requests finish
+            self._end_drain(run)
         if run.process.state() != QProcess.ProcessState.NotRunning:
             grace_ms = int(min(self._settings.stop_grace_s, QUIT_GRACE_CAP_S) * 1000)
             # Quitting: no event loop will run again, so waiting here is the only way to reap it.
@@ -467,14 +495,43 @@ class ServerSupervisor(QObject):
         self.endpoint_changed.emit(self._endpoint)
 
     # ----------------------------------------------------------------- stopping
-    def _begin_stop(self, run: _Run) -> None:
+    def _begin_stop(self, run: _Run, *, drain: bool = True) -> None:
         run.stopping = True
         self._poll_timer.stop()
+        endpoint = run.base_url
         self._set_endpoint("")
         self._props = {}
         self._set_state(ServerState.STOPPING)
         if run.process.state() == QProcess.ProcessState.NotRunning:
             return  # never got going (or exit already queued): finished/errorOccurred completes the stop
+        if drain and run.ready and self._drain_hook is not None:
+            run.draining = True
+            generation = run.generation
+            self._drain_timer.start(int(self._settings.stop_grace_s * 1000))
+            self._drain_hook(endpoint, lambda: self._drained.emit(generation))
+            return
+        self._signal_stop(run)
+
+    @Slot(int)
+    def _on_drained(self, generation: int) -> None:
+        run = self._run
+        if run is not None and run.generation == generation and run.draining:
+            self._end_drain(run)
+
+    @Slot()
+    def _on_drain_timeout(self) -> None:
+        run = self._run
+        if run is not None and run.draining:
+            self._append_log("[llama-wrangler] requests still running after the grace period; stopping", run)
+            self._end_drain(run)
+
+    def _end_drain(self, run: _Run) -> None:
+        run.draining = False
+        self._drain_timer.stop()
+        if run.process.state() != QProcess.ProcessState.NotRunning:
+            self._signal_stop(run)
+
+    def _signal_stop(self, run: _Run) -> None:
         if os.name == "nt":  # pragma: no cover - no process groups; llama-server has no WM_CLOSE handler
             run.process.kill()
             return
@@ -534,6 +591,8 @@ class ServerSupervisor(QObject):
         self._run = None
         self._kill_timer.stop()
         self._poll_timer.stop()
+        self._drain_timer.stop()
+        run.draining = False
         if run.pid:
             lifetime.unregister_group(run.pid)
         how = (f"exit code {exit_code}" if exit_status == QProcess.ExitStatus.NormalExit
