@@ -87,6 +87,7 @@ class WranglerApp:
     def __init__(self, app: QApplication, paths: AppPaths, *, startup_probe: bool = False,
                  tray_available: bool | None = None) -> None:
         from llama_wrangler.library.registry import Library
+        from llama_wrangler.server.stable_service import StableEndpointService
         from llama_wrangler.server.supervisor import ServerSupervisor
         from llama_wrangler.settings import load_settings
         from llama_wrangler.ui.crash_dialog import CrashHandler
@@ -128,8 +129,10 @@ class WranglerApp:
         self.jobs = JobManager.from_settings(settings, paths)
         self.supervisor = ServerSupervisor(self._server_binary(), settings.server,
                                            log_file=paths.server_log_file)
+        # The stable endpoint opens on the first serve, not here: browsing models must not take a port.
+        self.stable = StableEndpointService(self.supervisor, self._resolve_requested_model)
         self.actions = ModelActions(self.library, self.supervisor, self.jobs, self.messenger,
-                                    before_serve=self._refresh_runtime)
+                                    before_serve=self._before_serve)
         self.hub = HubActions(paths, self.library, self.jobs, settings, self.messenger)
 
         self.tray = TrayController(self.actions, self.supervisor, self.jobs,
@@ -160,6 +163,20 @@ class WranglerApp:
         the app ran). Only file checks: cheap enough right before a start."""
         self.supervisor.set_server_binary(self._server_binary(report=False))
 
+    def _before_serve(self) -> None:
+        self._refresh_runtime()
+        self.stable.apply(self.settings.settings.server, opening=True)
+
+    def _resolve_requested_model(self, model_id: str) -> tuple[Path, str]:
+        """A model an API request named (on the GUI thread, from the stable endpoint's swap signal)."""
+        from llama_wrangler.errors import ModelNotFoundError
+
+        record = self.actions.find(model_id)
+        if record is None or record.missing:
+            raise ModelNotFoundError(f"The model {model_id} is not in the library or its file is missing.")
+        self._refresh_runtime()
+        return record.path, record.id
+
     def _build_pages(self) -> None:
         from llama_wrangler.ui.downloads_view import DownloadsView
         from llama_wrangler.ui.library_view import LibraryView
@@ -172,6 +189,7 @@ class WranglerApp:
         self.window.add_page("downloads", "Downloads", "nav-downloads", self.downloads_view)
         self.window.add_page("server", "Server", "nav-server", self.server_view)
         self.library_view.set_records(self.actions.models())
+        self.stable.set_catalog([record.id for record in self.actions.models() if not record.missing])
 
     def _wire(self) -> None:
         from llama_wrangler.ui.drop_import import DropImporter
@@ -230,6 +248,7 @@ class WranglerApp:
         self.actions.close()
         self.drop_importer.remove(self.app)
         self.supervisor.shutdown()
+        self.stable.close()
         self.jobs.shutdown()
         self.library.close()
         # Late queued signals must not reach widgets that are about to go (WranglerApp is no QObject,
@@ -244,13 +263,16 @@ class WranglerApp:
 
     # -- slots -----------------------------------------------------------------------------------------
     def _on_library_changed(self) -> None:
-        self.library_view.set_records(self.actions.models())
+        models = self.actions.models()
+        self.library_view.set_records(models)
+        self.stable.set_catalog([record.id for record in models if not record.missing])
 
     def _on_server_changed(self, *_args: object) -> None:
         sup = self.supervisor
         model_id = self.actions.serving_id()
         record = self.actions.find(model_id) if model_id else None
-        self.window.server_status.set_state(sup.state, record.name if record else model_id, sup.endpoint)
+        self.window.server_status.set_state(sup.state, record.name if record else model_id,
+                                            sup.client_endpoint)
         self.library_view.set_served(sup.model_id, sup.state)
 
     def _on_import_requested(self, paths: list[Path], mode: str) -> None:
@@ -275,7 +297,7 @@ class WranglerApp:
         from llama_wrangler.settings import Settings
 
         assert isinstance(settings, Settings)
-        self.supervisor.set_settings(settings.server)
+        self.stable.apply(settings.server, opening=False)  # gives the supervisor its settings too
         self.hub.set_settings(settings)
         self._refresh_runtime()
         self.theme.apply(settings.ui.theme)

@@ -85,6 +85,10 @@ class ServerSettings(_Section):
     stop_grace_s: float = Field(5.0, ge=0, le=120,
                                 description="Seconds between SIGTERM and SIGKILL when stopping.")
     auto_restart: bool = Field(False, description="Restart a crashed server (at most 3 times a minute).")
+    stable_endpoint: bool = Field(True, description="Serve host:port through Llama Wrangler's own proxy, "
+                                  "so switching models never drops a request: requests wait for the new "
+                                  "model, and one naming a library model switches to it. Off: llama-server "
+                                  "binds host:port itself.")
 
     @field_validator("host")
     @classmethod

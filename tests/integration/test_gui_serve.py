@@ -3,6 +3,7 @@ real models."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,7 +58,9 @@ def test_serve_swap_and_stop_through_the_ui(wrangler: WranglerApp, qtbot: QtBot)
     assert view.details.serve_button.text() == "Serve"
     view.details.serve_button.click()
     qtbot.waitUntil(lambda: _ready_with(wrangler, alpha), timeout=READY_MS)
-    endpoint = wrangler.supervisor.endpoint
+    # What every place shows is the stable endpoint (the proxy), not llama-server's own port.
+    endpoint = wrangler.supervisor.client_endpoint
+    assert endpoint == wrangler.stable.url and endpoint != wrangler.supervisor.endpoint
     assert endpoint.startswith("http://127.0.0.1:")
     assert httpx.get(f"{endpoint}/v1/models", timeout=10).status_code == 200
     assert ("Model ready", f"alpha is being served at {endpoint}.") in notes
@@ -86,6 +89,9 @@ def test_serve_swap_and_stop_through_the_ui(wrangler: WranglerApp, qtbot: QtBot)
     assert wrangler.tray.model_actions[beta].isChecked()
     assert not wrangler.tray.model_actions[alpha].isChecked()
     assert "beta" in wrangler.tray.tooltip
+    assert wrangler.supervisor.client_endpoint == endpoint  # the same address across the swap
+    props = httpx.get(f"{endpoint}/props", timeout=10).json()
+    assert Path(props["model_path"]).stem == "beta"
     assert view.model.index(view.model.row_of(beta), Column.SERVING).data() == "Serving"
     assert view.model.index(view.model.row_of(alpha), Column.SERVING).data() == ""
 
@@ -141,6 +147,23 @@ def test_requantize_from_the_details_pane(wrangler: WranglerApp, qtbot: QtBot) -
     qtbot.waitUntil(lambda: view.select(made.id))  # the page refreshes right after the library changes
     qtbot.waitUntil(lambda: view.details.record is not None and view.details.record.id == made.id)
     assert not view.details.requantize_button.isEnabled()
+
+
+def test_an_api_request_naming_a_library_model_switches_the_app_to_it(
+        wrangler: WranglerApp, qtbot: QtBot) -> None:
+    ids = {r.path.stem: r.id for r in wrangler.library.models()}
+    wrangler.actions.serve(ids["alpha"])
+    qtbot.waitUntil(lambda: _ready_with(wrangler, ids["alpha"]), timeout=READY_MS)
+    url = wrangler.stable.url
+    replies: list[httpx.Response] = []
+    worker = threading.Thread(target=lambda: replies.append(httpx.post(
+        f"{url}/v1/completions", timeout=60, json={"model": ids["beta"], "prompt": "hi", "max_tokens": 2})))
+    worker.start()
+    qtbot.waitUntil(lambda: bool(replies), timeout=READY_MS)  # the swap needs this loop turning
+    worker.join()
+    assert replies[0].status_code == 200, replies[0].text
+    assert wrangler.supervisor.model_id == ids["beta"]
+    qtbot.waitUntil(lambda: wrangler.server_view.served_model.text() == "beta")
 
 
 def test_a_runtime_set_while_the_app_runs_is_used(qapp: QApplication, app_paths: AppPaths,

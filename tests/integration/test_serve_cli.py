@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,62 @@ def test_serve_uses_the_models_folder_from_the_settings(
         if child.poll() is None:
             child.kill()
             child.communicate()
+
+
+def test_serve_routes_a_request_naming_another_library_model(
+        app_home: Path, tmp_path: Path, llama_server_binary: Path, tiny_models: TinyModels) -> None:
+    models = tmp_path / "my-models"
+    models.mkdir()
+    (models / "alpha.gguf").write_bytes(tiny_models.alpha.read_bytes())
+    (models / "beta.gguf").write_bytes(tiny_models.beta.read_bytes())
+    (app_home / "settings.json").write_text(json.dumps(
+        {"runtime": {"llama_server_path": str(llama_server_binary)},
+         "library": {"models_dir": str(models)}}), encoding="utf-8")
+    # No registry yet: an unreadable one is rebuilt from the models folder, which holds both models.
+    AppPaths.under(app_home).ensure().registry_file.write_text("{not json", encoding="utf-8")
+    port = pick_free_port("127.0.0.1")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "llama_wrangler", "serve", str(models / "alpha.gguf"), "--port", str(port),
+         "--ctx", "256", "--threads", "1"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ))
+    assert child.stdout is not None
+    try:
+        for line in child.stdout:
+            if line.startswith("ready:"):
+                break
+        url = f"http://127.0.0.1:{port}"
+        listed = [m["id"] for m in httpx.get(f"{url}/v1/models", timeout=10).json()["data"]]
+        others = [model_id for model_id in listed if model_id.startswith("beta")]
+        assert len(others) == 1, listed
+        other = others[0]
+        reply = httpx.post(f"{url}/v1/completions", timeout=60,
+                           json={"model": other, "prompt": "hello", "max_tokens": 2})
+        assert reply.status_code == 200, reply.text
+        props = httpx.get(f"{url}/props", timeout=10).json()
+        assert Path(props["model_path"]).name == "beta.gguf"
+        assert httpx.post(f"{url}/v1/completions", timeout=10,
+                          json={"model": "nope", "prompt": "x"}).status_code == 404
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+        assert f"a request asks for {other}" in out
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+
+
+def test_serve_on_a_busy_port_says_so_when_told_to(app_home: Path, llama_server_binary: Path,
+                                                   tiny_models: TinyModels) -> None:
+    (app_home / "settings.json").write_text(json.dumps(
+        {"runtime": {"llama_server_path": str(llama_server_binary)},
+         "server": {"port_conflict": "fail"}}), encoding="utf-8")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "llama_wrangler", "serve", str(tiny_models.alpha),
+                                 "--port", str(port)], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert f"Port {port} on 127.0.0.1 is already in use" in result.stderr

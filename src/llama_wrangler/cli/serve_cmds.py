@@ -10,13 +10,17 @@ import socket
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from llama_wrangler.cli.context import CliContext
 from llama_wrangler.errors import ModelNotFoundError, ServerError, SettingsError, WranglerError
 from llama_wrangler.settings import ServerSettings, describe_validation_error
+
+if TYPE_CHECKING:
+    from llama_wrangler.server.stable_link import StableLink
+    from llama_wrangler.server.supervisor import ServerSupervisor
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -25,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "serve", help="serve a model with llama-server (foreground; Ctrl-C stops it)",
         description="Start llama-server for MODEL (a library id, name, unique id prefix, or a .gguf path), "
         "print its state changes and endpoint, and stop it cleanly on Ctrl-C. While it runs, type another "
-        "MODEL and Enter to swap to it. Options override the server settings for this run only.")
+        "MODEL and Enter to swap to it; with server.stable_endpoint (the default) the endpoint stays the same "
+        "across swaps, requests wait instead of failing, and a request naming a library model swaps to it. "
+        "Options override the server settings for this run only.")
     parser.add_argument("model", metavar="MODEL")
     parser.add_argument("--port", type=int, help="port (default: settings, 8080)")
     parser.add_argument("--host", help="address to bind (default: 127.0.0.1)")
@@ -77,14 +83,19 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     runtime = checked_runtime(locate_runtime(context.settings, context.paths))
 
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
-    supervisor = ServerSupervisor(runtime, settings, log_file=context.paths.server_log_file)
+    # Qt-free to build, so it is bound before llama-server starts: a busy port fails at once.
+    link = _CliStableEndpoint(settings, context) if settings.stable_endpoint else None
+    supervisor = ServerSupervisor(runtime, link.backend_settings if link else settings,
+                                  log_file=context.paths.server_log_file)
+    if link is not None:
+        link.attach(supervisor)
     outcome = {"status": 0, "stopping": False}
 
     def on_state(old: str, new: str) -> None:
         print(f"server: {new}", flush=True)
         if new == ServerState.READY:
             ctx = supervisor.context_size
-            print(f"ready: {supervisor.endpoint}  model={supervisor.model_id}  n_ctx={ctx}  "
+            print(f"ready: {supervisor.client_endpoint}  model={supervisor.model_id}  n_ctx={ctx}  "
                   "(OpenAI-compatible: /v1/chat/completions, /v1/completions)", flush=True)
         elif new == ServerState.STOPPED and outcome["stopping"]:
             app.quit()
@@ -171,6 +182,8 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
             app.exec()
     finally:
         supervisor.shutdown()
+        if link is not None:
+            link.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         signal.set_wakeup_fd(previous_fd)
@@ -184,6 +197,39 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     if supervisor.state is ServerState.CRASHED:
         return 1
     return int(outcome["status"])
+
+
+class _CliStableEndpoint:
+    """The stable endpoint of one ``serve`` run: bound before llama-server starts (a busy port is an error
+    right away), attached to the supervisor once it exists; a request naming a library model swaps to it."""
+
+    def __init__(self, settings: ServerSettings, context: CliContext) -> None:
+        from llama_wrangler.cli.library_cmds import open_library
+        from llama_wrangler.server.backend_gate import BackendGate
+        from llama_wrangler.server.stable_link import backend_settings, open_stable_endpoint
+
+        self._context = context
+        self.endpoint = open_stable_endpoint(settings, BackendGate(), routing=True)
+        self.backend_settings = backend_settings(settings)
+        self.model_ids = [record.id for record in open_library(context).models() if not record.missing]
+        self._link: StableLink | None = None
+
+    def attach(self, supervisor: ServerSupervisor) -> None:
+        from llama_wrangler.server.stable_link import StableLink
+
+        self._link = StableLink(supervisor, self.endpoint, resolve=self._resolve)
+        self._link.set_catalog(self.model_ids)
+        self._link.swap_requested.connect(lambda ref: print(f"a request asks for {ref}…", flush=True))
+        self.endpoint.start()
+
+    def _resolve(self, ref: str) -> tuple[Path, str]:
+        return _resolve_model(ref, self._context)
+
+    def close(self) -> None:
+        if self._link is not None:
+            self._link.close()
+        else:
+            self.endpoint.close()
 
 
 def _stop_signals() -> list[signal.Signals]:

@@ -73,8 +73,9 @@ class StableEndpoint:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="stable-endpoint",
-                                            daemon=True)
+            # A short poll interval keeps close() (on the GUI thread) prompt.
+            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,),
+                                            name="stable-endpoint", daemon=True)
             self._thread.start()
 
     def close(self) -> None:
@@ -124,7 +125,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path = self.path.split("?", 1)[0]
         if proxy.catalog is not None and self.command == "GET" and path == "/v1/models":
-            self._reply(200, models_document(proxy.catalog()))
+            ids, served = proxy.catalog(), proxy.gate.model_id
+            # A model served from a file outside the library is still what this endpoint answers with.
+            self._reply(200, models_document(ids if not served or served in ids else [served, *ids]))
             return
         wanted = self._route(proxy, body)
         if wanted == "":

@@ -78,6 +78,7 @@ class StableLink(QObject):
         supervisor.state_changed.connect(self._on_state_changed)
         supervisor.error.connect(self._on_error)
         supervisor.set_drain_hook(self._drain)
+        supervisor.set_client_url(endpoint.url)
         self._sync()
 
     @property
@@ -90,6 +91,7 @@ class StableLink(QObject):
 
     def close(self) -> None:
         self._supervisor.set_drain_hook(None)
+        self._supervisor.set_client_url("")
         self.endpoint.gate.set_down("The server is shutting down.")
         self.endpoint.close()
 

@@ -137,6 +137,7 @@ class ServerSupervisor(QObject):
         self._log_path = log_file
         self._state = ServerState.STOPPED
         self._endpoint = ""
+        self._client_url = ""
         self._props: dict[str, Any] = {}
         self._last_error = ""
         self._desired: _Target | None = None
@@ -178,6 +179,16 @@ class ServerSupervisor(QObject):
     def endpoint(self) -> str:
         """Base URL (``http://127.0.0.1:8080``) of the server that is running *and ready*, else ''."""
         return self._endpoint
+
+    @property
+    def client_endpoint(self) -> str:
+        """The address clients should use while the server is ready: the stable endpoint in front of it
+        when one is set (:meth:`set_client_url`), else ``endpoint``; '' when not ready."""
+        return (self._client_url or self._endpoint) if self._endpoint else ""
+
+    def set_client_url(self, url: str) -> None:
+        """Base URL of a proxy in front of this server ('' for none); shown to users instead of ours."""
+        self._client_url = url
 
     @property
     def model_id(self) -> str:

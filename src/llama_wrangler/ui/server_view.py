@@ -221,7 +221,7 @@ class ServerView(QWidget):
         name = serving.name if serving is not None else sup.model_id
         words = STATE_WORDS.get(state, state)
         self.state_label.setText(f"{words} — {name}" if name and state in ACTIVE_STATES else words)
-        endpoint = sup.endpoint
+        endpoint = sup.client_endpoint
         self.endpoint.setText(f"{endpoint}/v1" if endpoint else "")
         self.copy_button.setEnabled(bool(endpoint))
         self.copy_button.setText("Copy")

@@ -144,7 +144,7 @@ class TrayController(QObject):
                 checked.setChecked(False)
                 self._model_group.setExclusive(True)
         record = self._actions.find(served) if served else None
-        text = describe_state(state, record.name if record else served, self._supervisor.endpoint)
+        text = describe_state(state, record.name if record else served, self._supervisor.client_endpoint)
         self.status_action.setText(text)
         self.stop_action.setEnabled(state not in (ServerState.STOPPED, ServerState.STOPPING))
         self.state_icon = tray_icon_for(state)
@@ -173,6 +173,7 @@ class TrayController(QObject):
     def _on_endpoint_changed(self, endpoint: str) -> None:
         # The endpoint is published right after the state turns ready: announce the model then.
         self._sync_state()
+        endpoint = self._supervisor.client_endpoint  # the stable one, when a proxy stands in front
         if endpoint and self._supervisor.state == ServerState.READY:
             record = self._actions.find(self._supervisor.model_id)
             name = record.name if record else self._supervisor.model_id
