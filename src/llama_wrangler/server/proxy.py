@@ -12,6 +12,7 @@ asks ``on_swap`` for it and waits until it is served.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import socket
 import threading
@@ -42,13 +43,16 @@ class ProxyServer(ThreadingHTTPServer):
 
 class StableEndpoint:
     """The front server. ``wait_s`` bounds how long a request waits for a backend; ``catalog`` and
-    ``on_swap`` (called from a request thread) enable model routing."""
+    ``on_swap`` (called from a request thread) enable model routing. With an ``api_key`` every request
+    must carry it, as llama-server would demand: the proxy answers some requests itself, and a swap is not
+    something a stranger may trigger."""
 
     def __init__(self, gate: BackendGate, host: str, port: int, *, wait_s: float,
                  catalog: Callable[[], list[str]] | None = None,
-                 on_swap: Callable[[str], None] | None = None) -> None:
+                 on_swap: Callable[[str], None] | None = None, api_key: str = "") -> None:
         self.gate = gate
         self.wait_s = wait_s
+        self.api_key = api_key
         self.catalog = catalog
         self.on_swap = on_swap
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -123,6 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
+        if proxy.api_key and not self._authorized(proxy.api_key):
+            self._reply(401, error_body("Invalid API key.", "authentication_error", "invalid_api_key"))
+            return
         path = self.path.split("?", 1)[0]
         if proxy.catalog is not None and self.command == "GET" and path == "/v1/models":
             ids, served = proxy.catalog(), proxy.gate.model_id
@@ -141,6 +148,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._forward(proxy, lease, body)
         finally:
             proxy.gate.release(lease)
+
+    def _authorized(self, key: str) -> bool:
+        sent = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        sent = sent or self.headers.get("X-Api-Key", "").strip()  # llama-server accepts either
+        return hmac.compare_digest(sent.encode(), key.encode())
 
     def _route(self, proxy: StableEndpoint, body: bytes) -> str | None:
         """The model this request must wait for (None: whatever is served); '' after answering 404."""

@@ -42,7 +42,7 @@ def open_stable_endpoint(settings: ServerSettings, gate: BackendGate, *, routing
     port = choose_port(settings.host, settings.port, settings.port_conflict)
     try:
         return StableEndpoint(gate, settings.host, port, wait_s=wait_seconds(settings),
-                              catalog=(lambda: []) if routing else None)
+                              catalog=(lambda: []) if routing else None, api_key=settings.api_key)
     except OSError as exc:  # taken between the check and the bind
         raise ServerError(f"Port {port} on {settings.host} is already in use by another program "
                           f"({exc.strerror or exc}).",

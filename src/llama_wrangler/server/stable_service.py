@@ -42,6 +42,7 @@ class StableEndpointService:
             self._open(server, address)
         if self._link is not None:
             self._link.endpoint.wait_s = wait_seconds(server)
+            self._link.endpoint.api_key = server.api_key
             self._supervisor.set_settings(backend_settings(server))
         else:
             self._supervisor.set_settings(server)

@@ -101,3 +101,18 @@ def test_routing_lists_refuses_and_asks_for_swaps(backend: str, proxy: StableEnd
     assert httpx.post(f"{proxy.url}/v1/completions", json={"model": "beta"}, timeout=10).status_code == 201
     assert asked == ["beta"]
     assert json.loads(_Echo.seen[-1]["body"])["model"] == "beta"
+
+
+def test_with_an_api_key_every_request_must_carry_it(backend: str, proxy: StableEndpoint) -> None:
+    proxy.api_key = "s3cret"
+    proxy.catalog = lambda: ["alpha"]
+    proxy.gate.set_ready(backend, "alpha")
+    refused = httpx.get(f"{proxy.url}/v1/models", timeout=10)
+    assert refused.status_code == 401 and refused.json()["error"]["type"] == "authentication_error"
+    wrong = httpx.post(f"{proxy.url}/v1/completions", json={}, headers={"Authorization": "Bearer nope"}, timeout=10)
+    assert wrong.status_code == 401
+    assert _Echo.seen == []
+    allowed = httpx.get(f"{proxy.url}/v1/models", headers={"Authorization": "Bearer s3cret"}, timeout=10)
+    assert allowed.status_code == 200
+    assert httpx.post(f"{proxy.url}/v1/completions", json={}, headers={"X-Api-Key": "s3cret"},
+                      timeout=10).status_code == 201
