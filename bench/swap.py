@@ -9,6 +9,8 @@ Generates a model of a few hundred MB in a temp dir, then per repetition measure
 * swap   — ``supervisor.swap()`` from a ready tiny model until ``ready`` on the big one (includes stopping
   the tiny server: stop then start is the memory-safe swap);
 * stop   — ``supervisor.stop()`` of the ready big model until ``stopped``.
+* dropped — through the stable endpoint (proxy), a client sends completions back to back while the server
+  swaps tiny ↔ big ``reps`` times: how many of its requests failed (must be 0).
 
 Prints medians and the ratio to the floor. Same argv, settings and machine for every row.
 
@@ -43,7 +45,9 @@ from tests.support.tiny_models import FileType, write_tiny_llama_gguf  # noqa: E
 
 from llama_wrangler.runtime.locate import runtime_from_dir  # noqa: E402
 from llama_wrangler.server.argv import build_server_argv  # noqa: E402
+from llama_wrangler.server.backend_gate import BackendGate  # noqa: E402
 from llama_wrangler.server.ports import pick_free_port  # noqa: E402
+from llama_wrangler.server.stable_link import StableLink, backend_settings, open_stable_endpoint  # noqa: E402
 from llama_wrangler.server.supervisor import ServerState, ServerSupervisor  # noqa: E402
 from llama_wrangler.settings import ServerSettings  # noqa: E402
 
@@ -118,6 +122,48 @@ def wait_for(supervisor: ServerSupervisor, state: ServerState,
     return done[0] - began, done[0] - (loaded[0] if loaded else done[0])
 
 
+def dropped_during_swaps(server: Path, settings: ServerSettings, tiny: Path, big: Path,
+                         reps: int) -> tuple[int, int]:
+    """(failed, sent) requests of a client hammering the stable endpoint while the model swaps."""
+    user = settings.model_copy(update={"port": pick_free_port("127.0.0.1")})
+    supervisor = ServerSupervisor(server, backend_settings(user))
+    endpoint = open_stable_endpoint(user, BackendGate(), routing=False)
+    link = StableLink(supervisor, endpoint)
+    endpoint.start()
+    outcomes: list[bool] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with httpx.Client(timeout=600) as client:
+            while not stop.is_set():
+                try:
+                    reply = client.post(f"{endpoint.url}/v1/completions", json={"prompt": "hi", "max_tokens": 2})
+                    outcomes.append(reply.status_code == 200)
+                except httpx.HTTPError:
+                    outcomes.append(False)
+
+    wait_for(supervisor, ServerState.READY, lambda: supervisor.start(tiny, "tiny"))
+    client = threading.Thread(target=hammer, daemon=True)
+    client.start()
+
+    def some_served() -> None:  # between swaps, so every swap meets a client mid-stream
+        target = len(outcomes) + 3
+        while len(outcomes) < target and client.is_alive():
+            time.sleep(0.005)
+
+    for _rep in range(reps):
+        some_served()
+        wait_for(supervisor, ServerState.READY, lambda: supervisor.swap(big, "big"))
+        some_served()
+        wait_for(supervisor, ServerState.READY, lambda: supervisor.swap(tiny, "tiny"))
+    some_served()
+    stop.set()
+    client.join(600)
+    supervisor.shutdown()
+    link.close()
+    return outcomes.count(False), len(outcomes)
+
+
 def ms(value: float) -> str:
     return f"{value * 1000:.0f}"
 
@@ -165,6 +211,7 @@ def main() -> int:
                   + "  | after load: " + "  ".join(f"{k} {ms(v[-1])} ms" for k, v in detect.items()),
                   flush=True)
         supervisor.shutdown()
+        failed, sent = dropped_during_swaps(server, settings, tiny, big, args.reps)
         del app
 
     floor = statistics.median(total["floor"])
@@ -183,7 +230,9 @@ def main() -> int:
             after_text = delta = "—"
         print(f"| {name} | {ms(median)} | {ms(min(values))} | {ms(max(values))} | {ratio} | "
               f"{after_text} | {delta} |")
-    return 0
+    print(f"| requests dropped during {2 * args.reps} swaps, through the stable endpoint | {failed} of {sent} | "
+          "| | | | |")
+    return 0 if failed == 0 else 1
 
 
 if __name__ == "__main__":
