@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QDialog, QWidget
 
 from llama_wrangler.library.records import ModelRecord
+from llama_wrangler.ui.confirm_layout import lay_out_confirm
 from llama_wrangler.ui.formatting import human_bytes
 
 
@@ -20,9 +21,6 @@ class RemoveDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("removeDialog")
         self.setWindowTitle("Remove model")
-        title = QLabel(f"Remove {record.name}?")
-        title.setObjectName("sectionTitle")
-        title.setWordWrap(True)
         self.delete_file = QCheckBox(f"Also delete the file ({human_bytes(record.size_bytes)})")
         if record.owned:
             text = "It is stored in the app's models folder."
@@ -30,23 +28,8 @@ class RemoveDialog(QDialog):
             text = (f"It is linked in place from {record.path.parent}; the file stays where it is "
                     "(Llama Wrangler only deletes files in its own folder).")
             self.delete_file.setEnabled(False)
-        note = QLabel(text)
-        note.setWordWrap(True)
-        note.setProperty("muted", True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Remove")
+        self.ok_button = lay_out_confirm(self, f"Remove {record.name}?", text, self.delete_file, "Remove")
         self.ok_button.setProperty("danger", True)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        self.setMinimumWidth(440)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(20, 18, 20, 16)
-        layout.setSpacing(10)
-        layout.addWidget(title)
-        layout.addWidget(note)
-        layout.addWidget(self.delete_file)
-        layout.addWidget(buttons)
         self.accepted.connect(self._on_accepted)
 
     @Slot()

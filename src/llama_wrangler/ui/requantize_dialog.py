@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QDialog, QWidget
 
 from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.settings import QUANT_CHOICES
+from llama_wrangler.ui.confirm_layout import lay_out_confirm
 
 # What llama-quantize can make a smaller model from without compounding quantization loss.
 SOURCE_TYPES = frozenset({"F16", "BF16", "F32"})
@@ -30,29 +31,14 @@ class RequantizeDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("requantizeDialog")
         self.setWindowTitle("Re-quantize")
-        title = QLabel(f"Make a smaller copy of {record.name}")
-        title.setObjectName("sectionTitle")
-        title.setWordWrap(True)
-        note = QLabel("The original stays as it is; the new file is added to the library when done.")
-        note.setProperty("muted", True)
-        note.setWordWrap(True)
         self.quant = QComboBox()
         for quant in TARGETS:
             self.quant.addItem(f"{quant} — {NOTES.get(quant, '')}", quant)
         index = self.quant.findData(default.upper())
         self.quant.setCurrentIndex(index if index >= 0 else self.quant.findData("Q4_K_M"))
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Re-quantize")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        self.setMinimumWidth(440)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(20, 18, 20, 16)
-        layout.setSpacing(10)
-        layout.addWidget(title)
-        layout.addWidget(note)
-        layout.addWidget(self.quant)
-        layout.addWidget(buttons)
+        lay_out_confirm(self, f"Make a smaller copy of {record.name}",
+                        "The original stays as it is; the new file is added to the library when done.",
+                        self.quant, "Re-quantize")
         self.accepted.connect(self._on_accepted)
 
     @Slot()
