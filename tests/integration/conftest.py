@@ -3,5 +3,7 @@
 from __future__ import annotations
 
 from tests.support.server_fixtures import held_loading_model, llama_server_binary, tiny_models
+from tests.support.source_fixtures import gguf_bytes, gguf_repo, hub, published, registry
 
-__all__ = ["held_loading_model", "llama_server_binary", "tiny_models"]
+__all__ = ["gguf_bytes", "gguf_repo", "held_loading_model", "hub", "llama_server_binary", "published",
+           "registry", "tiny_models"]

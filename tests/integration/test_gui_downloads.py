@@ -17,18 +17,7 @@ from llama_wrangler.ui.add_model_dialog import RECOMMENDED, AddModelDialog
 from llama_wrangler.workers.jobs import JobState
 from tests.support.fake_hub import FakeHub, Fault
 from tests.support.gui import app_session
-from tests.support.hf_repos import GGUF_REPO, PublishedGGUF, publish_gguf_repo
-
-
-@pytest.fixture
-def hub() -> Iterator[FakeHub]:
-    with FakeHub() as server:
-        yield server
-
-
-@pytest.fixture
-def gguf_repo(hub: FakeHub, tmp_path: Path) -> PublishedGGUF:
-    return publish_gguf_repo(hub, tmp_path / "hub-src")
+from tests.support.hf_repos import GGUF_REPO, PublishedGGUF
 
 
 @pytest.fixture

@@ -3,10 +3,6 @@ shown on the Downloads page, resumed after quitting mid-way."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -18,23 +14,7 @@ from llama_wrangler.workers.jobs import JobState
 from tests.support.fake_hub import Fault
 from tests.support.fake_ollama import FakeOllama, PublishedTag
 from tests.support.gui import start_app, stop_app
-from tests.support.ollama_models import TEXTS, publish_tiny, tiny_gguf_bytes
-
-
-@pytest.fixture
-def registry() -> Iterator[FakeOllama]:
-    with FakeOllama() as server:
-        yield server
-
-
-@pytest.fixture
-def gguf_bytes(tmp_path: Path) -> bytes:
-    return tiny_gguf_bytes(tmp_path / "ollama-src")
-
-
-@pytest.fixture
-def published(registry: FakeOllama, gguf_bytes: bytes) -> PublishedTag:
-    return publish_tiny(registry, gguf_bytes)
+from tests.support.ollama_models import TEXTS
 
 
 def _settings(registry: FakeOllama) -> Settings:

@@ -1,9 +1,9 @@
-"""A loopback hub (and Ollama registry) per test, with the GGUF repos published."""
+"""Pull options and a library per test; the loopback hub and Ollama registry fixtures come from
+tests/support/source_fixtures.py (registered in tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -12,20 +12,6 @@ from llama_wrangler.paths import AppPaths
 from llama_wrangler.sources.hf_hub import HubAccess
 from llama_wrangler.sources.hf_pull import PullOptions
 from tests.support.fake_hub import FakeHub
-from tests.support.fake_ollama import FakeOllama, PublishedTag
-from tests.support.hf_repos import PublishedGGUF, publish_gguf_repo
-from tests.support.ollama_models import publish_tiny, tiny_gguf_bytes
-
-
-@pytest.fixture
-def hub() -> Iterator[FakeHub]:
-    with FakeHub() as server:
-        yield server
-
-
-@pytest.fixture
-def gguf_repo(hub: FakeHub, tmp_path: Path) -> PublishedGGUF:
-    return publish_gguf_repo(hub, tmp_path / "hub-src")
 
 
 @pytest.fixture
@@ -42,20 +28,3 @@ def options(access: HubAccess) -> PullOptions:
 def library(app_paths: AppPaths) -> Iterator[Library]:
     lib = Library(app_paths, hash_in_background=False).load()
     yield lib
-
-
-@pytest.fixture
-def registry() -> Iterator[FakeOllama]:
-    with FakeOllama() as server:
-        yield server
-
-
-@pytest.fixture
-def gguf_bytes(tmp_path: Path) -> bytes:
-    return tiny_gguf_bytes(tmp_path / "ollama-src")
-
-
-@pytest.fixture
-def published(registry: FakeOllama, gguf_bytes: bytes) -> PublishedTag:
-    """``library/llama3.2:1b`` with template, params, system and license layers."""
-    return publish_tiny(registry, gguf_bytes)
