@@ -10,12 +10,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from llama_wrangler.cli.context import CliContext
 from llama_wrangler.errors import ModelNotFoundError, WranglerError
 from llama_wrangler.progress import Progress
+
+if TYPE_CHECKING:
+    from llama_wrangler.library.records import ModelRecord
+    from llama_wrangler.sources.partials import PartialDownload
 
 QUANT_HELP = "F16, BF16, Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0, Q3_K_M or Q2_K"
 
@@ -134,6 +139,27 @@ class ProgressBar:
             self._open_line = False
 
 
+def pull_in_foreground(context: CliContext, *, quiet: bool, heading: str, total: int,
+                       ours: Callable[[PartialDownload], bool],
+                       pull: Callable[[ProgressBar], ModelRecord]) -> ModelRecord | None:
+    """Print ``heading`` and run ``pull`` with a progress bar on stderr. Ctrl-C stops it: say how much of
+    ``total`` the partial downloads that ``ours`` picks keep for resuming, and return None."""
+    from llama_wrangler.sources.partials import list_partials
+
+    bar = ProgressBar(quiet=quiet)
+    print(heading, file=sys.stderr)
+    try:
+        return pull(bar)
+    except KeyboardInterrupt:
+        bar.close()
+        kept = sum(p.bytes_on_disk for p in list_partials(context.paths) if ours(p))
+        print(f"Stopped. {size_text(kept)} of {size_text(total)} is kept; run the same command again "
+              "to resume.", file=sys.stderr)
+        return None
+    finally:
+        bar.close()
+
+
 # ---- handlers --------------------------------------------------------------------------------------------
 def _access(context: CliContext) -> Any:
     from llama_wrangler.sources.hf_hub import HubAccess
@@ -147,7 +173,6 @@ def cmd_pull(args: argparse.Namespace, context: CliContext) -> int:
     from llama_wrangler.sources.hf_input import parse_hf_input
     from llama_wrangler.sources.hf_pull import PullOptions, choose, pull_choice
     from llama_wrangler.sources.hf_repo import inspect_repo
-    from llama_wrangler.sources.partials import list_partials
     from llama_wrangler.sources.pull_input import ollama_request_for
 
     ollama = ollama_request_for(args.model)
@@ -164,20 +189,15 @@ def cmd_pull(args: argparse.Namespace, context: CliContext) -> int:
     library = open_library(context)
     context.paths.ensure()
     options = PullOptions(access, retries=context.settings.downloads.retries, context=context_size)
-    bar = ProgressBar(quiet=args.quiet)
-    print(f"Downloading {choice.name} ({choice.quant}, {size_text(choice.size)}"
-          f"{f', {len(choice.files)} files' if choice.is_split else ''}) from {listing.repo_id}", file=sys.stderr)
-    try:
-        record = pull_choice(listing, choice, paths=context.paths, library=library, options=options,
-                             progress=bar)
-    except KeyboardInterrupt:
-        bar.close()
-        kept = sum(p.bytes_on_disk for p in list_partials(context.paths) if p.repo_id == listing.repo_id)
-        print(f"Stopped. {size_text(kept)} of {size_text(choice.size)} is kept; run the same command again "
-              "to resume.", file=sys.stderr)
+    heading = (f"Downloading {choice.name} ({choice.quant}, {size_text(choice.size)}"
+               f"{f', {len(choice.files)} files' if choice.is_split else ''}) from {listing.repo_id}")
+    record = pull_in_foreground(
+        context, quiet=args.quiet, heading=heading, total=choice.size,
+        ours=lambda partial: partial.repo_id == listing.repo_id,
+        pull=lambda bar: pull_choice(listing, choice, paths=context.paths, library=library, options=options,
+                                     progress=bar))
+    if record is None:
         return 130
-    finally:
-        bar.close()
     print(f"Added {record.id}: {record.path}")
     return 0
 

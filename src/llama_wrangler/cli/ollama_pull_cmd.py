@@ -16,11 +16,10 @@ from llama_wrangler.sources.ollama_input import OllamaRequest
 
 
 def cmd_pull_ollama(args: argparse.Namespace, context: CliContext, request: OllamaRequest) -> int:
-    from llama_wrangler.cli.hf_cmds import ProgressBar, size_text
+    from llama_wrangler.cli.hf_cmds import pull_in_foreground, size_text
     from llama_wrangler.cli.library_cmds import open_library
     from llama_wrangler.sources.ollama_pull import OllamaOptions, open_client, pull
     from llama_wrangler.sources.ollama_registry import fetch_manifest
-    from llama_wrangler.sources.partials import list_partials
 
     downloads = context.settings.downloads
     options = OllamaOptions(downloads.ollama_registry.rstrip("/"), retries=downloads.retries)
@@ -34,19 +33,14 @@ def cmd_pull_ollama(args: argparse.Namespace, context: CliContext, request: Olla
     model = manifest.model
     library = open_library(context)
     context.paths.ensure()
-    bar = ProgressBar(quiet=args.quiet)
-    print(f"Downloading {request.display} ({size_text(model.size)}) from {options.registry}", file=sys.stderr)
-    try:
-        record = pull(request, paths=context.paths, library=library, options=options, progress=bar,
-                      manifest=manifest)
-    except KeyboardInterrupt:
-        bar.close()
-        kept = sum(p.bytes_on_disk for p in list_partials(context.paths) if p.request == request.display)
-        print(f"Stopped. {size_text(kept)} of {size_text(model.size)} is kept; run the same command again "
-              "to resume.", file=sys.stderr)
+    record = pull_in_foreground(
+        context, quiet=args.quiet,
+        heading=f"Downloading {request.display} ({size_text(model.size)}) from {options.registry}",
+        total=model.size, ours=lambda partial: partial.request == request.display,
+        pull=lambda bar: pull(request, paths=context.paths, library=library, options=options, progress=bar,
+                              manifest=manifest))
+    if record is None:
         return 130
-    finally:
-        bar.close()
     if manifest.layer("projector") is not None:
         print("Note: this model's vision projector was not downloaded (not supported yet).", file=sys.stderr)
     print(f"Added {record.id}: {record.path}")
