@@ -23,42 +23,19 @@ import hashlib
 import json
 import os
 import socket
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from tests.support.loopback import Fault, FaultState, LoopbackServers, QuietHandler
+
 LFS_THRESHOLD = 1024  # files at least this big are "LFS" files (sha256 published, CDN redirect)
 CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class Fault:
-    kind: str  # "cut" | "corrupt" | "status" | "slow"
-    value: int = 0
-    retry_after: int | None = None
-
-    @classmethod
-    def cut(cls, after_bytes: int) -> Fault:
-        return cls("cut", after_bytes)
-
-    @classmethod
-    def corrupt(cls) -> Fault:
-        return cls("corrupt")
-
-    @classmethod
-    def status(cls, code: int, retry_after: int | None = None) -> Fault:
-        return cls("status", code, retry_after)
-
-    @classmethod
-    def slow(cls, bytes_per_second: int) -> Fault:
-        return cls("slow", bytes_per_second)
 
 
 @dataclass
@@ -99,14 +76,12 @@ class RequestRecord:
 
 
 @dataclass
-class _State:
+class _State(FaultState):
     repos: dict[str, HubRepo] = field(default_factory=dict)
     tokens: set[str] = field(default_factory=set)
-    faults: dict[str, list[Fault]] = field(default_factory=lambda: defaultdict(list))
     requests: list[RequestRecord] = field(default_factory=list)
     bytes_sent: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     cdn_base: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _git_oid(data: bytes) -> str:
@@ -121,44 +96,23 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-class FakeHub:
+class FakeHub(LoopbackServers):
     """Start with ``with FakeHub() as hub:``; ``hub.endpoint`` is the base URL to give huggingface_hub."""
 
+    state: _State
+
     def __init__(self) -> None:
-        self.state = _State()
         # Two origins, like the real hub and its CDN: huggingface_hub follows same-origin redirects but
         # stops at a foreign one and reads the file metadata from the redirect itself.
-        self._servers = [ThreadingHTTPServer(("127.0.0.1", 0), _Handler) for _ in range(2)]
-        for server in self._servers:
-            server.daemon_threads = True
-            server.state = self.state  # type: ignore[attr-defined]
+        super().__init__(_Handler, _State(), ("hub", "cdn"), "fake-hub")
+        for kind in ("hub", "cdn"):
             # Large socket buffers so a local benchmark measures the client, not this server.
-            server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-        self._server = self._servers[0]
-        host, port = self._servers[1].server_address[:2]
-        self.state.cdn_base = f"http://{host!s}:{port}"
-        self._threads = [threading.Thread(target=server.serve_forever, name="fake-hub", daemon=True)
-                         for server in self._servers]
+            self._server(kind).socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        self.state.cdn_base = self._url("cdn")
 
     @property
     def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> FakeHub:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        for server in self._servers:
-            server.shutdown()
-            server.server_close()
-        for thread in self._threads:
-            thread.join(5)
+        return self._url("hub")
 
     # -- content -----------------------------------------------------------------------------------------
     def add_repo(self, repo_id: str, files: Mapping[str, bytes | Path], *, gated: bool = False,
@@ -190,14 +144,6 @@ class FakeHub:
         """A token that may read gated and private repos."""
         self.state.tokens.add(token)
 
-    def add_fault(self, path: str, *faults: Fault) -> None:
-        with self.state.lock:
-            self.state.faults[path].extend(faults)
-
-    def clear_faults(self) -> None:
-        with self.state.lock:
-            self.state.faults.clear()
-
     def bytes_sent(self, path: str) -> int:
         """Body bytes sent for GETs of ``path`` (a repo file path) so far."""
         with self.state.lock:
@@ -213,22 +159,12 @@ class FakeHub:
             self.state.bytes_sent.clear()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
     server_version = "FakeHub/1.0"
 
     @property
     def state(self) -> _State:
         return self.server.state  # type: ignore[attr-defined, no-any-return]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: tests read :meth:`FakeHub.requests` instead."""
-
-    def do_HEAD(self) -> None:
-        self._dispatch(head=True)
-
-    def do_GET(self) -> None:
-        self._dispatch(head=False)
 
     # -- routing -----------------------------------------------------------------------------------------
     def _dispatch(self, *, head: bool) -> None:
@@ -369,12 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- bodies ------------------------------------------------------------------------------------------
     def _serve(self, repo: HubRepo, hub_file: HubFile, *, head: bool, extra: Mapping[str, str]) -> None:
-        fault: Fault | None = None
-        if not head:
-            with self.state.lock:
-                queue = self.state.faults.get(hub_file.path)
-                if queue:
-                    fault = queue.pop(0)
+        fault = None if head else self.state.next_fault(hub_file.path)
         if fault is not None and fault.kind == "status":
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             self._error(fault.value, "", f"Injected {fault.value}", headers=headers)

@@ -8,7 +8,7 @@ Registry port:
 
 CDN port: ``GET /blobs/sha256:<hex>?sig=...`` serves the bytes and honours ``Range`` (206 + Content-Range).
 
-Faults (:class:`tests.support.fake_hub.Fault`) are queued per key and consumed one per request: a blob's
+Faults (:class:`tests.support.loopback.Fault`) are queued per key and consumed one per request: a blob's
 digest for CDN GETs (``cut``, ``corrupt``, ``status``, ``slow``), ``"ns/model:tag"`` for manifest GETs
 (``status``).
 """
@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.support.fake_hub import Fault
+from tests.support.loopback import FaultState, LoopbackServers, QuietHandler
 
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 LAYER = "application/vnd.ollama.image."
@@ -53,37 +51,26 @@ class PublishedTag:
 
 
 @dataclass
-class _State:
+class _State(FaultState):
     manifests: dict[str, bytes] = field(default_factory=dict)  # "ns/model:tag" -> body
     blobs: dict[str, bytes] = field(default_factory=dict)  # digest -> bytes
     repo_blobs: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # "ns/model" -> digests
-    faults: dict[str, list[Fault]] = field(default_factory=lambda: defaultdict(list))
     requests: list[OllamaRequestRecord] = field(default_factory=list)
     cdn_base: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-class FakeOllama:
+class FakeOllama(LoopbackServers):
     """``with FakeOllama() as registry:``; ``registry.base`` goes into settings ``downloads.ollama_registry``."""
 
-    def __init__(self) -> None:
-        self.state = _State()
-        self._servers = {kind: ThreadingHTTPServer(("127.0.0.1", 0), _Handler) for kind in ("registry", "cdn")}
-        for kind, server in self._servers.items():
-            server.daemon_threads = True
-            server.state = self.state  # type: ignore[attr-defined]
-            server.kind = kind  # type: ignore[attr-defined]
-        self.state.cdn_base = self._url("cdn")
-        self._threads = [threading.Thread(target=s.serve_forever, name="fake-ollama", daemon=True)
-                         for s in self._servers.values()]
+    state: _State
 
-    def _url(self, kind: str) -> str:
-        host, port = self._servers[kind].server_address[:2]
-        return f"http://{host!s}:{port}"
+    def __init__(self) -> None:
+        super().__init__(_Handler, _State(), ("registry", "cdn"), "fake-ollama")
+        self.state.cdn_base = self._url("cdn")
 
     @property
     def base(self) -> str:
@@ -92,18 +79,6 @@ class FakeOllama:
     @property
     def cdn(self) -> str:
         return self.state.cdn_base
-
-    def __enter__(self) -> FakeOllama:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for server in self._servers.values():
-            server.shutdown()
-            server.server_close()
-        for thread in self._threads:
-            thread.join(5)
 
     # -- content -----------------------------------------------------------------------------------------
     def publish(self, model: str, tag: str, gguf: bytes, *, namespace: str = "library",
@@ -134,14 +109,6 @@ class FakeOllama:
         with self.state.lock:
             self.state.manifests[f"{namespace}/{model}:{tag}"] = body
 
-    def add_fault(self, key: str, *faults: Fault) -> None:
-        with self.state.lock:
-            self.state.faults[key].extend(faults)
-
-    def clear_faults(self) -> None:
-        with self.state.lock:
-            self.state.faults.clear()
-
     def requests(self, port: str | None = None) -> list[OllamaRequestRecord]:
         with self.state.lock:
             return [r for r in self.state.requests if port is None or r.port == port]
@@ -151,22 +118,12 @@ class FakeOllama:
             self.state.requests.clear()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
     server_version = "FakeOllama/1.0"
 
     @property
     def state(self) -> _State:
         return self.server.state  # type: ignore[attr-defined, no-any-return]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: tests read :meth:`FakeOllama.requests` instead."""
-
-    def do_HEAD(self) -> None:
-        self._dispatch(head=True)
-
-    def do_GET(self) -> None:
-        self._dispatch(head=False)
 
     def _dispatch(self, *, head: bool) -> None:
         segments = [s for s in urlsplit(self.path).path.split("/") if s]
@@ -191,11 +148,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.kind, self.command, self.path, self.headers.get("Range"), status,  # type: ignore[attr-defined]
                 {k.lower(): v for k, v in self.headers.items()}))
 
-    def _next_fault(self, key: str) -> Fault | None:
-        with self.state.lock:
-            queue = self.state.faults.get(key)
-            return queue.pop(0) if queue else None
-
     def _error(self, status: int, code: str) -> None:
         body = json.dumps({"errors": [{"code": code, "message": code.lower()}]}).encode()
         self._record(status)
@@ -208,7 +160,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _manifest(self, namespace: str, model: str, tag: str) -> None:
         key = f"{namespace}/{model}:{tag}"
-        fault = self._next_fault(key)
+        fault = self.state.next_fault(key)
         if fault is not None and fault.kind == "status":
             self._error(fault.value, "DENIED" if fault.value in (401, 403) else "UNAVAILABLE")
             return
@@ -249,7 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
         if data is None:
             self._error(404, "BLOB_UNKNOWN")
             return
-        fault = None if head else self._next_fault(digest)
+        fault = None if head else self.state.next_fault(digest)
         if fault is not None and fault.kind == "status":
             self._error(fault.value, "UNAVAILABLE")
             return
