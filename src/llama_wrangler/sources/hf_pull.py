@@ -24,7 +24,7 @@ from llama_wrangler.sources.hf_hub import HubAccess
 from llama_wrangler.sources.hf_input import HfRequest
 from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing, inspect_repo
 from llama_wrangler.sources.machine import MachineResources
-from llama_wrangler.sources.partials import part_paths
+from llama_wrangler.sources.partials import partial_size
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def pull_choice(listing: RepoListing, choice: QuantChoice, *, paths: AppPaths, l
     remotes = [resolve_remote_file(options.access, listing.repo_id, f.path, revision=listing.revision,
                                    commit=listing.commit, expected_sha256=f.sha256)
                for f in choice.files]
-    on_disk = sum(_partial_size(paths, r) for r in remotes)
+    on_disk = sum(partial_size(paths, r.download_id, r.size) for r in remotes)
     done_files = sum(r.size for r, t in zip(remotes, targets, strict=True) if _complete(paths, t, r))
     remaining = choice.size - on_disk - done_files
     check_disk_space(paths.downloads_dir, remaining)
@@ -135,14 +135,6 @@ def _register(library: Library, targets: list[Path], choice: QuantChoice,
               origin: dict[str, str]) -> ModelRecord:
     sha = choice.files[0].sha256 if len(targets) == 1 else None
     return library.register(targets, source="hf", owned=True, origin=origin, sha256=sha)
-
-
-def _partial_size(paths: AppPaths, remote: RemoteFile) -> int:
-    part, _meta = part_paths(paths, remote.download_id)
-    try:
-        return min(part.stat().st_size, remote.size)
-    except OSError:
-        return 0
 
 
 def _done_marker(paths: AppPaths, remote: RemoteFile) -> Path:

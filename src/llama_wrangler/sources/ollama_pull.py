@@ -37,7 +37,7 @@ from llama_wrangler.sources.ollama_registry import (
     fetch_text_layer,
     file_status_error,
 )
-from llama_wrangler.sources.partials import part_paths
+from llama_wrangler.sources.partials import partial_size
 
 SOURCE = "ollama"
 
@@ -80,7 +80,7 @@ def pull(request: OllamaRequest, *, paths: AppPaths, library: Library, options: 
         if _already_have(library, target, layer):
             return _register(library, target, request, origin, layer)
         remote = remote_file(options, request, layer)
-        on_disk = _partial_size(paths, remote)
+        on_disk = partial_size(paths, remote.download_id, remote.size)
         check_disk_space(paths.downloads_dir, layer.size - on_disk)
         if not same_filesystem(paths.downloads_dir, library.models_dir):
             check_disk_space(library.models_dir, layer.size)  # the finished file is copied there
@@ -126,11 +126,3 @@ def _register(library: Library, target: Path, request: OllamaRequest, origin: di
         target.unlink(missing_ok=True)
         raise ModelImportError(f"{request.display}'s model layer is not a usable GGUF file ({exc}); it was "
                                "deleted.") from exc
-
-
-def _partial_size(paths: AppPaths, remote: RemoteFile) -> int:
-    part, _meta = part_paths(paths, remote.download_id)
-    try:
-        return min(part.stat().st_size, remote.size)
-    except OSError:
-        return 0

@@ -43,6 +43,15 @@ def part_paths(paths: AppPaths, download_id: str) -> tuple[Path, Path]:
             paths.downloads_dir / f"{download_id}{META_SUFFIX}")
 
 
+def partial_size(paths: AppPaths, download_id: str, size: int) -> int:
+    """Bytes of the download already on disk (none: 0), at most ``size``."""
+    part, _meta = part_paths(paths, download_id)
+    try:
+        return min(part.stat().st_size, size)
+    except OSError:
+        return 0
+
+
 def list_partials(paths: AppPaths) -> list[PartialDownload]:
     """Unfinished downloads on disk, newest first. Sidecars without bytes (or bytes without a sidecar)
     are skipped: they cannot be resumed."""
