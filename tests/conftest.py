@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,3 +48,12 @@ def runtime_dir() -> Iterator[Path]:
         pytest.fail(f"{RUNTIME_ENV} must name the built llama.cpp runtime (run the tests via "
                     "`python3 scripts/dev.py test`).")
     yield Path(value)
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that something is listening on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]

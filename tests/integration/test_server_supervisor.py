@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -266,14 +265,6 @@ def test_corrupt_model_reports_an_early_exit_with_its_last_lines(
     assert supervisor.endpoint == ""
     supervisor.stop()  # acknowledging a crash returns to stopped
     assert supervisor.state is ServerState.STOPPED
-
-
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        yield sock.getsockname()[1]
 
 
 def test_busy_port_fails_with_a_message_when_told_to(

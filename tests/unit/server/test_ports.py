@@ -1,21 +1,10 @@
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-
 import pytest
 
 from llama_wrangler.errors import ServerError
 from llama_wrangler.server.ports import choose_port, connect_host, pick_free_port, port_is_free, url_host
 from llama_wrangler.settings import PortConflict
-
-
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        yield sock.getsockname()[1]
 
 
 def test_listening_port_is_busy(busy_port: int) -> None:
