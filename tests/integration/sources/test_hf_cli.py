@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.sources.partials import list_partials
+from tests.support.cli_pull import interrupt_pull
 from tests.support.fake_hub import FakeHub, Fault
 from tests.support.hf_repos import GGUF_REPO, PublishedGGUF
 
@@ -49,15 +48,8 @@ def test_ctrl_c_keeps_partial_and_rerun_resumes(hub: FakeHub, gguf_repo: Publish
     paths = AppPaths.under(app_home)
     size = gguf_repo.files["tiny-F16.gguf"].stat().st_size
     hub.add_fault("tiny-F16.gguf", Fault.slow(size // 5))
-    proc = subprocess.Popen([*argv, "pull", f"hf:{GGUF_REPO}:F16"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not any(p.bytes_on_disk > 0 for p in list_partials(paths)):
-        assert proc.poll() is None and time.monotonic() < deadline, "download never started"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130
+    returncode, err = interrupt_pull([*argv, "pull", f"hf:{GGUF_REPO}:F16"], env, paths)
+    assert returncode == 130
     assert "run the same command again to resume" in err
     [partial] = list_partials(paths)
     hub.clear_faults()

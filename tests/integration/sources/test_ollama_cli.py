@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.sources.partials import list_partials
+from tests.support.cli_pull import interrupt_pull
 from tests.support.fake_hub import Fault
 from tests.support.fake_ollama import FakeOllama, PublishedTag
 from tests.support.ollama_models import TEXTS
@@ -75,15 +74,8 @@ def test_ctrl_c_keeps_partial_and_rerun_resumes(registry: FakeOllama, published:
     argv, env = _cli(app_home, registry)
     paths = AppPaths.under(app_home)
     registry.add_fault(published.model_digest, Fault.slow(len(gguf_bytes) // 5))
-    proc = subprocess.Popen([*argv, "pull", "ollama:llama3.2:1b"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not any(p.bytes_on_disk > 0 for p in list_partials(paths)):
-        assert proc.poll() is None and time.monotonic() < deadline, "download never started"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
+    returncode, err = interrupt_pull([*argv, "pull", "ollama:llama3.2:1b"], env, paths)
+    assert returncode == 130, err
     assert "run the same command again to resume" in err
     downloads = _run([*argv, "downloads"], env)
     assert "resume: llama-wrangler pull ollama:llama3.2:1b" in downloads.stdout
