@@ -92,9 +92,6 @@ class AppPaths:
             folder.mkdir(parents=True, exist_ok=True)
         return self
 
-    def writable_roots(self) -> tuple[Path, ...]:
-        return (self.data_dir, self.cache_dir, self.log_dir, self.config_dir)
-
 
 def confined(root: Path, relative: str) -> Path:
     """Join an untrusted relative path (a repo file name, a manifest entry) onto ``root``.

@@ -125,8 +125,6 @@ class LibrarySettings(_Section):
                                     "(empty = the app's data folder).")
     import_mode: ImportMode = Field(ImportMode.COPY, description="How files are imported.")
     import_mode_confirmed: bool = Field(False, description="The user chose the import mode for drag-and-drop.")
-    scan_external_stores: bool = Field(True, description="Show models from the Hugging Face cache, "
-                                       "Ollama and LM Studio in place.")
 
 
 class DownloadSettings(_Section):

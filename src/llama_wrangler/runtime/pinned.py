@@ -22,7 +22,6 @@ class PinnedLlamaCpp:
     # machines reach only package registries). The archive is instead verified by content: these files,
     # hashed from the sdist's vendored tree (itself verified by ``sdist_sha256``), must match byte for
     # byte. They are the files that change with almost every upstream commit.
-    archive_sha256: str | None = None
     key_files: dict[str, str] = field(default_factory=dict)
     # Recipe version: bump when the cmake flags or runtime layout change, so caches rebuild.
     recipe: int = 1

@@ -31,18 +31,6 @@ def human_duration(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def human_params(count: int | None, label: str | None = None) -> str:
-    """``size_label`` from the GGUF header when present (``7B``), else a rounded count."""
-    if label:
-        return label
-    if not count:
-        return "—"
-    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if count >= scale:
-            return f"{count / scale:.1f}{unit}".replace(".0", "")
-    return str(count)
-
-
 def human_tokens(count: int | None) -> str:
     if not count:
         return "—"

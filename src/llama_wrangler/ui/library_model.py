@@ -89,9 +89,6 @@ class LibraryTableModel(QAbstractTableModel):
             if row >= 0:
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
 
-    def set_muted_color(self, color: str) -> None:
-        self._muted = QColor(color)
-
     def records(self) -> list[ModelRecord]:
         return list(self._records)
 

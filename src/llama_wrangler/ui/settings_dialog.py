@@ -47,7 +47,7 @@ LABELS = {
     "gpu_layers": "GPU layers", "api_key": "API key", "extra_args": "Extra arguments",
     "health_timeout_s": "Load timeout (s)", "stop_grace_s": "Stop grace period (s)",
     "models_dir": "Models folder", "import_mode_confirmed": "Don't ask when dropping files",
-    "scan_external_stores": "Show other apps' models", "hf_endpoint": "Hugging Face address",
+    "hf_endpoint": "Hugging Face address",
     "hf_token": "Hugging Face token", "token_source": "Token source", "ollama_registry": "Ollama registry",
     "max_parallel_downloads": "Parallel downloads", "max_parallel_conversions": "Parallel conversions",
     "llama_server_path": "llama-server binary", "source_archive_url": "Source archive URL",
