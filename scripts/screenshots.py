@@ -148,7 +148,7 @@ def main() -> int:
     shoot(dialog, "dialog-import-mode")
     dialog.close()
 
-    wrangler.open_settings()
+    wrangler.flows.open_settings()
     settings_dialog = window.findChild(QWidget, "settingsDialog")
     if settings_dialog is not None:
         editor = settings_dialog.editor("server.extra_args")  # type: ignore[attr-defined]
@@ -176,7 +176,7 @@ def main() -> int:
         downloads = current.downloads.model_copy(update={"hf_endpoint": hub.endpoint,
                                                          "token_source": TokenSource.SETTINGS})
         wrangler.settings.update(current.model_copy(update={"downloads": downloads}))
-        add = wrangler.open_add_model()
+        add = wrangler.flows.open_add_model()
         add.input.setText(f"https://huggingface.co/{GGUF_REPO}")  # type: ignore[attr-defined]
         add.inspect()  # type: ignore[attr-defined]
         wait_for(lambda: add.choices.isVisible())  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args:
         # Imported lazily so the CLI never loads Qt widgets.
-        from llama_wrangler.app import run_gui
+        from llama_wrangler.gui import run_gui
 
         return run_gui()
     from llama_wrangler.cli import run_cli

@@ -13,7 +13,8 @@ from llama_wrangler.cli.context import CliContext
 from llama_wrangler.errors import WranglerError
 from llama_wrangler.library.gguf import format_parameter_count
 from llama_wrangler.library.registry import Library, ModelRecord
-from llama_wrangler.progress import Progress, ProgressCallback, ignore_progress
+from llama_wrangler.progress import CancelToken, Progress, ProgressCallback, ignore_progress
+from llama_wrangler.services.import_work import import_work
 from llama_wrangler.settings import ImportMode
 
 
@@ -150,7 +151,8 @@ def cmd_info(args: argparse.Namespace, context: CliContext) -> int:
 def cmd_import(args: argparse.Namespace, context: CliContext) -> int:
     library = open_library(context)
     mode = ImportMode(args.mode) if args.mode else context.settings.library.import_mode
-    records = library.import_files(args.paths, mode, progress=_terminal_progress())
+    work = import_work(library, args.paths, mode)  # the same work the window runs as a job
+    records = work.run(_terminal_progress(), CancelToken())
     for record in records:
         if not args.no_hash:
             record = library.compute_hash(record.id)

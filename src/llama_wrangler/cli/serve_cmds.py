@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
-import socket
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from llama_wrangler.cli.context import CliContext
-from llama_wrangler.errors import ModelNotFoundError, ServerError, SettingsError, WranglerError
+from llama_wrangler.errors import SettingsError, WranglerError
 from llama_wrangler.settings import ServerSettings, describe_validation_error
 
 if TYPE_CHECKING:
-    from llama_wrangler.server.stable_link import StableLink
-    from llama_wrangler.server.supervisor import ServerSupervisor
+    from llama_wrangler.server.stable_link import Resolver
+    from llama_wrangler.services.model_actions import ModelActions
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -54,41 +50,36 @@ def _server_settings(args: argparse.Namespace, base: ServerSettings) -> ServerSe
         raise SettingsError(f"Invalid option: {describe_validation_error(exc)}.") from None
 
 
-def _resolve_model(ref: str, context: CliContext) -> tuple[Path, str]:
-    # The library as every other command opens it: with the settings' models folder, which an
-    # unreadable registry is rebuilt from.
-    from llama_wrangler.cli.library_cmds import open_library
-
-    try:
-        record = open_library(context).get(ref)
-    except ModelNotFoundError:
-        path = Path(ref).expanduser()
-        if path.suffix.lower() == ".gguf" and path.is_file():  # a file not (yet) in the library
-            return path.resolve(), path.stem
-        raise
-    if record.missing:
-        raise ServerError(f"The file of model {record.id} is missing: {record.path}.")
-    return record.path, record.id
-
-
 def serve(args: argparse.Namespace, context: CliContext) -> int:
     from PySide6.QtCore import QCoreApplication, QSocketNotifier, QTimer
 
+    from llama_wrangler.cli.library_cmds import open_library
     from llama_wrangler.runtime.locate import locate_runtime
     from llama_wrangler.runtime.verify import checked_runtime
     from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+    from llama_wrangler.services.endpoint import EndpointService
+    from llama_wrangler.services.messages import Messenger
+    from llama_wrangler.services.model_actions import ModelActions
+    from llama_wrangler.services.serve_target import resolve_target
+    from llama_wrangler.services.stop_signals import StopSignals
 
     settings = _server_settings(args, context.settings.server)
-    model_path, model_id = _resolve_model(args.model, context)
+    library = open_library(context)
+    target = resolve_target(library, args.model, allow_path=True)  # a wrong name fails before anything runs
     runtime = checked_runtime(locate_runtime(context.settings, context.paths))
 
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
-    # Qt-free to build, so it is bound before llama-server starts: a busy port fails at once.
-    link = _CliStableEndpoint(settings, context) if settings.stable_endpoint else None
-    supervisor = ServerSupervisor(runtime, link.backend_settings if link else settings,
-                                  log_file=context.paths.server_log_file)
-    if link is not None:
-        link.attach(supervisor)
+    messenger = Messenger()
+    messenger.shown.connect(_print_message)
+    supervisor = ServerSupervisor(runtime, settings, log_file=context.paths.server_log_file)
+    # The same services the window uses: the model named here, on the stdin prompt or by an API request
+    # is resolved and served by ModelActions; the stable endpoint is the window's EndpointService.
+    actions = ModelActions(library, supervisor, None, messenger)
+    endpoint = EndpointService(supervisor, _resolver(actions))
+    # Bound before llama-server starts: a busy port fails at once (strict), before any model loads.
+    endpoint.apply(settings, opening=True, strict=True)
+    endpoint.set_catalog([record.id for record in actions.models() if not record.missing])
+    endpoint.swap_requested.connect(lambda ref: print(f"a request asks for {ref}…", flush=True))
     outcome = {"status": 0, "stopping": False}
 
     def on_state(old: str, new: str) -> None:
@@ -107,11 +98,8 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
             outcome["status"] = 1
             app.quit()
 
-    def on_error(message: str) -> None:
-        print(f"llama-wrangler: error: {message}", file=sys.stderr, flush=True)
-
     supervisor.state_changed.connect(on_state)
-    supervisor.error.connect(on_error)
+    supervisor.error.connect(lambda message: _print_message("error", message, ""))
     if args.verbose:
         supervisor.log_line.connect(lambda line: print(f"  | {line}", flush=True))
 
@@ -123,21 +111,6 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
                 app.quit()
             else:
                 supervisor.stop()
-
-    # Python runs signal handlers only between bytecodes, which never happens inside Qt's event loop:
-    # the wakeup fd turns a signal into readable bytes on a socket the event loop watches.
-    reader, writer = socket.socketpair()
-    reader.setblocking(False)
-    writer.setblocking(False)
-    previous_fd = signal.set_wakeup_fd(writer.fileno())
-    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read)
-
-    def on_wakeup() -> None:
-        with contextlib.suppress(BlockingIOError):
-            reader.recv(64)
-        request_stop()
-
-    notifier.activated.connect(on_wakeup)
 
     # While serving, a model ref typed on stdin (one per line) swaps to that model. POSIX only: Qt cannot
     # watch a Windows console handle with a socket notifier.
@@ -165,75 +138,41 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
         if not ref or outcome["stopping"]:
             return
         try:
-            path, new_id = _resolve_model(ref, context)
+            new_target = actions.resolve(ref, allow_path=True)
         except WranglerError as exc:
-            print(f"llama-wrangler: error: {exc}", file=sys.stderr, flush=True)
+            _print_message("error", str(exc), "")
             return
-        print(f"swapping to {new_id}…", flush=True)
-        supervisor.swap(path, new_id)
+        print(f"swapping to {new_target.model_id}…", flush=True)
+        actions.serve_target(new_target)
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        pass  # the wakeup fd does the work; this only keeps Python from raising KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in _stop_signals()}
+    stop = StopSignals(request_stop)
     try:
-        supervisor.start(model_path, model_id)
+        actions.serve_target(target)
         if supervisor.state is not ServerState.CRASHED:
             app.exec()
     finally:
+        stop.remove()
         supervisor.shutdown()
-        if link is not None:
-            link.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        signal.set_wakeup_fd(previous_fd)
-        notifier.setEnabled(False)
-        notifier.deleteLater()
+        endpoint.close()
+        actions.close()
         if stdin_notifier is not None:
             stdin_notifier.setEnabled(False)
             stdin_notifier.deleteLater()
-        reader.close()
-        writer.close()
     if supervisor.state is ServerState.CRASHED:
         return 1
     return int(outcome["status"])
 
 
-class _CliStableEndpoint:
-    """The stable endpoint of one ``serve`` run: bound before llama-server starts (a busy port is an error
-    right away), attached to the supervisor once it exists; a request naming a library model swaps to it."""
+def _resolver(actions: ModelActions) -> Resolver:
+    def resolve(ref: str) -> tuple[Path, str]:
+        target = actions.resolve(ref, allow_path=True)
+        return target.path, target.model_id
 
-    def __init__(self, settings: ServerSettings, context: CliContext) -> None:
-        from llama_wrangler.cli.library_cmds import open_library
-        from llama_wrangler.server.backend_gate import BackendGate
-        from llama_wrangler.server.stable_link import backend_settings, open_stable_endpoint
-
-        self._context = context
-        self.endpoint = open_stable_endpoint(settings, BackendGate(), routing=True)
-        self.backend_settings = backend_settings(settings)
-        self.model_ids = [record.id for record in open_library(context).models() if not record.missing]
-        self._link: StableLink | None = None
-
-    def attach(self, supervisor: ServerSupervisor) -> None:
-        from llama_wrangler.server.stable_link import StableLink
-
-        self._link = StableLink(supervisor, self.endpoint, resolve=self._resolve)
-        self._link.set_catalog(self.model_ids)
-        self._link.swap_requested.connect(lambda ref: print(f"a request asks for {ref}…", flush=True))
-        self.endpoint.start()
-
-    def _resolve(self, ref: str) -> tuple[Path, str]:
-        return _resolve_model(ref, self._context)
-
-    def close(self) -> None:
-        if self._link is not None:
-            self._link.close()
-        else:
-            self.endpoint.close()
+    return resolve
 
 
-def _stop_signals() -> list[signal.Signals]:
-    signals = [signal.SIGINT]
-    if os.name != "nt":
-        signals += [signal.SIGTERM, signal.SIGHUP]
-    return signals
+def _print_message(level: str, text: str, _details: str) -> None:
+    if level == "info":
+        print(text, flush=True)
+    else:
+        print(f"llama-wrangler: {level}: {text}", file=sys.stderr, flush=True)

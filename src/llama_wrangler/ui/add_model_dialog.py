@@ -24,12 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from llama_wrangler.errors import WranglerError
+from llama_wrangler.services.hub_actions import HUB_LINK
 from llama_wrangler.sources.hf_input import HfRequest, parse_hf_input
 from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing
 from llama_wrangler.sources.machine import estimate_memory
 from llama_wrangler.sources.pull_input import ollama_request_for
 from llama_wrangler.ui.formatting import human_bytes
-from llama_wrangler.ui.hub_actions import HUB_LINK
 from llama_wrangler.workers.jobs import Job
 
 # inspect(request) -> a Job, already submitted to the job manager (which keeps its thread alive even if this
@@ -48,7 +48,7 @@ class AddModelDialog(QDialog):
         pull_requested(str): an Ollama model to download (``ollama:NAME:TAG``).
     """
 
-    download_requested = Signal(object, object)
+    download_requested = Signal(RepoListing, QuantChoice)
     convert_requested = Signal(str, str)  # a reference pinned to the listed commit, the quant to make
     pull_requested = Signal(str)
 

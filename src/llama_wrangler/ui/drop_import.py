@@ -16,9 +16,9 @@ from PySide6.QtCore import QEvent, QMimeData, QObject, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
+from llama_wrangler.services.messages import Messenger
 from llama_wrangler.settings import ImportMode
 from llama_wrangler.ui.main_window import MainWindow
-from llama_wrangler.ui.message import Messenger
 
 # ask(callback) shows the import-mode question and later calls callback(mode, remember), or never calls
 # it when the user cancels. Injected so tests can answer without a dialog.

@@ -27,10 +27,6 @@ class FirstShown(QObject):
         for watched in self._watched:
             watched.installEventFilter(self)
 
-    @property
-    def fired(self) -> bool:
-        return self._callback is None
-
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         if self._callback is not None and event.type() in (QEvent.Type.Expose, QEvent.Type.Paint):
             self._fire()

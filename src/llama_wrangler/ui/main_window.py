@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QIcon, QResizeEvent
+from PySide6.QtGui import QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from llama_wrangler import APP_NAME
+from llama_wrangler.services.messages import Level, Messenger
 from llama_wrangler.ui.icons import icon, tinted_icon
-from llama_wrangler.ui.message import Level, Messenger
 from llama_wrangler.ui.status_indicator import ServerStatusLabel
 from llama_wrangler.ui.theme import ThemeManager
 
@@ -224,6 +224,3 @@ class MainWindow(QMainWindow):
     @property
     def error_box(self) -> QMessageBox | None:
         return self._error_box
-
-    def set_window_icon(self, value: QIcon) -> None:
-        self.setWindowIcon(value)

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+from llama_wrangler.services.model_actions import ModelActions
 from llama_wrangler.ui.icons import icon, state_icon_name, tinted_icon
-from llama_wrangler.ui.model_actions import ModelActions
 from llama_wrangler.ui.status_indicator import STATE_WORDS
 from llama_wrangler.ui.theme import ThemeManager
 

@@ -38,8 +38,8 @@ from PySide6.QtWidgets import (
 )
 
 from llama_wrangler.errors import SettingsError
+from llama_wrangler.services.settings_store import SettingsStore
 from llama_wrangler.settings import Settings
-from llama_wrangler.ui.settings_store import SettingsStore
 
 SECTION_TITLES = {"server": "Server", "library": "Library", "downloads": "Downloads",
                   "runtime": "llama.cpp", "ui": "Appearance"}
@@ -183,7 +183,7 @@ class SettingsDialog(QDialog):
         saved(Settings): the new settings were written.
     """
 
-    saved = Signal(object)
+    saved = Signal(Settings)
 
     def __init__(self, store: SettingsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)

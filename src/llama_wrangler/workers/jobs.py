@@ -16,7 +16,7 @@ import contextlib
 import itertools
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,12 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from llama_wrangler.atomic import write_json_atomic
 from llama_wrangler.errors import CancelledError, WranglerError
-from llama_wrangler.progress import CancelToken, Progress, ProgressCallback
+from llama_wrangler.progress import CancelToken, Progress
+from llama_wrangler.work import Work, WorkFunction
 
 log = logging.getLogger(__name__)
 
-JobWork = Callable[[ProgressCallback, CancelToken], object]
+JobWork = WorkFunction
 
 _ids = itertools.count(1)
 
@@ -87,8 +88,8 @@ class Job(QObject):
     :meth:`JobManager.interrupted`); ``None`` means the job is not worth resuming.
     """
 
-    progress = Signal(object)
-    finished = Signal(object)
+    progress = Signal(Progress)
+    finished = Signal(object)  # whatever the work returns: a ModelRecord, a listing, a list of records...
     failed = Signal(str)
     state_changed = Signal(str)
 
@@ -106,6 +107,11 @@ class Job(QObject):
         self._work = work
         self._token = CancelToken()
         self._runner: _Runner | None = None
+
+    @classmethod
+    def from_work(cls, work: Work[object], *, parent: QObject | None = None) -> Job:
+        """A job that runs ``work`` on a worker thread."""
+        return cls(work.kind, work.title, work.run, persist=work.persist, parent=parent)
 
     # -- public API ------------------------------------------------------------------------------------
     def cancel(self) -> None:
@@ -205,8 +211,8 @@ class JobManager(QObject):
     (their ``persist`` descriptions), so :meth:`interrupted` can offer them again after a restart.
     """
 
-    job_added = Signal(object)
-    job_changed = Signal(object)
+    job_added = Signal(Job)
+    job_changed = Signal(Job)
 
     def __init__(self, *, limits: Mapping[str, int] | None = None, jobs_file: Path | None = None,
                  parent: QObject | None = None) -> None:

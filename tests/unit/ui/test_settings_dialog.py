@@ -7,9 +7,9 @@ from pathlib import Path
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
 from pytestqt.qtbot import QtBot
 
+from llama_wrangler.services.settings_store import SettingsStore
 from llama_wrangler.settings import Settings, Theme, load_settings
 from llama_wrangler.ui.settings_dialog import SettingsDialog
-from llama_wrangler.ui.settings_store import SettingsStore
 
 
 def _dialog(qtbot: QtBot, tmp_path: Path) -> tuple[SettingsDialog, SettingsStore]:

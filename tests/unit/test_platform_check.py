@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llama_wrangler.ui.platform_check import XCB_LIBRARIES, platform_problem
+from llama_wrangler.platform_check import XCB_LIBRARIES, platform_problem
 
 
 def test_missing_xcb_libraries_are_named_with_their_apt_packages() -> None:
@@ -56,7 +56,7 @@ def test_every_library_has_a_package() -> None:
 
 def test_the_app_explains_instead_of_aborting(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """run_gui prints the explanation and returns 1 before Qt is asked for a window."""
-    import llama_wrangler.app as app_module
+    import llama_wrangler.gui as app_module
 
     monkeypatch.setattr(app_module, "platform_problem", lambda _env: "explained")
     assert app_module.run_gui([]) == 1

@@ -1,5 +1,5 @@
-"""What the user can do to models — serve, stop, remove, show, import, re-quantize — in one place that the
-library page, the details pane, the tray and drag-and-drop all call.
+"""What the user can do to models — serve, stop, remove, import — in one place that the library page, the
+details pane, the tray, drag-and-drop and ``llama-wrangler serve`` all call.
 
 Long work (imports copy gigabytes) runs as a job; the supervisor is asynchronous by design; the rest is
 quick bookkeeping. Errors go to the :class:`Messenger`, never up into a widget's slot.
@@ -11,15 +11,15 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from llama_wrangler.errors import WranglerError
 from llama_wrangler.library.registry import Library, ModelRecord
-from llama_wrangler.progress import CancelToken, ProgressCallback
 from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+from llama_wrangler.services.import_work import import_work
+from llama_wrangler.services.messages import Messenger
+from llama_wrangler.services.serve_target import ServeTarget, resolve_target
 from llama_wrangler.settings import ImportMode
-from llama_wrangler.ui.message import Messenger
 from llama_wrangler.workers.jobs import Job, JobManager
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class ModelActions(QObject):
     imported = Signal(list)
     _touched = Signal()  # from any thread; coalesced into one library_changed on ours
 
-    def __init__(self, library: Library, supervisor: ServerSupervisor, jobs: JobManager,
+    def __init__(self, library: Library, supervisor: ServerSupervisor, jobs: JobManager | None,
                  messenger: Messenger, *, before_serve: Callable[[], None] = lambda: None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -81,19 +81,26 @@ class ModelActions(QObject):
         except WranglerError:
             return None
 
+    def resolve(self, ref: str, *, allow_path: bool = False) -> ServeTarget:
+        """What to serve for ``ref`` (see :func:`resolve_target`); raises a :class:`WranglerError`."""
+        return resolve_target(self.library, ref, allow_path=allow_path)
+
     # -- server ----------------------------------------------------------------------------------------
-    def serve(self, model_id: str) -> None:
-        """Serve a model; if another one runs, this hot-swaps to it."""
-        record = self.find(model_id)
-        if record is None:
-            self._messenger.error(f"The model {model_id} is no longer in the library.")
-            return
-        if record.missing:
-            self._messenger.error(f"Cannot serve {record.name}: its file is missing ({record.path}).")
-            return
-        log.info("serve %s", record.id)
+    def serve(self, ref: str) -> bool:
+        """Serve a model; if another one runs, this hot-swaps to it. False (and the reason shown) when
+        ``ref`` names nothing servable."""
+        try:
+            target = self.resolve(ref)
+        except WranglerError as exc:
+            self._messenger.report(exc)
+            return False
+        self.serve_target(target)
+        return True
+
+    def serve_target(self, target: ServeTarget) -> None:
+        log.info("serve %s", target.model_id)
         self._before_serve()
-        self.supervisor.start(record.path, record.id)
+        self.supervisor.start(target.path, target.model_id)
 
     def stop(self) -> None:
         self.supervisor.stop()
@@ -105,14 +112,6 @@ class ModelActions(QObject):
         return self.supervisor.model_id
 
     # -- files -----------------------------------------------------------------------------------------
-    def show_in_folder(self, model_id: str) -> None:
-        record = self.find(model_id)
-        if record is None:
-            return
-        folder = record.path.parent
-        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
-            self._messenger.warning(f"Could not open a file manager. The model is in {folder}")
-
     def remove(self, model_id: str, *, delete_file: bool) -> bool:
         record = self.find(model_id)
         if record is None:
@@ -130,14 +129,11 @@ class ModelActions(QObject):
 
     def import_paths(self, paths: Sequence[Path], mode: ImportMode) -> Job:
         """Import files/folders off the GUI thread (copying can take minutes)."""
-        files = list(paths)
-        library = self.library
-
-        def work(progress: ProgressCallback, cancel: CancelToken) -> list[ModelRecord]:
-            return library.import_files(files, mode, progress=progress, cancel=cancel)
-
-        title = files[0].name if len(files) == 1 else f"{len(files)} items"
-        job = Job("import", f"Import {title} ({mode.value})", work)
+        if self.jobs is None:
+            raise RuntimeError("ModelActions was built without a job manager (the command line imports "
+                               "in the foreground with services.import_work)")
+        job = Job.from_work(import_work(self.library, paths, mode))
+        self._messenger.info(f"Importing {len(paths)} item(s)… (see Downloads for progress)")
         job.finished.connect(self._on_import_finished)
         job.failed.connect(lambda message: self._messenger.error(f"Import failed: {message}"))
         return self.jobs.submit(job)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,10 +11,10 @@ import httpx
 import pytest
 from pytestqt.qtbot import QtBot
 
-from llama_wrangler.errors import ModelNotFoundError
+from llama_wrangler.errors import ModelNotFoundError, ServerError
 from llama_wrangler.server.ports import pick_free_port, port_is_free
-from llama_wrangler.server.stable_service import StableEndpointService
 from llama_wrangler.server.supervisor import ServerSupervisor
+from llama_wrangler.services.endpoint import EndpointService
 from llama_wrangler.settings import PortConflict, ServerSettings
 
 
@@ -22,15 +23,15 @@ def no_models(model_id: str) -> tuple[Path, str]:
 
 
 @pytest.fixture
-def service(qtbot: QtBot, tmp_path: Path) -> Iterator[tuple[StableEndpointService, ServerSupervisor]]:
+def service(qtbot: QtBot, tmp_path: Path) -> Iterator[tuple[EndpointService, ServerSupervisor]]:
     supervisor = ServerSupervisor(tmp_path / "llama-server", ServerSettings())
-    made = StableEndpointService(supervisor, no_models)
+    made = EndpointService(supervisor, no_models)
     yield made, supervisor
     made.close()
 
 
 def test_the_endpoint_opens_on_serve_and_moves_with_the_port(
-        service: tuple[StableEndpointService, ServerSupervisor]) -> None:
+        service: tuple[EndpointService, ServerSupervisor]) -> None:
     stable, supervisor = service
     first = ServerSettings(port=pick_free_port("127.0.0.1"))
     stable.apply(first, opening=False)
@@ -55,7 +56,7 @@ def test_the_endpoint_opens_on_serve_and_moves_with_the_port(
 
 
 def test_a_busy_port_leaves_the_supervisor_to_report_it(
-        service: tuple[StableEndpointService, ServerSupervisor]) -> None:
+        service: tuple[EndpointService, ServerSupervisor]) -> None:
     stable, supervisor = service
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -64,3 +65,32 @@ def test_a_busy_port_leaves_the_supervisor_to_report_it(
         stable.apply(settings, opening=True)
     assert stable.url == ""
     assert supervisor.settings == settings  # its own port check fails with the usual message
+
+
+def test_strict_apply_refuses_a_busy_port_at_once(service: tuple[EndpointService, ServerSupervisor]) -> None:
+    """The command line binds before llama-server starts: a busy port is an error, not a later crash."""
+    stable, supervisor = service
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        settings = ServerSettings(port=busy.getsockname()[1], port_conflict=PortConflict.FAIL)
+        with pytest.raises(ServerError, match="in use"):
+            stable.apply(settings, opening=True, strict=True)
+    assert stable.url == ""
+
+
+def test_a_request_naming_a_model_is_announced(qtbot: QtBot,
+                                               service: tuple[EndpointService, ServerSupervisor]) -> None:
+    stable, _supervisor = service
+    stable.apply(ServerSettings(port=pick_free_port("127.0.0.1")), opening=True)
+    stable.set_catalog(["alpha"])
+    replies: list[httpx.Response] = []
+    # The swap is resolved on this (the GUI) thread, so the client must run on another one.
+    client = threading.Thread(target=lambda: replies.append(
+        httpx.post(f"{stable.url}/v1/completions", json={"model": "alpha", "prompt": "x"}, timeout=30)))
+    with qtbot.waitSignal(stable.swap_requested, timeout=10_000) as blocker:
+        client.start()
+    qtbot.waitUntil(lambda: not client.is_alive(), timeout=20_000)
+    assert blocker.args == ["alpha"]
+    # no_models() refuses it: the waiting request is woken with an error instead of hanging.
+    assert replies[0].status_code in (404, 503)

@@ -1,4 +1,4 @@
-"""The live settings of the GUI session: one object holds them, saves them, and says when they change."""
+"""The live settings of a session: one object holds them, saves them, and says when they change."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from llama_wrangler.settings import Settings, save_settings
+from llama_wrangler.settings import ImportMode, Settings, save_settings
 
 
 class SettingsStore(QObject):
@@ -14,7 +14,7 @@ class SettingsStore(QObject):
         changed(Settings): new settings were saved (the old ones are gone).
     """
 
-    changed = Signal(object)
+    changed = Signal(Settings)
 
     def __init__(self, settings: Settings, path: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -34,3 +34,10 @@ class SettingsStore(QObject):
         save_settings(self._path, settings)
         self._settings = settings
         self.changed.emit(settings)
+
+    def remember_import_mode(self, mode: ImportMode) -> None:
+        """The user ticked "don't ask again" when dropping files: keep ``mode`` and stop asking.
+        Raises :class:`SettingsError` like :meth:`update`."""
+        current = self._settings
+        library = current.library.model_copy(update={"import_mode": mode, "import_mode_confirmed": True})
+        self.update(current.model_copy(update={"library": library}))

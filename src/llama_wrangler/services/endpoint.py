@@ -1,11 +1,16 @@
-"""The app's stable endpoint, kept as the settings say: opened on the user's host:port before a model is
-served, reopened when that address changes, closed when ``server.stable_endpoint`` is turned off — and the
-supervisor told which settings to start llama-server with (its own loopback port behind the proxy, or the
-user's address when there is no proxy)."""
+"""The stable endpoint as a service, the same for the window and ``serve`` on the command line.
+
+It keeps the endpoint as the settings say: opened on the user's host:port before a model is served,
+reopened when that address changes, closed when ``server.stable_endpoint`` is turned off — and tells the
+supervisor which settings to start llama-server with (its own loopback port behind the proxy, or the
+user's address when there is no proxy).
+"""
 
 from __future__ import annotations
 
 import logging
+
+from PySide6.QtCore import QObject, Signal
 
 from llama_wrangler.errors import ServerError
 from llama_wrangler.server.backend_gate import BackendGate
@@ -18,8 +23,17 @@ log = logging.getLogger(__name__)
 _IDLE = (ServerState.STOPPED, ServerState.CRASHED)
 
 
-class StableEndpointService:
-    def __init__(self, supervisor: ServerSupervisor, resolve: Resolver) -> None:
+class EndpointService(QObject):
+    """Owns the stable endpoint of one app session or one ``serve`` run.
+
+    Signals:
+        swap_requested(str): a client's request named this library model (the swap follows).
+    """
+
+    swap_requested = Signal(str)
+
+    def __init__(self, supervisor: ServerSupervisor, resolve: Resolver, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self._supervisor = supervisor
         self._resolve = resolve
         self._link: StableLink | None = None
@@ -31,15 +45,20 @@ class StableEndpointService:
         """Base URL of the open endpoint ('' when there is none)."""
         return self._link.url if self._link is not None else ""
 
-    def apply(self, server: ServerSettings, *, opening: bool) -> None:
+    def apply(self, server: ServerSettings, *, opening: bool, strict: bool = False) -> None:
         """Follow ``server``. ``opening``: a model is about to be served, so open the endpoint if it is
-        wanted and not open yet (otherwise it is only reopened while a server runs)."""
+        wanted and not open yet (otherwise it is only reopened while a server runs).
+
+        ``strict``: a port that cannot be bound raises :class:`ServerError` (the command line stops at
+        once); otherwise it is logged and the supervisor then meets the same busy port and reports it the
+        way it reports any start failure (the window shows that).
+        """
         address = (server.host, server.port, str(server.port_conflict))
         if self._link is not None and (not server.stable_endpoint or address != self._address):
             self.close()
         wanted = opening or self._supervisor.state not in _IDLE
         if server.stable_endpoint and self._link is None and wanted:
-            self._open(server, address)
+            self._open(server, address, strict=strict)
         if self._link is not None:
             self._link.endpoint.wait_s = wait_seconds(server)
             self._link.endpoint.api_key = server.api_key
@@ -48,6 +67,7 @@ class StableEndpointService:
             self._supervisor.set_settings(server)
 
     def set_catalog(self, model_ids: list[str]) -> None:
+        """The library's servable model ids, for ``/v1/models`` and routing by name."""
         self._catalog = list(model_ids)
         if self._link is not None:
             self._link.set_catalog(self._catalog)
@@ -59,14 +79,16 @@ class StableEndpointService:
             self._link = None
             self._address = None
 
-    def _open(self, server: ServerSettings, address: tuple[str, int, str]) -> None:
+    def _open(self, server: ServerSettings, address: tuple[str, int, str], *, strict: bool) -> None:
         try:
             endpoint = open_stable_endpoint(server, BackendGate(), routing=True)
         except ServerError as exc:
-            # The supervisor then meets the same busy port itself and reports it as it always has.
+            if strict:
+                raise
             log.warning("stable endpoint not opened: %s", exc)
             return
         self._link = StableLink(self._supervisor, endpoint, resolve=self._resolve)
+        self._link.swap_requested.connect(self.swap_requested)
         self._link.set_catalog(self._catalog)
         self._address = address
         endpoint.start()

@@ -13,8 +13,8 @@ from PySide6.QtCore import QObject, QTimer
 
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, ProgressCallback
+from llama_wrangler.services.messages import Messenger
 from llama_wrangler.settings import Settings
-from llama_wrangler.ui.message import Messenger
 from llama_wrangler.workers.jobs import Job, JobManager, JobState
 
 if TYPE_CHECKING:

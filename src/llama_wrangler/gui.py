@@ -1,0 +1,66 @@
+"""Starting the window: check that Qt can open one at all, set up logging, run the event loop.
+
+Kept apart from the composition root (:mod:`llama_wrangler.app`) so the platform check runs before any Qt
+module is imported: on a minimal Linux install importing QtGui already fails without libEGL, and a
+missing xcb library aborts in C++ — both are explained here instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import sys
+from pathlib import Path
+
+from llama_wrangler import APP_NAME, __version__
+from llama_wrangler.paths import AppPaths
+from llama_wrangler.platform_check import platform_problem
+
+log = logging.getLogger("llama_wrangler")
+
+# Set by bench/startup.py: print a timestamp when the main window is first exposed, then the idle RSS,
+# then quit. Read when the app starts (never at import time).
+STARTUP_PROBE_ENV = "LLAMA_WRANGLER_STARTUP_PROBE"
+
+
+def configure_logging(log_file: Path) -> None:
+    """Rotating app log (a few MB); the crash dialog points users at this file."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=3,
+                                                   encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def run_gui(argv: list[str] | None = None) -> int:
+    problem = platform_problem(os.environ)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    paths = AppPaths.from_environment().ensure()
+    configure_logging(paths.app_log_file)
+    log.info("%s %s starting", APP_NAME, __version__)
+
+    # Qt is imported only now: the check above must come first, and `llama-wrangler <command>` never
+    # pays for widgets.
+    from PySide6.QtWidgets import QApplication
+
+    from llama_wrangler.app import WranglerApp
+    from llama_wrangler.services.stop_signals import StopSignals
+
+    app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("llama-wrangler")
+    wrangler = WranglerApp(app, paths, startup_probe=bool(os.environ.get(STARTUP_PROBE_ENV)))
+    wrangler.start()
+    stop = StopSignals(app.quit)  # Ctrl-C in the terminal that started the app quits it cleanly
+    try:
+        code = app.exec()
+    finally:
+        stop.remove()
+    wrangler.shutdown()
+    return code

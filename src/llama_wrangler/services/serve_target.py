@@ -1,0 +1,35 @@
+"""Which file to serve for what a user or a client named — one rule for the window, the tray, the API
+and ``serve`` on the command line (Qt-free)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from llama_wrangler.errors import ModelNotFoundError, ServerError
+from llama_wrangler.library.registry import Library
+
+
+@dataclass(frozen=True)
+class ServeTarget:
+    """A model ready to hand to the supervisor: its file, the id clients use, and its display name."""
+
+    path: Path
+    model_id: str
+    name: str
+
+
+def resolve_target(library: Library, ref: str, *, allow_path: bool = False) -> ServeTarget:
+    """The model ``ref`` names: a library id, exact name or unique id prefix; with ``allow_path`` also a
+    ``.gguf`` file that is not (yet) in the library. Raises :class:`ModelNotFoundError` or, for a model
+    whose file is gone, :class:`ServerError` — both written for the user."""
+    try:
+        record = library.get(ref)
+    except ModelNotFoundError:
+        path = Path(ref).expanduser()
+        if allow_path and path.suffix.lower() == ".gguf" and path.is_file():
+            return ServeTarget(path.resolve(), path.stem, path.stem)
+        raise
+    if record.missing:
+        raise ServerError(f"Cannot serve {record.name}: its file is missing ({record.path}).")
+    return ServeTarget(record.path, record.id, record.name)
