@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from llama_wrangler.cli.context import CliContext
 from llama_wrangler.errors import ModelNotFoundError, WranglerError
 from llama_wrangler.progress import Progress
+from llama_wrangler.units import human_bytes
 
 if TYPE_CHECKING:
     from llama_wrangler.library.records import ModelRecord
@@ -68,16 +69,6 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 # ---- formatting ------------------------------------------------------------------------------------------
-def size_text(count: float | None) -> str:
-    if count is None:
-        return "?"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(count) < 1024 or unit == "TiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return f"{count:.1f} TiB"
-
-
 def duration_text(seconds: float | None) -> str:
     if seconds is None:
         return "--:--"
@@ -126,8 +117,8 @@ class ProgressBar:
         filled = int(fraction * self.WIDTH)
         bar = "#" * filled + "-" * (self.WIDTH - filled)
         if report.stage == "download":
-            detail = (f"{size_text(report.done)}/{size_text(report.total)}  "
-                      f"{size_text(report.bytes_per_second or 0)}/s  ETA {duration_text(report.eta_seconds)}")
+            detail = (f"{human_bytes(report.done)}/{human_bytes(report.total)}  "
+                      f"{human_bytes(report.bytes_per_second or 0)}/s  ETA {duration_text(report.eta_seconds)}")
         else:
             detail = f"{report.done}/{report.total}"
         return f"{report.stage:<9}[{bar}] {fraction * 100:5.1f}%  {detail}  {report.message}"
@@ -153,7 +144,7 @@ def pull_in_foreground(context: CliContext, *, quiet: bool, heading: str, total:
     except KeyboardInterrupt:
         bar.close()
         kept = sum(p.bytes_on_disk for p in list_partials(context.paths) if ours(p))
-        print(f"Stopped. {size_text(kept)} of {size_text(total)} is kept; run the same command again "
+        print(f"Stopped. {human_bytes(kept)} of {human_bytes(total)} is kept; run the same command again "
               "to resume.", file=sys.stderr)
         return None
     finally:
@@ -189,7 +180,7 @@ def cmd_pull(args: argparse.Namespace, context: CliContext) -> int:
     library = open_library(context)
     context.paths.ensure()
     options = PullOptions(access, retries=context.settings.downloads.retries, context=context_size)
-    heading = (f"Downloading {choice.name} ({choice.quant}, {size_text(choice.size)}"
+    heading = (f"Downloading {choice.name} ({choice.quant}, {human_bytes(choice.size)}"
                f"{f', {len(choice.files)} files' if choice.is_split else ''}) from {listing.repo_id}")
     record = pull_in_foreground(
         context, quiet=args.quiet, heading=heading, total=choice.size,
@@ -209,7 +200,7 @@ def listing_text(listing: Any) -> str:
         for choice in listing.choices:
             mark = "*" if choice == listing.recommended else " "
             files = f"{len(choice.files)} shards" if choice.is_split else choice.files[0].path
-            lines.append(f"{mark} {choice.quant:<12} {size_text(choice.size):>10}  {files}")
+            lines.append(f"{mark} {choice.quant:<12} {human_bytes(choice.size):>10}  {files}")
         if listing.recommended is not None:
             lines.append("  (* = the largest that fits this machine's memory)")
         else:
@@ -217,9 +208,9 @@ def listing_text(listing: Any) -> str:
     else:
         lines.append("  No GGUF files.")
     for projector in listing.projectors:
-        lines.append(f"  projector: {projector.files[0].path} ({size_text(projector.size)})")
+        lines.append(f"  projector: {projector.files[0].path} ({human_bytes(projector.size)})")
     if listing.convertible:
-        lines.append(f"  safetensors weights ({size_text(listing.safetensors_size)}): "
+        lines.append(f"  safetensors weights ({human_bytes(listing.safetensors_size)}): "
                      f"llama-wrangler convert {listing.repo_id}")
     for name in listing.refused:
         lines.append(f"  refused unsafe file name: {name!r}")
@@ -300,6 +291,6 @@ def cmd_downloads(args: argparse.Namespace, context: CliContext) -> int:
     for partial in partials:
         percent = 100 * partial.bytes_on_disk / partial.size if partial.size else 0
         print(f"{partial.download_id[:12]}  {partial.repo_id}/{partial.file}  "
-              f"{size_text(partial.bytes_on_disk)}/{size_text(partial.size)} ({percent:.0f}%)  "
+              f"{human_bytes(partial.bytes_on_disk)}/{human_bytes(partial.size)} ({percent:.0f}%)  "
               f"resume: llama-wrangler pull {partial.request_text}")
     return 0

@@ -16,6 +16,7 @@ from llama_wrangler.library.registry import Library, ModelRecord
 from llama_wrangler.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 from llama_wrangler.services.import_work import import_work
 from llama_wrangler.settings import ImportMode
+from llama_wrangler.units import human_bytes
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -63,15 +64,6 @@ def open_library(context: CliContext) -> Library:
     return library
 
 
-def format_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"  # pragma: no cover - the loop always returns
-
-
 def _source_label(record: ModelRecord) -> str:
     label = record.source if record.owned else f"{record.source} (linked)"
     return f"{label} MISSING" if record.missing else label
@@ -93,7 +85,7 @@ def cmd_list(args: argparse.Namespace, context: CliContext) -> int:
         print("The library is empty. Add a model with `llama-wrangler import PATH`.")
         return 0
     rows = [[r.id, r.name, r.info.architecture or "?", r.info.parameter_label, r.info.quant or "?",
-             format_size(r.size_bytes), str(r.info.context_length or "?"), _source_label(r)] for r in records]
+             human_bytes(r.size_bytes), str(r.info.context_length or "?"), _source_label(r)] for r in records]
     print(table(["ID", "NAME", "ARCH", "PARAMS", "QUANT", "SIZE", "CTX", "SOURCE"], rows))
     return 0
 
@@ -104,7 +96,7 @@ def describe(record: ModelRecord) -> list[tuple[str, str]]:
     lines = [
         ("id", record.id), ("name", record.name),
         *(("file" if len(record.paths) == 1 else f"file {i}", str(p)) for i, p in enumerate(record.paths, 1)),
-        ("size", f"{format_size(record.size_bytes)} ({record.size_bytes} bytes)"),
+        ("size", f"{human_bytes(record.size_bytes)} ({record.size_bytes} bytes)"),
         ("sha256", record.sha256 or "not computed yet (`llama-wrangler info --hash MODEL`)"),
         ("source", record.source), ("owned", "yes (in the models folder)" if record.owned else "no (linked)"),
         ("missing", "yes — the file is gone" if record.missing else "no"), ("added", record.added_at),
@@ -158,7 +150,7 @@ def cmd_import(args: argparse.Namespace, context: CliContext) -> int:
             record = library.compute_hash(record.id)
         how = "linked in place" if not record.owned else f"{mode.value} → {record.path}"
         print(f"Imported {record.id} ({record.info.architecture or '?'}, {record.info.parameter_label}, "
-              f"{record.info.quant or '?'}, {format_size(record.size_bytes)}; {how})")
+              f"{record.info.quant or '?'}, {human_bytes(record.size_bytes)}; {how})")
     return 0
 
 
@@ -190,7 +182,7 @@ def cmd_remove(args: argparse.Namespace, context: CliContext) -> int:
     if args.delete_file and not record.owned:
         # Checked before asking: the answer could not change it.
         library.remove(record.id, delete_file=True)
-    what = (f"Remove {record.id} and delete {len(record.paths)} file(s), {format_size(record.size_bytes)}?"
+    what = (f"Remove {record.id} and delete {len(record.paths)} file(s), {human_bytes(record.size_bytes)}?"
             if args.delete_file else f"Remove {record.id} from the library (the file stays)?")
     if not args.yes:
         if not sys.stdin.isatty():

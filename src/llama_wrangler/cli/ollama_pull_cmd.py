@@ -13,10 +13,11 @@ import sys
 
 from llama_wrangler.cli.context import CliContext
 from llama_wrangler.sources.ollama_input import OllamaRequest
+from llama_wrangler.units import human_bytes
 
 
 def cmd_pull_ollama(args: argparse.Namespace, context: CliContext, request: OllamaRequest) -> int:
-    from llama_wrangler.cli.hf_cmds import pull_in_foreground, size_text
+    from llama_wrangler.cli.hf_cmds import pull_in_foreground
     from llama_wrangler.cli.library_cmds import open_library
     from llama_wrangler.sources.ollama_pull import OllamaOptions, open_client, pull
     from llama_wrangler.sources.ollama_registry import fetch_manifest
@@ -28,14 +29,14 @@ def cmd_pull_ollama(args: argparse.Namespace, context: CliContext, request: Olla
     if args.list:
         print(f"{request.display} ({options.registry})")
         for layer in manifest.layers:
-            print(f"  {layer.kind or layer.media_type:<10} {size_text(layer.size):>10}  {layer.digest[:19]}…")
+            print(f"  {layer.kind or layer.media_type:<10} {human_bytes(layer.size):>10}  {layer.digest[:19]}…")
         return 0
     model = manifest.model
     library = open_library(context)
     context.paths.ensure()
     record = pull_in_foreground(
         context, quiet=args.quiet,
-        heading=f"Downloading {request.display} ({size_text(model.size)}) from {options.registry}",
+        heading=f"Downloading {request.display} ({human_bytes(model.size)}) from {options.registry}",
         total=model.size, ours=lambda partial: partial.request == request.display,
         pull=lambda bar: pull(request, paths=context.paths, library=library, options=options, progress=bar,
                               manifest=manifest))

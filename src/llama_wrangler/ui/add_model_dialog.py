@@ -29,7 +29,7 @@ from llama_wrangler.sources.hf_input import HfRequest, parse_hf_input
 from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing
 from llama_wrangler.sources.machine import estimate_memory
 from llama_wrangler.sources.pull_input import ollama_request_for
-from llama_wrangler.ui.formatting import human_bytes
+from llama_wrangler.units import human_bytes
 from llama_wrangler.workers.jobs import Job
 
 # inspect(request) -> a Job, already submitted to the job manager (which keeps its thread alive even if this

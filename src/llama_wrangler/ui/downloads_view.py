@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from llama_wrangler.progress import Progress
-from llama_wrangler.ui.formatting import human_bytes, human_duration, human_speed
+from llama_wrangler.units import human_bytes, human_duration, human_speed
 from llama_wrangler.workers.jobs import Job, JobManager, JobState
 
 # Short internal jobs (a repo lookup for the Add-model dialog) are not worth a row.

@@ -31,13 +31,3 @@ def tinted_icon(name: str, color: QColor | str, *, size: int = 48) -> QIcon:
     pixmap.loadFromData(QByteArray(svg.encode("utf-8")), "SVG")
     return QIcon(pixmap)
 
-
-def state_icon_name(state: str) -> str:
-    """The state-dot resource for a server state (see ``server.supervisor.ServerState``)."""
-    if state == "ready":
-        return "state-ready"
-    if state in {"starting", "loading", "stopping"}:
-        return "state-busy"
-    if state == "crashed":
-        return "state-crashed"
-    return "state-stopped"

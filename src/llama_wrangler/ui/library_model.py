@@ -20,15 +20,15 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QIcon
 
 from llama_wrangler.library.records import ModelRecord
-from llama_wrangler.ui.formatting import human_bytes, human_tokens
-from llama_wrangler.ui.icons import icon, state_icon_name
+from llama_wrangler.server.supervisor import ServerState
+from llama_wrangler.ui.icons import icon
+from llama_wrangler.ui.state_look import STATE_LOOKS, look
+from llama_wrangler.units import human_bytes, human_tokens
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ID_ROLE = Qt.ItemDataRole.UserRole + 2
 SOURCE_WORDS = {"local": "Local", "hf": "Hugging Face", "ollama": "Ollama", "import": "Imported",
                 "convert": "Converted", "lmstudio": "LM Studio", "hf-cache": "HF cache"}
-SERVING_WORDS = {"ready": "Serving", "starting": "Starting", "loading": "Loading", "stopping": "Stopping",
-                 "crashed": "Crashed"}
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -58,7 +58,7 @@ class LibraryTableModel(QAbstractTableModel):
         self._text: list[tuple[str, ...]] = []
         self._keys: list[tuple[object, ...]] = []
         self._served_id = ""
-        self._served_state = "stopped"
+        self._served_state: str = ServerState.STOPPED
         self._muted = QColor("#8b8d98")
         self._icons: dict[str, QIcon] = {}
 
@@ -75,7 +75,7 @@ class LibraryTableModel(QAbstractTableModel):
     def column_texts(self, column: int) -> list[str]:
         """Every row's text in ``column`` (for sizing columns without asking the view)."""
         if column == Column.SERVING:
-            return list(SERVING_WORDS.values())
+            return [entry.short for entry in STATE_LOOKS.values() if entry.short]
         return [row[column] for row in self._text]
 
     def set_served(self, model_id: str, state: str) -> None:
@@ -140,11 +140,11 @@ class LibraryTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return ALIGNMENTS[column]
         record = self._records[row]
-        served = record.id == self._served_id and self._served_state != "stopped"
+        served = record.id == self._served_id and self._served_state != ServerState.STOPPED
         if role == ID_ROLE:
             return record.id
         if role == Qt.ItemDataRole.DecorationRole and column == Column.SERVING and served:
-            return self._icon(state_icon_name(self._served_state))
+            return self._icon(look(self._served_state).icon)
         if role == Qt.ItemDataRole.ForegroundRole and record.missing:
             return self._muted
         if role == Qt.ItemDataRole.FontRole and served and column == Column.NAME:
@@ -158,9 +158,9 @@ class LibraryTableModel(QAbstractTableModel):
         return None
 
     def _serving_text(self, record: ModelRecord) -> str:
-        if record.id != self._served_id or self._served_state == "stopped":
+        if record.id != self._served_id:
             return ""
-        return SERVING_WORDS.get(self._served_state, "")
+        return look(self._served_state).short
 
     @staticmethod
     def _display(record: ModelRecord, column: Column) -> str:

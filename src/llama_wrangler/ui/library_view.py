@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from llama_wrangler.library.records import ModelRecord
-from llama_wrangler.ui.formatting import human_bytes
+from llama_wrangler.server.supervisor import ServerState
 from llama_wrangler.ui.library_model import (
     HEADERS,
     ID_ROLE,
@@ -26,6 +26,7 @@ from llama_wrangler.ui.library_model import (
 )
 from llama_wrangler.ui.model_details import ModelDetails
 from llama_wrangler.ui.theme import ThemeManager
+from llama_wrangler.units import human_bytes
 
 # Columns hidden first when the table gets narrow, least important first.
 NARROW_HIDE_ORDER = (Column.SOURCE, Column.ARCHITECTURE, Column.CONTEXT, Column.PARAMETERS)
@@ -203,7 +204,8 @@ class LibraryView(QWidget):
         if row < 0:
             self.details.show_record(None)
             return
-        serving = self.model.served_id == model_id and self.model.served_state not in ("stopped", "crashed")
+        serving = (self.model.served_id == model_id
+                   and self.model.served_state not in (ServerState.STOPPED, ServerState.CRASHED))
         self.details.show_record(self.model.record(row), serving=serving)
 
     @Slot()

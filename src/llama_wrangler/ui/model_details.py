@@ -15,11 +15,11 @@ from PySide6.QtWidgets import (
 )
 
 from llama_wrangler.library.records import ModelRecord
-from llama_wrangler.ui.formatting import human_bytes
 from llama_wrangler.ui.icons import tinted_icon
 from llama_wrangler.ui.library_model import SOURCE_WORDS
 from llama_wrangler.ui.requantize_dialog import can_requantize
 from llama_wrangler.ui.theme import ThemeManager
+from llama_wrangler.units import human_bytes
 
 
 def breakable(text: str, every: int = 12) -> str:

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QCheckBox, QDialog, QWidget
 
 from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.ui.confirm_layout import lay_out_confirm
-from llama_wrangler.ui.formatting import human_bytes
+from llama_wrangler.units import human_bytes
 
 
 class RemoveDialog(QDialog):

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
 
 from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
 from llama_wrangler.services.model_actions import ModelActions
-from llama_wrangler.ui.icons import icon, state_icon_name, tinted_icon
-from llama_wrangler.ui.status_indicator import STATE_WORDS
+from llama_wrangler.ui.icons import icon, tinted_icon
+from llama_wrangler.ui.state_look import look
 from llama_wrangler.ui.theme import ThemeManager
 
 LOG_MAX_LINES = 2000
@@ -216,10 +216,10 @@ class ServerView(QWidget):
         sup = self._supervisor
         state = sup.state
         colors = self._theme.colors
-        self.state_dot.setPixmap(icon(state_icon_name(state)).pixmap(22, 22))
+        self.state_dot.setPixmap(icon(look(state).icon).pixmap(22, 22))
         serving = self._actions.find(sup.model_id) if sup.model_id else None
         name = serving.name if serving is not None else sup.model_id
-        words = STATE_WORDS.get(state, state)
+        words = look(state).words
         self.state_label.setText(f"{words} — {name}" if name and state in ACTIVE_STATES else words)
         endpoint = sup.client_endpoint
         self.endpoint.setText(f"{endpoint}/v1" if endpoint else "")

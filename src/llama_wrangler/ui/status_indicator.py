@@ -5,26 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from llama_wrangler.ui.icons import icon, state_icon_name
+from llama_wrangler.server.supervisor import ServerState
+from llama_wrangler.ui.icons import icon
+from llama_wrangler.ui.state_look import describe_state, look
 from llama_wrangler.ui.theme import ThemeManager
-
-STATE_WORDS = {
-    "stopped": "Server stopped",
-    "starting": "Server starting…",
-    "loading": "Loading model…",
-    "ready": "Serving",
-    "stopping": "Stopping…",
-    "crashed": "Server crashed",
-}
-
-
-def describe_state(state: str, model: str = "", endpoint: str = "") -> str:
-    words = STATE_WORDS.get(state, state)
-    if state == "ready" and model:
-        return f"{words} {model}" + (f" at {endpoint}" if endpoint else "")
-    if state in {"starting", "loading"} and model:
-        return f"{words} ({model})"
-    return words
 
 
 class ServerStatusLabel(QWidget):
@@ -43,10 +27,10 @@ class ServerStatusLabel(QWidget):
         layout.addWidget(self.dot)
         layout.addWidget(self.text)
         self.state = ""
-        self.set_state("stopped")
+        self.set_state(ServerState.STOPPED)
 
     def set_state(self, state: str, model: str = "", endpoint: str = "") -> None:
         self.state = state
-        self.dot.setPixmap(icon(state_icon_name(state)).pixmap(self._dot_size, self._dot_size))
+        self.dot.setPixmap(icon(look(state).icon).pixmap(self._dot_size, self._dot_size))
         self.text.setText(describe_state(state, model, endpoint))
         self.setToolTip(self.text.text())

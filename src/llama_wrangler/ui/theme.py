@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 
 from llama_wrangler.settings import Theme
 from llama_wrangler.ui.icons import resource_path
+from llama_wrangler.ui.state_look import look
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,8 @@ DARK = Colors(dark=True, window="#1b1b22", base="#22222b", alt_base="#262630", s
 
 
 def state_color(colors: Colors, state: str) -> str:
-    if state == "ready":
-        return colors.ok
-    if state in {"starting", "loading", "stopping"}:
-        return colors.busy
-    if state == "crashed":
-        return colors.bad
-    return colors.idle
+    """The colour of a server state's tone (see :mod:`llama_wrangler.ui.state_look`)."""
+    return str(getattr(colors, look(state).tone.value))
 
 
 def system_prefers_dark(app: QApplication) -> bool:

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from llama_wrangler import APP_NAME
 from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
 from llama_wrangler.services.model_actions import ModelActions
-from llama_wrangler.ui.icons import icon, state_icon_name
-from llama_wrangler.ui.status_indicator import describe_state
+from llama_wrangler.ui.icons import icon
+from llama_wrangler.ui.state_look import describe_state, look
 from llama_wrangler.workers.jobs import Job, JobManager, JobState
 
 MAX_MENU_MODELS = 25
@@ -25,10 +25,10 @@ MAX_MENU_MODELS = 25
 def tray_icon_for(state: str, size: int = 64) -> QIcon:
     """The tray mark with the server's state dot in its corner (no dot while stopped)."""
     pixmap = icon("tray-icon").pixmap(size, size)
-    if state not in ("stopped", ""):
+    if state not in (ServerState.STOPPED, ""):
         painter = QPainter(pixmap)
         dot = size * 9 // 20
-        icon(state_icon_name(state)).paint(painter, size - dot, size - dot, dot, dot)
+        icon(look(state).icon).paint(painter, size - dot, size - dot, dot, dot)
         painter.end()
     return QIcon(pixmap)
 
@@ -58,7 +58,7 @@ class TrayController(QObject):
         self._model_group = QActionGroup(self)
         self._model_group.setExclusive(True)
         self.model_actions: dict[str, QAction] = {}
-        self.state_icon = tray_icon_for("stopped")
+        self.state_icon = tray_icon_for(ServerState.STOPPED)
         self.status_action = QAction(self)
         self.status_action.setEnabled(False)
         self.stop_action = QAction("Stop server", self)

@@ -69,7 +69,7 @@ def test_a_busy_port_leaves_the_supervisor_to_report_it(
 
 def test_strict_apply_refuses_a_busy_port_at_once(service: tuple[EndpointService, ServerSupervisor]) -> None:
     """The command line binds before llama-server starts: a busy port is an error, not a later crash."""
-    stable, supervisor = service
+    stable, _supervisor = service
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

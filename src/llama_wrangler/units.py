@@ -1,4 +1,6 @@
-"""Numbers as people read them: sizes, speeds, durations, parameter counts."""
+"""Numbers as people read them — sizes, speeds, durations, token counts — the same in the window and the
+terminal. Sizes use decimal units (1 GB = 10^9 bytes), as Hugging Face, Ollama and file managers show
+them, so a size here matches the one on the model's web page. Qt-free."""
 
 from __future__ import annotations
 
