@@ -49,7 +49,7 @@ def run_tests(args: list[str]) -> int:
     ensure_venv("test")
     env = dict(os.environ)
     # Build the pinned llama.cpp runtime once (minutes) and reuse it on later runs.
-    result = subprocess.run([str(PYTHON), "-m", "llama_wrangler.runtime.ci_cache"], cwd=ROOT, env=env,
+    result = subprocess.run([str(PYTHON), "-m", "tests.support.ci_cache"], cwd=ROOT, env=env,
                             check=True, stdout=subprocess.PIPE, text=True)
     env["LLAMA_WRANGLER_TEST_RUNTIME"] = result.stdout.strip().splitlines()[-1]
     print(f"llama.cpp runtime for tests: {env['LLAMA_WRANGLER_TEST_RUNTIME']}", flush=True)

@@ -38,7 +38,7 @@ def app_paths(app_home: Path) -> AppPaths:
 
 @pytest.fixture(scope="session")
 def runtime_dir() -> Iterator[Path]:
-    """The pinned llama.cpp runtime built by scripts/dev.py (llama_wrangler.runtime.ci_cache).
+    """The pinned llama.cpp runtime built by scripts/dev.py (tests/support/ci_cache.py).
 
     Tests that need it fail loudly when it is missing: a missing runtime is a broken test setup, not a
     reason to skip.

@@ -12,9 +12,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from llama_wrangler.runtime import ci_cache
 from llama_wrangler.runtime.pinned import PINNED
+from tests.support import ci_cache
 
+REPO_ROOT = Path(__file__).resolve().parents[2]  # `-m tests.support.ci_cache` is found from there
 pytestmark = [pytest.mark.runtime, pytest.mark.slow,
               pytest.mark.skipif(os.name == "nt", reason="POSIX signals")]
 
@@ -37,7 +38,7 @@ def test_sigterm_mid_build_leaves_nothing_stamped(runtime_dir: Path, tmp_path: P
         os.link(sdist, cache / "sources" / sdist.name)
     except OSError:
         shutil.copy2(sdist, cache / "sources" / sdist.name)
-    proc = subprocess.Popen([sys.executable, "-m", "llama_wrangler.runtime.ci_cache"],
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.ci_cache"], cwd=REPO_ROOT,
                             env={**os.environ, ci_cache.CACHE_ENV: str(cache)}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:

@@ -1,7 +1,7 @@
 """A loopback Hugging Face Hub that speaks enough of the real protocol for ``huggingface_hub`` and our
 downloader, and can misbehave on demand.
 
-Endpoints (see shared docs/TESTING.md "A loopback Hugging Face hub"):
+Endpoints (see docs/TESTING.md "Loopback servers"):
 
 - ``GET /api/models/{repo}`` and ``/api/models/{repo}/revision/{rev}`` -> ``id``, ``sha``, ``siblings``;
 - ``GET /api/models/{repo}/tree/{rev}[/{path}]?recursive=true`` -> files and directories;

@@ -1,5 +1,5 @@
 """A loopback Ollama registry and its "CDN" (two ports, like the real registry.ollama.ai and the host its
-blob GETs redirect to), misbehaving on demand (see shared docs/TESTING.md "A loopback Ollama registry").
+blob GETs redirect to), misbehaving on demand (see docs/TESTING.md "Loopback servers").
 
 Registry port:
 

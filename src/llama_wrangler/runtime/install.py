@@ -3,7 +3,7 @@
 Everything is assembled in a hidden staging folder beside the target and renamed into place at the end,
 so an interrupted or failed install never leaves something that looks usable; the manifest is written
 last inside the staging folder. Used by ``runtime install`` (the app's data dir) and by CI's cache
-(:mod:`llama_wrangler.runtime.ci_cache`).
+(``tests/support/ci_cache.py``).
 """
 
 from __future__ import annotations

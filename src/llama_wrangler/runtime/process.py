@@ -69,8 +69,7 @@ def run_streaming(argv: Sequence[str], *, cancel: CancelToken | None = None,
 
     remove = cancel.on_cancel(on_cancel) if cancel is not None else None
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
+        for line in proc.stdout or ():  # always a pipe: Popen was given stdout=PIPE
             if log is not None:
                 log.write(line)
             if on_line is not None:

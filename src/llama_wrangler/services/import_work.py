@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from llama_wrangler.library.registry import Library, ModelRecord
@@ -12,6 +13,27 @@ from llama_wrangler.settings import ImportMode
 from llama_wrangler.work import Work
 
 IMPORT = "import"
+
+
+@dataclass
+class ImportPlan:
+    """What a set of paths holds: those we can import and what we refuse (with reasons)."""
+
+    usable: list[Path] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def plan_import(paths: Sequence[Path]) -> ImportPlan:
+    """Folders and ``.gguf`` files are usable (their headers are checked by the import itself)."""
+    plan = ImportPlan()
+    for path in paths:
+        if path.is_dir() or (path.suffix.lower() == ".gguf" and path.is_file()):
+            plan.usable.append(path)
+        elif not path.exists():
+            plan.refused.append(f"{path.name} (it does not exist)")
+        else:
+            plan.refused.append(f"{path.name} (not a .gguf model file)")
+    return plan
 
 
 def import_work(library: Library, paths: Sequence[Path], mode: ImportMode) -> Work[list[ModelRecord]]:

@@ -9,13 +9,13 @@ sidebar — so "anywhere on the window" holds without every widget opting in. An
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QMimeData, QObject, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
+from llama_wrangler.services.import_work import ImportPlan, plan_import
 from llama_wrangler.services.messages import Messenger
 from llama_wrangler.settings import ImportMode
 from llama_wrangler.ui.main_window import MainWindow
@@ -25,27 +25,12 @@ from llama_wrangler.ui.main_window import MainWindow
 ModeChooser = Callable[[Callable[[ImportMode, bool], None]], None]
 
 
-@dataclass
-class DropPlan:
-    """What a drop contains: paths we can import and what we refuse (with reasons)."""
-
-    usable: list[Path] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
-
-
-def plan_drop(mime: QMimeData) -> DropPlan:
-    plan = DropPlan()
-    for url in mime.urls():
-        if not url.isLocalFile():
-            plan.refused.append(f"{url.toString()} (not a file on this computer)")
-            continue
-        path = Path(url.toLocalFile())
-        if path.is_dir() or (path.suffix.lower() == ".gguf" and path.is_file()):
-            plan.usable.append(path)
-        elif not path.exists():
-            plan.refused.append(f"{path.name} (it does not exist)")
-        else:
-            plan.refused.append(f"{path.name} (not a .gguf model file)")
+def plan_drop(mime: QMimeData) -> ImportPlan:
+    """What a drop contains: local paths are sorted by :func:`plan_import`, anything else is refused."""
+    local = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+    plan = plan_import(local)
+    plan.refused[:0] = [f"{url.toString()} (not a file on this computer)" for url in mime.urls()
+                        if not url.isLocalFile()]
     return plan
 
 
@@ -94,9 +79,8 @@ class DropImporter(QObject):
         if kind == QEvent.Type.DragLeave:
             self._window.drop_overlay.hide()
             return False
-        if not _has_urls(event):
+        if not _has_urls(event) or not isinstance(event, QDragEnterEvent | QDragMoveEvent | QDropEvent):
             return False  # plain text dragged into a text field: Qt's own handling
-        assert isinstance(event, QDragEnterEvent | QDragMoveEvent | QDropEvent)
         if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
             event.acceptProposedAction()
             if kind == QEvent.Type.DragEnter:

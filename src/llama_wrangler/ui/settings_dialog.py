@@ -199,7 +199,8 @@ class SettingsDialog(QDialog):
             if section in SKIPPED_FIELDS:
                 continue
             model_type = section_info.annotation
-            assert isinstance(model_type, type) and issubclass(model_type, BaseModel)
+            if not (isinstance(model_type, type) and issubclass(model_type, BaseModel)):
+                continue  # a plain value at the top level (the file's version): nothing to edit
             self.tabs.addTab(self._build_section(section, model_type, getattr(current, section)),
                              SECTION_TITLES.get(section, section.title()))
             self._sections.append(section)

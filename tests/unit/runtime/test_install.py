@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from llama_wrangler.errors import LlamaRuntimeError
-from llama_wrangler.runtime import ci_cache
 from llama_wrangler.runtime.install import install_from_tree, runtime_dir_name, swap_into_place
 from llama_wrangler.runtime.sources import SourceKind, SourceTree
 from llama_wrangler.settings import Backend
+from tests.support import ci_cache
 from tests.unit.runtime.test_locate import make_runtime_dir
 
 

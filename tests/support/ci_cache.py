@@ -1,6 +1,6 @@
 """Build the pinned llama.cpp runtime once per machine and reuse it (CI and ``scripts/dev.py test``).
 
-    python -m llama_wrangler.runtime.ci_cache     # progress on stderr; the runtime dir is stdout's last line
+    python -m tests.support.ci_cache        # progress on stderr; the runtime dir is stdout's last line
 
 The runtime lives outside the clone, in ``$LLAMA_WRANGLER_CI_CACHE`` or ``~/.cache/llama-wrangler-ci``, as
 ``runtime-<tag>-cpu/``. A stamp file names the pinned commit and build recipe; when it matches, the dir is
