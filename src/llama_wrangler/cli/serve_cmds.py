@@ -76,7 +76,8 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
 
     from llama_wrangler.runtime.locate import locate_runtime
     from llama_wrangler.runtime.verify import checked_runtime
-    from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+    from llama_wrangler.server.state import ServerState
+    from llama_wrangler.server.supervisor import ServerSupervisor
 
     settings = _server_settings(args, context.settings.server)
     model_path, model_id = _resolve_model(args.model, context)
@@ -170,7 +171,7 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
             print(f"llama-wrangler: error: {exc}", file=sys.stderr, flush=True)
             return
         print(f"swapping to {new_id}…", flush=True)
-        supervisor.swap(path, new_id)
+        supervisor.start(path, new_id)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         pass  # the wakeup fd does the work; this only keeps Python from raising KeyboardInterrupt

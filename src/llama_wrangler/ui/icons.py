@@ -33,7 +33,7 @@ def tinted_icon(name: str, color: QColor | str, *, size: int = 48) -> QIcon:
 
 
 def state_icon_name(state: str) -> str:
-    """The state-dot resource for a server state (see ``server.supervisor.ServerState``)."""
+    """The state-dot resource for a server state (see ``server.state.ServerState``)."""
     if state == "ready":
         return "state-ready"
     if state in {"starting", "loading", "stopping"}:

@@ -17,7 +17,8 @@ from PySide6.QtGui import QDesktopServices
 from llama_wrangler.errors import WranglerError
 from llama_wrangler.library.registry import Library, ModelRecord
 from llama_wrangler.progress import CancelToken, ProgressCallback
-from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+from llama_wrangler.server.state import ServerState
+from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.settings import ImportMode
 from llama_wrangler.ui.message import Messenger
 from llama_wrangler.workers.jobs import Job, JobManager
