@@ -43,6 +43,10 @@ ThreadingHTTPServer((host, port), Handler).serve_forever()
 '''
 
 
+def supervisor_url(settings: ServerSettings) -> str:
+    return f"http://127.0.0.1:{settings.port}"
+
+
 def test_the_fallback_server_is_ready_when_its_models_list_answers(qtbot: QtBot, tmp_path: Path) -> None:
     stand_in = tmp_path / "python"
     stand_in.write_text(f"#!{sys.executable}\n" + PYSERVER_STAND_IN, encoding="utf-8")
@@ -56,12 +60,13 @@ def test_the_fallback_server_is_ready_when_its_models_list_answers(qtbot: QtBot,
     try:
         supervisor.start(model, "m")
         qtbot.waitUntil(lambda: supervisor.state is ServerState.READY, timeout=20_000)
-        assert supervisor.endpoint == f"http://127.0.0.1:{settings.port}"
+        assert supervisor.endpoint == supervisor_url(settings)
         assert supervisor.props == {} and supervisor.context_size is None
         supervisor.stop()
         qtbot.waitUntil(lambda: supervisor.state is ServerState.STOPPED, timeout=20_000)
     finally:
         supervisor.shutdown()
     assert states == ["starting", "ready", "stopping", "stopped"]
+    assert f"[llama-wrangler] starting m ({model}) on {supervisor_url(settings)}" in supervisor.log_lines()
     requests = [line for line in supervisor.log_lines() if line.startswith("stand-in: GET")]
     assert requests and set(requests) == {"stand-in: GET /v1/models"}  # never /health, never /props
