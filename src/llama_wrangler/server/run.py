@@ -31,6 +31,7 @@ class ServerRun:
 
     generation: int
     target: ServeTarget
+    backend: ServerBackend  # the one it was started with: it says how to tell that this run is ready
     process: ServerProcess
     base_url: str
     port: int
@@ -75,6 +76,6 @@ def prepare_run(backend: ServerBackend, settings: ServerSettings, target: ServeT
     port = choose_port(settings.host, settings.port, settings.port_conflict)
     argv = backend.argv(settings, target.model_path, target.model_id, port)
     process = ServerProcess(argv, log_path=log_path, parent=parent)
-    return ServerRun(generation=generation, target=target, process=process,
+    return ServerRun(generation=generation, target=target, backend=backend, process=process,
                      base_url=f"http://{url_host(connect_host(settings.host))}:{port}", port=port,
                      deadline=time.monotonic() + settings.health_timeout_s)

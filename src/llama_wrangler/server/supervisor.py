@@ -270,8 +270,8 @@ class ServerSupervisor(QObject):
     def _on_process_started(self) -> None:
         run = self._sender_run()
         if run is not None and self._state is not ServerState.STOPPING:
-            self._probe.watch(run.generation, run.base_url, ready_path=self._backend.ready_path,
-                              reads_props=self._backend.reads_props, deadline=run.deadline,
+            self._probe.watch(run.generation, run.base_url, ready_path=run.backend.ready_path,
+                              reads_props=run.backend.reads_props, deadline=run.deadline,
                               api_key=self._settings.api_key)
 
     @Slot(object)
@@ -288,7 +288,6 @@ class ServerSupervisor(QObject):
         run.process.deleteLater()
         self._set_endpoint("")
         self._props = {}
-
         if was is ServerState.STOPPING and run.failure is None:
             self._set_state(ServerState.STOPPED)
             self._reconcile()
