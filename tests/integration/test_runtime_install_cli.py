@@ -13,11 +13,10 @@ import pytest
 
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken
-from tests.support.tools import require_tool
+from tests.support.tools import tool_fixture
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
-if os.name != "nt":
-    require_tool("cmake", "a documented build requirement")
+cmake = tool_fixture("cmake", "a documented build requirement")
 
 
 def slow_tree(root: Path, marker: str) -> Path:
