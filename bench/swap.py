@@ -6,7 +6,7 @@ Generates a model of a few hundred MB in a temp dir, then per repetition measure
 
 * floor  — spawn llama-server directly, poll ``/health`` in a tight loop until 200 (the best possible);
 * start  — ``supervisor.start()`` from stopped until the ``ready`` state (health + ``/props`` read);
-* swap   — ``supervisor.swap()`` from a ready tiny model until ``ready`` on the big one (includes stopping
+* swap   — ``supervisor.start()`` (a hot swap) from a ready tiny model until ``ready`` on the big one (includes stopping
   the tiny server: stop then start is the memory-safe swap);
 * stop   — ``supervisor.stop()`` of the ready big model until ``stopped``.
 * dropped — through the stable endpoint (proxy), a client sends completions back to back while the server
@@ -48,7 +48,8 @@ from llama_wrangler.server.argv import build_server_argv  # noqa: E402
 from llama_wrangler.server.backend_gate import BackendGate  # noqa: E402
 from llama_wrangler.server.ports import pick_free_port  # noqa: E402
 from llama_wrangler.server.stable_link import StableLink, backend_settings, open_stable_endpoint  # noqa: E402
-from llama_wrangler.server.supervisor import ServerState, ServerSupervisor  # noqa: E402
+from llama_wrangler.server.state import ServerState  # noqa: E402
+from llama_wrangler.server.supervisor import ServerSupervisor  # noqa: E402
 from llama_wrangler.settings import ServerSettings  # noqa: E402
 
 LOADED_MARK = "model loaded"  # llama-server's log line the instant loading is done
@@ -153,9 +154,9 @@ def dropped_during_swaps(server: Path, settings: ServerSettings, tiny: Path, big
 
     for _rep in range(reps):
         some_served()
-        wait_for(supervisor, ServerState.READY, lambda: supervisor.swap(big, "big"))
+        wait_for(supervisor, ServerState.READY, lambda: supervisor.start(big, "big"))
         some_served()
-        wait_for(supervisor, ServerState.READY, lambda: supervisor.swap(tiny, "tiny"))
+        wait_for(supervisor, ServerState.READY, lambda: supervisor.start(tiny, "tiny"))
     some_served()
     stop.set()
     client.join(600)
@@ -203,7 +204,7 @@ def main() -> int:
                 detect[name].append(after_load)
             total["stop"].append(wait_for(supervisor, ServerState.STOPPED, supervisor.stop)[0])
             wait_for(supervisor, ServerState.READY, lambda: supervisor.start(tiny, "tiny"))
-            whole, after_load = wait_for(supervisor, ServerState.READY, lambda: supervisor.swap(big, "big"))
+            whole, after_load = wait_for(supervisor, ServerState.READY, lambda: supervisor.start(big, "big"))
             total["swap"].append(whole)
             detect["swap"].append(after_load)
             wait_for(supervisor, ServerState.STOPPED, supervisor.stop)

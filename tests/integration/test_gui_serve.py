@@ -16,7 +16,7 @@ from pytestqt.qtbot import QtBot
 from llama_wrangler.app import WranglerApp
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
-from llama_wrangler.server.supervisor import ServerState
+from llama_wrangler.server.state import ServerState
 from llama_wrangler.settings import ImportMode, PortConflict, Settings
 from llama_wrangler.ui.library_model import Column
 from tests.support.gui import app_session

@@ -17,8 +17,9 @@ import pytest
 from llama_wrangler.errors import CancelledError, LlamaRuntimeError
 from llama_wrangler.progress import CancelToken, Progress
 from llama_wrangler.runtime.build import cmake_build, find_built, parse_progress_line
+from tests.support.tools import tool_fixture
 
-pytestmark = pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake is a documented build requirement")
+cmake = tool_fixture("cmake", "a documented build requirement")
 
 HELLO_C = '#include <stdio.h>\nint main(void) { puts("hello from cmake"); return 0; }\n'
 

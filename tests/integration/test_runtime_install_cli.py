@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,9 +13,10 @@ import pytest
 
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken
+from tests.support.tools import tool_fixture
 
-pytestmark = pytest.mark.skipif(os.name == "nt" or shutil.which("cmake") is None,
-                                reason="POSIX signals; cmake is a documented build requirement")
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+cmake = tool_fixture("cmake", "a documented build requirement")
 
 
 def slow_tree(root: Path, marker: str) -> Path:

@@ -13,9 +13,10 @@ import psutil
 import pytest
 from pytestqt.qtbot import QtBot
 
-from llama_wrangler.server import supervisor as supervisor_module
+from llama_wrangler.server import restart_policy
 from llama_wrangler.server.ports import pick_free_port
-from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+from llama_wrangler.server.state import ServerState
+from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.settings import PortConflict, ServerSettings
 from tests.support.server_fixtures import TinyModels
 
@@ -120,7 +121,7 @@ def test_swap_replaces_the_process_and_props_name_the_new_model(
     first_pid = supervisor.pid
     assert first_pid is not None
 
-    supervisor.swap(tiny_models.beta, "beta")
+    supervisor.start(tiny_models.beta, "beta")
     assert supervisor.endpoint == ""  # the old server stops serving the moment a swap begins
     qtbot.waitUntil(lambda: supervisor.state is ServerState.READY and supervisor.model_id == "beta",
                     timeout=READY_TIMEOUT_MS)
@@ -131,7 +132,7 @@ def test_swap_replaces_the_process_and_props_name_the_new_model(
     models = httpx.get(f"{supervisor.endpoint}/v1/models", timeout=10).json()
     assert [m["id"] for m in models["data"]] == ["beta"]
 
-    supervisor.swap(tiny_models.alpha, "alpha")
+    supervisor.start(tiny_models.alpha, "alpha")
     qtbot.waitUntil(lambda: supervisor.state is ServerState.READY and supervisor.model_id == "alpha",
                     timeout=READY_TIMEOUT_MS)
     assert Path(supervisor.props["model_path"]) == tiny_models.alpha
@@ -144,9 +145,9 @@ def test_two_swaps_in_a_row_end_on_the_last(
     supervisor = make_supervisor()
     record = Recorder(supervisor)
     supervisor.start(tiny_models.alpha, "alpha")
-    supervisor.swap(tiny_models.beta, "beta")
-    supervisor.swap(tiny_models.alpha, "alpha")
-    supervisor.swap(tiny_models.beta, "beta")
+    supervisor.start(tiny_models.beta, "beta")
+    supervisor.start(tiny_models.alpha, "alpha")
+    supervisor.start(tiny_models.beta, "beta")
     qtbot.waitUntil(lambda: supervisor.state is ServerState.READY, timeout=READY_TIMEOUT_MS)
     assert supervisor.model_id == "beta"
     assert Path(supervisor.props["model_path"]) == tiny_models.beta
@@ -239,7 +240,7 @@ def test_swap_while_loading_never_reports_the_abandoned_model_ready(
     def swap_when_loading(old: str, new: str) -> None:
         if new == "loading" and not swapped:
             swapped.append(True)
-            supervisor.swap(tiny_models.beta, "beta")
+            supervisor.start(tiny_models.beta, "beta")
 
     supervisor.state_changed.connect(swap_when_loading)
     supervisor.start(held_loading_model, "held")
@@ -306,7 +307,7 @@ def test_sigkill_of_a_ready_server_is_a_crash_with_the_cause(
 def test_auto_restart_gives_up_after_three_crashes_a_minute(
         qtbot: QtBot, make_supervisor: SupervisorFactory, tiny_models: TinyModels,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(supervisor_module, "RESTART_BACKOFF_S", (0.05, 0.1, 0.2))
+    monkeypatch.setattr(restart_policy, "RESTART_BACKOFF_S", (0.05, 0.1, 0.2))
     supervisor = make_supervisor(auto_restart=True)
     record = Recorder(supervisor)
     supervisor.start(tiny_models.alpha, "alpha")
@@ -362,17 +363,15 @@ def test_any_order_of_calls_ends_consistent_with_at_most_one_server(
     for _ in range(8):
         action = rng.choice(["start", "swap", "stop", "restart"])
         name = rng.choice(list(models))
-        if action == "start":
+        if action in ("start", "swap"):  # a swap is a start while another model runs
             supervisor.start(models[name], name)
-        elif action == "swap":
-            supervisor.swap(models[name], name)
         elif action == "stop":
             supervisor.stop()
         else:
             supervisor.restart()
         qtbot.wait(rng.choice([0, 0, 5, 50, 200]))  # land calls in every phase: spawn, load, ready
     final = rng.choice(list(models))
-    supervisor.swap(models[final], final)
+    supervisor.start(models[final], final)
     qtbot.waitUntil(lambda: supervisor.state is ServerState.READY and supervisor.model_id == final,
                     timeout=READY_TIMEOUT_MS)
     assert Path(supervisor.props["model_path"]) == models[final]

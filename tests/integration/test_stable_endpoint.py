@@ -16,7 +16,8 @@ from llama_wrangler.errors import ModelNotFoundError
 from llama_wrangler.server.backend_gate import BackendGate
 from llama_wrangler.server.ports import pick_free_port
 from llama_wrangler.server.stable_link import StableLink, backend_settings, open_stable_endpoint
-from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+from llama_wrangler.server.state import ServerState
+from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.settings import ServerSettings
 from tests.support.server_fixtures import TinyModels
 
@@ -101,7 +102,7 @@ def test_requests_keep_succeeding_across_swaps(qtbot: QtBot, served: Served, tin
     for model_id in ("beta", "alpha"):
         before = len(results)
         qtbot.waitUntil(lambda before=before: len(results) > before + 2, timeout=READY_TIMEOUT_MS)
-        sup.swap(tiny_models.beta if model_id == "beta" else tiny_models.alpha, model_id)
+        sup.start(tiny_models.beta if model_id == "beta" else tiny_models.alpha, model_id)
         served.ready_on(qtbot, model_id)
     before = len(results)
     qtbot.waitUntil(lambda: len(results) > before + 2, timeout=READY_TIMEOUT_MS)
@@ -117,7 +118,7 @@ def test_a_request_arriving_mid_swap_waits_for_the_new_model(
     sup = served.supervisor
     sup.start(tiny_models.alpha, "alpha")
     served.ready_on(qtbot, "alpha")
-    sup.swap(tiny_models.beta, "beta")
+    sup.start(tiny_models.beta, "beta")
     assert sup.state is ServerState.STOPPING
     result = in_thread(lambda: httpx.get(f"{served.url}/props", timeout=60))
     qtbot.waitUntil(lambda: result() is not None, timeout=READY_TIMEOUT_MS)
@@ -196,7 +197,7 @@ def test_a_stream_in_flight_finishes_before_the_old_server_stops(
 
     done = in_thread(read_stream)
     qtbot.waitUntil(lambda: len(events) > 0 or done() is not None, timeout=READY_TIMEOUT_MS)
-    sup.swap(tiny_models.beta, "beta")  # while the old model is still answering
+    sup.start(tiny_models.beta, "beta")  # while the old model is still answering
     qtbot.waitUntil(lambda: done() is not None, timeout=READY_TIMEOUT_MS)
     assert done() is True
     assert events[-1] == "data: [DONE]"

@@ -56,7 +56,8 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     from llama_wrangler.cli.library_cmds import open_library
     from llama_wrangler.runtime.locate import locate_runtime
     from llama_wrangler.runtime.verify import checked_runtime
-    from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+    from llama_wrangler.server.state import ServerState
+    from llama_wrangler.server.supervisor import ServerSupervisor
     from llama_wrangler.services.endpoint import EndpointService
     from llama_wrangler.services.messages import Messenger
     from llama_wrangler.services.model_actions import ModelActions

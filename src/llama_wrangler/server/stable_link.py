@@ -21,7 +21,8 @@ from llama_wrangler.errors import ServerError, WranglerError
 from llama_wrangler.server.backend_gate import BackendGate
 from llama_wrangler.server.ports import LOOPBACK, choose_port, pick_free_port
 from llama_wrangler.server.proxy import StableEndpoint
-from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+from llama_wrangler.server.state import ServerState
+from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.settings import PortConflict, ServerSettings
 
 log = logging.getLogger(__name__)
@@ -142,4 +143,4 @@ class StableLink(QObject):
             self._sync()
             return
         log.info("a request named %s: swapping to it", resolved_id)
-        self._supervisor.swap(path, resolved_id)
+        self._supervisor.start(path, resolved_id)

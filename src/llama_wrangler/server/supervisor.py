@@ -1,115 +1,47 @@
 """The one owner of the running llama-server: start, health-check, hot-swap, stop, crash handling.
 
-Design (after llama-swap's ``process.go``): an explicit state machine owned by this object, every change
-emitted as ``state_changed(old, new)``. Callers say what they *want* (a model, or nothing); the supervisor
-reconciles the running process towards it one step at a time, so any order of calls is safe — a swap
-during a start stops the starting server first, two swaps in a row end on the last model, and at most one
-llama-server exists at any moment (stop, then start: memory-safe).
+Design (after llama-swap's ``process.go``): an explicit state machine (:class:`~.state.ServerState`)
+owned by this object, every change emitted as ``state_changed(old, new)``. Callers say what they *want*
+(a model, or nothing); the supervisor reconciles the running process towards it one step at a time, so any
+order of calls is safe — starting another model during a start stops the starting server first, two starts
+in a row end on the last model, and at most one llama-server exists at any moment (stop, then start).
 
-Each launched process is a :class:`_Run` with a generation number. Health and ``/props`` replies carry
-the run they were sent for and are dropped when it is no longer the current run, so a reply from an old
-server can never mark a new one ready. ``endpoint`` is non-empty only while the current run is ready.
+The parts: :class:`~.process.ServerProcess` runs one process (process group, log, TERM -> KILL),
+:class:`~.health.ReadinessProbe` tells when it is ready, :class:`~.drain.StopDrain` lets running requests
+finish before a stop, :class:`~.restart_policy.RestartPolicy` bounds automatic restarts (only of a server
+that crashed *after* being ready), and a :class:`~.backend.ServerBackend` says how to run llama-server or
+the llama-cpp-python fallback. The state is held here, and only here.
 
-States: ``stopped`` nothing runs; ``starting`` spawned, HTTP not up yet; ``loading`` HTTP up, ``/health``
-says 503; ``ready`` ``/health`` 200 and ``/props`` read; ``stopping`` signal sent, waiting for exit (TERM,
-then KILL after ``stop_grace_s``, for a ready server; KILL at once for one that is not ready yet);
-``crashed`` the server died or could not start (``last_error`` says why; ``error`` was emitted).
-``stop()`` from ``crashed`` acknowledges it and returns to ``stopped``.
-
-A *drain hook* (:meth:`set_drain_hook`, used by the stable endpoint) lets requests still running on a
-ready server finish before it is signalled: the state is ``stopping`` and the endpoint '' at once, and the
-signal follows when the hook calls back, or after ``stop_grace_s`` at the latest.
-
-Automatic restart (``server.auto_restart``) applies only to a server that crashed *after* being ready,
-with 1/2/4 s backoff and at most 3 restarts within 60 s; a model that fails to load is never retried.
+Each launch is a :class:`~.run.ServerRun` with a generation number; readiness replies for any other
+generation are dropped, so an old server can never mark a new one ready. ``endpoint`` is non-empty only
+while the current run is ready. Stopping a ready server is TERM, then KILL after ``stop_grace_s``; a server
+not ready yet gets KILL at once. ``stop()`` from ``crashed`` acknowledges it and returns to ``stopped``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import logging.handlers
-import os
-import signal
-import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QProcess, QTimer, QUrl, Signal, Slot
-from PySide6.QtNetwork import QNetworkAccessManager, QNetworkProxy, QNetworkReply, QNetworkRequest
+from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
 from llama_wrangler.errors import ServerError
-from llama_wrangler.runtime import pyserver
 from llama_wrangler.runtime.locate import LlamaRuntime
-from llama_wrangler.server import lifetime
-from llama_wrangler.server.argv import build_server_argv
-from llama_wrangler.server.ports import choose_port, connect_host, url_host
+from llama_wrangler.server.backend import ServerBackend, server_backend
+from llama_wrangler.server.drain import DrainHook, StopDrain
+from llama_wrangler.server.health import ReadinessProbe
+from llama_wrangler.server.process import NOTE_PREFIX, ProcessOutcome
+from llama_wrangler.server.restart_policy import RestartPolicy
+from llama_wrangler.server.run import ServerRun, ServeTarget, prepare_run
+from llama_wrangler.server.state import ServerState
 from llama_wrangler.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 
 LOG_RING_LINES = 2000
-ERROR_TAIL_LINES = 15
-HEALTH_POLL_MS = 20  # between a reply and the next request; the brief's bound is 50 ms
-HEALTH_REQUEST_TIMEOUT_MS = 2000
-PROPS_TIMEOUT_MS = 5000
-RESTART_WINDOW_S = 60.0
-MAX_RESTARTS_IN_WINDOW = 3
-RESTART_BACKOFF_S = (1.0, 2.0, 4.0)
-SERVER_LOG_MAX_BYTES = 5 * 1024 * 1024
-SERVER_LOG_BACKUPS = 2
 QUIT_GRACE_CAP_S = 3.0
-
-_GENERATION_ATTRIBUTE = QNetworkRequest.Attribute.User
-_KIND_ATTRIBUTE = QNetworkRequest.Attribute(QNetworkRequest.Attribute.User.value + 1)
-_HEALTH, _PROPS = "health", "props"
-
-# (endpoint of the server about to stop, done callback that may be called from any thread)
-DrainHook = Callable[[str, Callable[[], None]], None]
-
-
-class ServerState(StrEnum):
-    STOPPED = "stopped"
-    STARTING = "starting"
-    LOADING = "loading"
-    READY = "ready"
-    STOPPING = "stopping"
-    CRASHED = "crashed"
-
-
-@dataclass(frozen=True)
-class _Target:
-    model_path: Path
-    model_id: str
-
-
-@dataclass(eq=False)
-class _Run:
-    """One launched llama-server process and what we know about it."""
-
-    generation: int
-    target: _Target
-    process: QProcess
-    host: str
-    port: int
-    deadline: float
-    tail: deque[str] = field(default_factory=lambda: deque(maxlen=ERROR_TAIL_LINES))
-    partial_line: str = ""
-    pid: int = 0
-    ready: bool = False
-    stopping: bool = False
-    draining: bool = False  # stopping, but the stop signal waits for its requests to finish
-    failure: str | None = None  # set when *we* gave up on it (timeout, wrong server); reported at exit
-    log_file: logging.Handler | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{url_host(connect_host(self.host))}:{self.port}"
-
 
 class ServerSupervisor(QObject):
     """Owns one llama-server process at a time.
@@ -125,14 +57,11 @@ class ServerSupervisor(QObject):
     endpoint_changed = Signal(str)
     log_line = Signal(str)
     error = Signal(str)
-    _drained = Signal(int)  # a drain hook's callback, from any thread; handled on ours
 
     def __init__(self, server: Path | LlamaRuntime, settings: ServerSettings, *, log_file: Path | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._server_binary = Path()
-        self._pyserver = False
-        self.set_server_binary(server)
+        self._backend: ServerBackend = server_backend(server)
         self._settings = settings
         self._log_path = log_file
         self._state = ServerState.STOPPED
@@ -140,31 +69,23 @@ class ServerSupervisor(QObject):
         self._client_url = ""
         self._props: dict[str, Any] = {}
         self._last_error = ""
-        self._desired: _Target | None = None
+        self._desired: ServeTarget | None = None
         self._force_restart = False
-        self._run: _Run | None = None
-        self._last_target: _Target | None = None
+        self._run: ServerRun | None = None
+        self._last_target: ServeTarget | None = None
         self._generation = 0
         self._log_ring: deque[str] = deque(maxlen=LOG_RING_LINES)
-        self._restart_times: deque[float] = deque()
+        self._restarts = RestartPolicy()
 
-        self._network = QNetworkAccessManager(self)
-        self._network.setProxy(QNetworkProxy(QNetworkProxy.ProxyType.NoProxy))  # loopback: never a proxy
-        self._network.finished.connect(self._on_reply)
-        self._poll_timer = QTimer(self)
-        self._poll_timer.setSingleShot(True)
-        self._poll_timer.timeout.connect(self._poll_health)
-        self._kill_timer = QTimer(self)
-        self._kill_timer.setSingleShot(True)
-        self._kill_timer.timeout.connect(self._kill_now)
+        self._probe = ReadinessProbe(self)
+        self._probe.loading.connect(self._on_loading)
+        self._probe.ready.connect(self._on_ready)
+        self._probe.timed_out.connect(self._on_ready_timeout)
         self._restart_timer = QTimer(self)
         self._restart_timer.setSingleShot(True)
         self._restart_timer.timeout.connect(self._reconcile)
-        self._drain_hook: DrainHook | None = None
-        self._drain_timer = QTimer(self)
-        self._drain_timer.setSingleShot(True)
-        self._drain_timer.timeout.connect(self._on_drain_timeout)
-        self._drained.connect(self._on_drained)
+        self._drain = StopDrain(self)
+        self._drain.finished.connect(self._on_drained)
 
         app = QCoreApplication.instance()
         if app is not None:
@@ -197,8 +118,8 @@ class ServerSupervisor(QObject):
 
     @property
     def wanted_model_id(self) -> str:
-        """Id of the model the supervisor is working towards ('' when it was told to stop): during a swap
-        this is already the new model while ``model_id`` is still the old one."""
+        """Id of the model the supervisor is working towards ('' when it was told to stop): while one
+        model replaces another this is already the new model while ``model_id`` is still the old one."""
         return self._desired.model_id if self._desired is not None else ""
 
     @property
@@ -218,9 +139,7 @@ class ServerSupervisor(QObject):
 
     @property
     def pid(self) -> int | None:
-        if self._run is None or not self._run.pid:
-            return None
-        return self._run.pid
+        return (self._run.process.pid or None) if self._run is not None else None
 
     @property
     def last_error(self) -> str:
@@ -242,32 +161,24 @@ class ServerSupervisor(QObject):
     def set_server_binary(self, server: Path | LlamaRuntime) -> None:
         """The llama-server to run from the next start: a binary, or a located runtime (which may be the
         llama-cpp-python fallback server, driven with its own flags and readiness URL)."""
-        if isinstance(server, LlamaRuntime):
-            self._server_binary = server.server
-            self._pyserver = pyserver.is_pyserver(server)
-        else:
-            self._server_binary = Path(server)
-            self._pyserver = False
+        self._backend = server_backend(server)
 
     def set_drain_hook(self, hook: DrainHook | None) -> None:
         """Before a *ready* server is signalled to stop, call ``hook(endpoint, done)`` and wait for ``done()``
         (at most ``stop_grace_s``), so requests already sent to it can finish."""
-        self._drain_hook = hook
+        self._drain.set_hook(hook)
 
     def log_lines(self) -> list[str]:
         """The last server output lines (up to 2,000), oldest first."""
         return list(self._log_ring)
 
     def start(self, model_path: Path, model_id: str) -> None:
-        """Serve ``model_path``. If another model runs, this is a swap; if this one does, nothing happens."""
-        self._desired = _Target(Path(model_path).absolute(), model_id)
-        self._restart_times.clear()
+        """Serve ``model_path``. If another model runs, it is stopped first (a swap; the last call wins);
+        if this one does, nothing happens."""
+        self._desired = ServeTarget(Path(model_path).absolute(), model_id)
+        self._restarts.reset()
         self._restart_timer.stop()
         self._reconcile()
-
-    def swap(self, model_path: Path, model_id: str) -> None:
-        """Stop the running server (if any), then start ``model_path``. The last call wins."""
-        self.start(model_path, model_id)
 
     def restart(self) -> None:
         """Start the current (or last) model again in a fresh process, e.g. to apply new settings."""
@@ -276,7 +187,7 @@ class ServerSupervisor(QObject):
             return
         self._desired = target
         self._force_restart = self._run is not None
-        self._restart_times.clear()
+        self._restarts.reset()
         self._restart_timer.stop()
         self._reconcile()
 
@@ -301,25 +212,19 @@ class ServerSupervisor(QObject):
         run = self._run
         if run is None:
             return
-        if not run.stopping:
+        if self._state is not ServerState.STOPPING:
             self._begin_stop(run, drain=False)
-        elif run.draining:  # quitting: no time to let requests finish
+        elif self._drain.active:  # quitting: no time to let requests finish
             self._end_drain(run)
-        if run.process.state() != QProcess.ProcessState.NotRunning:
-            grace_ms = int(min(self._settings.stop_grace_s, QUIT_GRACE_CAP_S) * 1000)
-            # Quitting: no event loop will run again, so waiting here is the only way to reap it.
-            if not run.process.waitForFinished(grace_ms):
-                self._kill_now()
-                run.process.waitForFinished(2000)
-        if self._run is run:  # finished() was not delivered synchronously: finish the books here
-            self._on_finished(run, run.process.exitCode(), run.process.exitStatus())
+        # Quitting: no event loop will run again, so waiting here is the only way to reap it.
+        run.process.reap(int(min(self._settings.stop_grace_s, QUIT_GRACE_CAP_S) * 1000))
 
     # ----------------------------------------------------------------- reconciliation
     @Slot()
     def _reconcile(self) -> None:
         run = self._run
         if run is not None:
-            if run.stopping:
+            if self._state is ServerState.STOPPING:
                 return  # the next step happens when it exits
             if self._desired is None or self._desired != run.target or self._force_restart:
                 self._begin_stop(run)
@@ -328,176 +233,112 @@ class ServerSupervisor(QObject):
         if self._desired is not None and not self._restart_timer.isActive():
             self._launch(self._desired)
 
-    def _launch(self, target: _Target) -> None:
-        settings = self._settings
+    def _launch(self, target: ServeTarget) -> None:
+        self._generation += 1
         try:
-            if not self._server_binary.is_file():
-                raise ServerError(f"llama-server was not found at {self._server_binary}.",
-                                  hint="Install or build the llama.cpp runtime first.")
-            if not target.model_path.is_file():
-                raise ServerError(f"The model file {target.model_path} does not exist.")
-            port = choose_port(settings.host, settings.port, settings.port_conflict)
-            if self._pyserver:
-                argv = pyserver.pyserver_argv(
-                    self._server_binary, target.model_path, host=settings.host, port=port,
-                    n_ctx=settings.context_size, model_alias=target.model_id,
-                    n_gpu_layers=settings.gpu_layers, n_threads=settings.threads, api_key=settings.api_key)
-            else:
-                argv = build_server_argv(self._server_binary, settings, target.model_path,
-                                         target.model_id, port)
+            run = prepare_run(self._backend, self._settings, target, self._generation, log_path=self._log_path,
+                              parent=self)
         except (ServerError, ValueError) as exc:
             self._desired = None
             self._last_target = target
             self._fail(str(exc))
             return
-
-        self._generation += 1
-        process = QProcess(self)
-        prefix = lifetime.launch_prefix()
-        full = prefix + argv
-        process.setProgram(full[0])
-        process.setArguments(full[1:])
-        process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
-        process.setStandardInputFile(QProcess.nullDevice())
-        if os.name != "nt":
-            flags = QProcess.UnixProcessFlag
-            # Own session = own process group, so stop() can signal the server and anything it spawns.
-            process.setUnixProcessParameters(flags.CreateNewSession | flags.ResetSignalHandlers
-                                             | flags.IgnoreSigPipe | flags.CloseFileDescriptors)
-        run = _Run(generation=self._generation, target=target, process=process, host=settings.host,
-                   port=port, deadline=time.monotonic() + settings.health_timeout_s)
-        run.log_file = self._open_log_file()
-        # Plain slots + sender(), not closures over the run: a closure held by the process's own
-        # connection makes a reference cycle through its wrapper that crashes PySide6 when the process
-        # is deleted (seen as SIGBUS in ~QObject).
-        process.readyReadStandardOutput.connect(self._on_process_output)
-        process.finished.connect(self._on_process_finished)
-        process.errorOccurred.connect(self._on_process_error_slot)
+        process = run.process
+        # Plain slots + sender(), not closures over the run: see ServerProcess on PySide6 and closures.
+        process.line.connect(self._on_process_line)
         process.started.connect(self._on_process_started)
+        process.finished.connect(self._on_process_finished)
         self._run = run
         self._last_target = target
         self._props = {}
-        self._append_log(f"[llama-wrangler] starting {target.model_id} ({target.model_path}) on "
-                         f"{run.base_url}", run)
+        process.note(f"starting {target.model_id} ({target.model_path}) on {run.base_url}")
         self._set_state(ServerState.STARTING)
         process.start()
 
-    def _sender_run(self) -> _Run | None:
+    # ----------------------------------------------------------------- process events
+    def _sender_run(self) -> ServerRun | None:
         """The current run if the signal came from its process, else None (an old process)."""
         run = self._run
         return run if run is not None and self.sender() is run.process else None
 
+    @Slot(str)
+    def _on_process_line(self, line: str) -> None:
+        if self._sender_run() is not None:
+            self._append_log(line)
+
     @Slot()
     def _on_process_started(self) -> None:
         run = self._sender_run()
-        if run is not None:
-            self._on_started(run)
+        if run is not None and self._state is not ServerState.STOPPING:
+            self._probe.watch(run.generation, run.base_url, ready_path=run.backend.ready_path,
+                              reads_props=run.backend.reads_props, deadline=run.deadline,
+                              api_key=self._settings.api_key)
 
-    @Slot()
-    def _on_process_output(self) -> None:
+    @Slot(object)
+    def _on_process_finished(self, outcome: ProcessOutcome) -> None:
         run = self._sender_run()
         if run is not None:
-            self._on_output(run)
+            self._on_finished(run, outcome)
 
-    @Slot(int, QProcess.ExitStatus)
-    def _on_process_finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
-        run = self._sender_run()
-        if run is not None:
-            self._on_finished(run, exit_code, exit_status)
+    def _on_finished(self, run: ServerRun, outcome: ProcessOutcome) -> None:
+        was = self._state
+        self._run = None
+        self._probe.cancel()
+        self._drain.cancel()
+        run.process.deleteLater()
+        self._set_endpoint("")
+        self._props = {}
+        if was is ServerState.STOPPING and run.failure is None:
+            self._set_state(ServerState.STOPPED)
+            self._reconcile()
+            return
+        message = run.exit_message(outcome, was_ready=was is ServerState.READY)
+        if self._desired == run.target:
+            self._desired = None
+        self._fail(message)
+        if was is ServerState.READY and self._settings.auto_restart and self._desired is None:
+            self._schedule_auto_restart(run.target)
+        self._reconcile()
 
-    @Slot(QProcess.ProcessError)
-    def _on_process_error_slot(self, error: QProcess.ProcessError) -> None:
-        run = self._sender_run()
-        if run is not None:
-            self._on_process_error(run, error)
+    def _schedule_auto_restart(self, target: ServeTarget) -> None:
+        delay = self._restarts.next_delay()
+        if delay is None:
+            self._report(RestartPolicy.give_up_message())
+            return
+        self._desired = target
+        self._append_log(f"{NOTE_PREFIX}restarting in {delay:g} s")
+        self._restart_timer.start(int(delay * 1000))
 
-    def _on_started(self, run: _Run) -> None:
-        run.pid = int(run.process.processId())
-        if run.pid:
-            lifetime.register_group(run.pid)
-            if os.name == "nt":  # pragma: no cover
-                lifetime.adopt_into_kill_job(run.pid)
-        if not run.stopping:
-            self._poll_timer.start(0)
-
-    # ----------------------------------------------------------------- health and props
-    @Slot()
-    def _poll_health(self) -> None:
+    # ----------------------------------------------------------------- readiness
+    def _probed_run(self, generation: int) -> ServerRun | None:
+        """The current run if ``generation`` is its own and it is still coming up, else None."""
         run = self._run
-        if run is None or run.stopping or run.ready:
-            return
-        if time.monotonic() > run.deadline:
-            timeout = self._settings.health_timeout_s
-            run.failure = (f"llama-server did not become ready within {timeout:g} s."
-                           + self._tail_text(run))
-            self._begin_stop(run)
-            return
-        path = pyserver.PYSERVER_READY_PATH if self._pyserver else pyserver.LLAMA_SERVER_READY_PATH
-        request = QNetworkRequest(QUrl(f"{run.base_url}{path}"))
-        request.setTransferTimeout(HEALTH_REQUEST_TIMEOUT_MS)
-        self._authorize(request)
-        self._send(request, run, _HEALTH)
+        if run is None or run.generation != generation:
+            return None
+        return run if self._state in (ServerState.STARTING, ServerState.LOADING) else None
 
-    def _send(self, request: QNetworkRequest, run: _Run, kind: str) -> None:
-        # The run's generation and the request's purpose travel with the request itself.
-        request.setAttribute(_GENERATION_ATTRIBUTE, run.generation)
-        request.setAttribute(_KIND_ATTRIBUTE, kind)
-        self._network.get(request)
-
-    @Slot(QNetworkReply)
-    def _on_reply(self, reply: QNetworkReply) -> None:
-        reply.deleteLater()
-        run = self._run
-        generation = reply.request().attribute(_GENERATION_ATTRIBUTE)
-        if run is None or generation != run.generation or run.stopping or run.ready:
-            return  # a reply for an older process: never let it describe the current one
-        if reply.request().attribute(_KIND_ATTRIBUTE) == _PROPS:
-            self._on_props_reply(run, reply)
-        else:
-            self._on_health_reply(run, reply)
-
-    def _on_health_reply(self, run: _Run, reply: QNetworkReply) -> None:
-        status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
-        if status == 200:
-            if self._pyserver:  # no /props there
-                self._mark_ready(run, {})
-            else:
-                self._fetch_props(run)
-            return
-        if status == 503 and self._state is ServerState.STARTING:
+    @Slot(int)
+    def _on_loading(self, generation: int) -> None:
+        if self._probed_run(generation) is not None and self._state is ServerState.STARTING:
             self._set_state(ServerState.LOADING)
-        self._poll_timer.start(HEALTH_POLL_MS)
 
-    def _fetch_props(self, run: _Run) -> None:
-        request = QNetworkRequest(QUrl(f"{run.base_url}/props"))
-        request.setTransferTimeout(PROPS_TIMEOUT_MS)
-        self._authorize(request)
-        self._send(request, run, _PROPS)
+    @Slot(int)
+    def _on_ready_timeout(self, generation: int) -> None:
+        run = self._probed_run(generation)
+        if run is not None:
+            run.failure = f"llama-server did not become ready within {self._settings.health_timeout_s:g} s."
+            run.failure += run.tail_text()
+            self._begin_stop(run)
 
-    def _authorize(self, request: QNetworkRequest) -> None:
-        if self._settings.api_key:
-            request.setRawHeader(b"Authorization", f"Bearer {self._settings.api_key}".encode())
-
-    def _on_props_reply(self, run: _Run, reply: QNetworkReply) -> None:
-        props: dict[str, Any] = {}
-        if reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute) == 200:
-            try:
-                parsed = json.loads(bytes(reply.readAll().data()))
-            except (ValueError, UnicodeDecodeError):
-                parsed = None
-            if isinstance(parsed, dict):
-                props = parsed
-        served = props.get("model_path")
-        if isinstance(served, str) and served and Path(served) != run.target.model_path:
-            # Someone else's server answered on our port: never call that ready.
-            run.failure = (f"Another server answered on port {run.port} (serving {served}), "
-                           "not the one Llama Wrangler started.")
+    @Slot(int, object)
+    def _on_ready(self, generation: int, props: dict[str, Any]) -> None:
+        run = self._probed_run(generation)
+        if run is None:
+            return
+        run.failure = run.foreign_server(props)
+        if run.failure is not None:  # someone else's server answered on our port: never call that ready
             self._begin_stop(run)
             return
-        self._mark_ready(run, props)
-
-    def _mark_ready(self, run: _Run, props: dict[str, Any]) -> None:
-        run.ready = True
         self._props = props
         self._last_error = ""
         # Both are true from this instant, so listeners of either signal see a consistent pair.
@@ -506,149 +347,30 @@ class ServerSupervisor(QObject):
         self.endpoint_changed.emit(self._endpoint)
 
     # ----------------------------------------------------------------- stopping
-    def _begin_stop(self, run: _Run, *, drain: bool = True) -> None:
-        run.stopping = True
-        self._poll_timer.stop()
-        endpoint = run.base_url
+    def _begin_stop(self, run: ServerRun, *, drain: bool = True) -> None:
+        was_ready = self._state is ServerState.READY
+        self._probe.cancel()
         self._set_endpoint("")
         self._props = {}
         self._set_state(ServerState.STOPPING)
-        if run.process.state() == QProcess.ProcessState.NotRunning:
-            return  # never got going (or exit already queued): finished/errorOccurred completes the stop
-        if drain and run.ready and self._drain_hook is not None:
-            run.draining = True
-            generation = run.generation
-            self._drain_timer.start(int(self._settings.stop_grace_s * 1000))
-            self._drain_hook(endpoint, lambda: self._drained.emit(generation))
+        if not run.process.running:
+            return  # never got going (or exit already queued): its finished signal completes the stop
+        if drain and was_ready and self._drain.begin(run.generation, run.base_url, self._settings.stop_grace_s):
             return
-        self._signal_stop(run)
+        run.process.stop(ready=was_ready, grace_s=self._settings.stop_grace_s)
 
-    @Slot(int)
-    def _on_drained(self, generation: int) -> None:
+    @Slot(int, bool)
+    def _on_drained(self, generation: int, timed_out: bool) -> None:
         run = self._run
-        if run is not None and run.generation == generation and run.draining:
+        if run is not None and run.generation == generation:
+            if timed_out:
+                run.process.note("requests still running after the grace period; stopping")
             self._end_drain(run)
 
-    @Slot()
-    def _on_drain_timeout(self) -> None:
-        run = self._run
-        if run is not None and run.draining:
-            self._append_log("[llama-wrangler] requests still running after the grace period; stopping", run)
-            self._end_drain(run)
-
-    def _end_drain(self, run: _Run) -> None:
-        run.draining = False
-        self._drain_timer.stop()
-        if run.process.state() != QProcess.ProcessState.NotRunning:
-            self._signal_stop(run)
-
-    def _signal_stop(self, run: _Run) -> None:
-        if os.name == "nt":  # pragma: no cover - no process groups; llama-server has no WM_CLOSE handler
-            run.process.kill()
-            return
-        pid = run.pid or int(run.process.processId())
-        if not pid:
-            run.process.kill()
-        elif not run.ready:
-            # Not ready: no client knows its endpoint and there is nothing to flush, and while it loads
-            # SIGTERM's default action kills it exactly as SIGKILL does. SIGTERM is not safe here:
-            # llama-server swallows one that lands after it installs its handler but before its task loop
-            # starts (start_loop() sets `running` back to true after terminate() cleared it), and then
-            # serves on as if never asked to stop.
-            self._append_log("[llama-wrangler] stopping before ready: SIGKILL", run)
-            lifetime.signal_group(pid, signal.SIGKILL)
-        else:
-            lifetime.signal_group(pid, signal.SIGTERM)
-            grace_ms = int(self._settings.stop_grace_s * 1000)
-            # A busy server may take long to wind down: SIGKILL after the grace period keeps stop() prompt.
-            self._kill_timer.start(grace_ms)
-
-    @Slot()
-    def _kill_now(self) -> None:
-        run = self._run
-        if run is None or run.process.state() == QProcess.ProcessState.NotRunning:
-            return
-        pid = run.pid or int(run.process.processId())
-        if pid and os.name != "nt":
-            self._append_log("[llama-wrangler] no exit after SIGTERM; sending SIGKILL", run)
-            lifetime.signal_group(pid, signal.SIGKILL)
-        else:
-            run.process.kill()
-
-    # ----------------------------------------------------------------- process events
-    def _on_output(self, run: _Run) -> None:
-        data = bytes(run.process.readAllStandardOutput().data()).decode("utf-8", errors="replace")
-        text = run.partial_line + data
-        lines = text.split("\n")
-        run.partial_line = lines.pop()
-        for line in lines:
-            self._append_log(line.rstrip("\r"), run)
-
-    def _on_process_error(self, run: _Run, error: QProcess.ProcessError) -> None:
-        if error is QProcess.ProcessError.FailedToStart and run is self._run:
-            # No finished() follows a failed start; finish the run here.
-            reason = run.process.errorString()
-            if not run.stopping:
-                run.failure = f"llama-server could not be started: {reason}."
-            self._on_finished(run, -1, QProcess.ExitStatus.CrashExit)
-
-    def _on_finished(self, run: _Run, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
-        if run is not self._run:
-            return
-        self._on_output(run)
-        if run.partial_line:
-            self._append_log(run.partial_line, run)
-            run.partial_line = ""
-        self._run = None
-        self._kill_timer.stop()
-        self._poll_timer.stop()
-        self._drain_timer.stop()
-        run.draining = False
-        if run.pid:
-            lifetime.unregister_group(run.pid)
-        how = (f"exit code {exit_code}" if exit_status == QProcess.ExitStatus.NormalExit
-               else "killed by a signal")
-        self._append_log(f"[llama-wrangler] llama-server exited ({how})", run)
-        if run.log_file is not None:
-            run.log_file.close()
-            run.log_file = None
-        run.process.deleteLater()
-        self._set_endpoint("")
-        self._props = {}
-
-        if run.stopping and run.failure is None:
-            self._set_state(ServerState.STOPPED)
-            self._reconcile()
-            return
-        if run.failure is not None:
-            message = run.failure
-        elif run.ready:
-            message = f"llama-server crashed ({how})." + self._tail_text(run)
-        else:
-            message = f"llama-server exited during start ({how})." + self._tail_text(run)
-        crashed_while_ready = run.ready and not run.stopping
-        if self._desired == run.target:
-            self._desired = None
-        self._fail(message)
-        if crashed_while_ready and self._settings.auto_restart and self._desired is None:
-            self._schedule_auto_restart(run.target)
-        self._reconcile()
-
-    def _schedule_auto_restart(self, target: _Target) -> None:
-        now = time.monotonic()
-        while self._restart_times and now - self._restart_times[0] > RESTART_WINDOW_S:
-            self._restart_times.popleft()
-        if len(self._restart_times) >= MAX_RESTARTS_IN_WINDOW:
-            self._restart_times.clear()
-            self._report(f"llama-server crashed {MAX_RESTARTS_IN_WINDOW + 1} times within "
-                         f"{RESTART_WINDOW_S:g} s; not restarting it again. Start it again when the "
-                         "cause is fixed.")
-            return
-        delay = RESTART_BACKOFF_S[min(len(self._restart_times), len(RESTART_BACKOFF_S) - 1)]
-        self._restart_times.append(now)
-        self._desired = target
-        self._append_log(f"[llama-wrangler] restarting in {delay:g} s", None)
-        self._restart_timer.start(int(delay * 1000))
+    def _end_drain(self, run: ServerRun) -> None:
+        self._drain.cancel()
+        if run.process.running:
+            run.process.stop(ready=True, grace_s=self._settings.stop_grace_s)  # only a ready one drains
 
     # ----------------------------------------------------------------- helpers
     def _fail(self, message: str) -> None:
@@ -659,12 +381,6 @@ class ServerSupervisor(QObject):
         self._last_error = message
         log.warning("%s", message)
         self.error.emit(message)
-
-    def _tail_text(self, run: _Run) -> str:
-        lines = [line for line in run.tail if not line.startswith("[llama-wrangler]")]
-        if not lines:
-            return " It printed nothing."
-        return " Last output:\n" + "\n".join(lines)
 
     def _set_state(self, new: ServerState) -> None:
         old = self._state
@@ -678,24 +394,6 @@ class ServerSupervisor(QObject):
             self._endpoint = endpoint
             self.endpoint_changed.emit(endpoint)
 
-    def _append_log(self, line: str, run: _Run | None) -> None:
+    def _append_log(self, line: str) -> None:
         self._log_ring.append(line)
-        if run is not None:
-            run.tail.append(line)
-            if run.log_file is not None:
-                run.log_file.handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
         self.log_line.emit(line)
-
-    def _open_log_file(self) -> logging.Handler | None:
-        if self._log_path is None:
-            return None
-        try:
-            self._log_path.parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.handlers.RotatingFileHandler(
-                self._log_path, maxBytes=SERVER_LOG_MAX_BYTES, backupCount=SERVER_LOG_BACKUPS,
-                encoding="utf-8")
-        except OSError as exc:
-            log.warning("cannot write the server log %s: %s", self._log_path, exc)
-            return None
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        return handler

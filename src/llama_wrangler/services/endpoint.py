@@ -15,7 +15,8 @@ from PySide6.QtCore import QObject, Signal
 from llama_wrangler.errors import ServerError
 from llama_wrangler.server.backend_gate import BackendGate
 from llama_wrangler.server.stable_link import Resolver, StableLink, backend_settings, open_stable_endpoint, wait_seconds
-from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+from llama_wrangler.server.state import ServerState
+from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.settings import ServerSettings
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,8 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from llama_wrangler.errors import WranglerError
 from llama_wrangler.library.registry import Library, ModelRecord
-from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+from llama_wrangler.server.state import ServerState
+from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.import_work import import_work
 from llama_wrangler.services.messages import Messenger
 from llama_wrangler.services.serve_target import ServeTarget, resolve_target

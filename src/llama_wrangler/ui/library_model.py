@@ -20,7 +20,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QIcon
 
 from llama_wrangler.library.records import ModelRecord
-from llama_wrangler.server.supervisor import ServerState
+from llama_wrangler.server.state import ServerState
 from llama_wrangler.ui.icons import icon
 from llama_wrangler.ui.state_look import STATE_LOOKS, look
 from llama_wrangler.units import human_bytes, human_tokens

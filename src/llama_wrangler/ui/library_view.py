@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from llama_wrangler.library.records import ModelRecord
-from llama_wrangler.server.supervisor import ServerState
+from llama_wrangler.server.state import ServerState
 from llama_wrangler.ui.library_model import (
     HEADERS,
     ID_ROLE,

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+from llama_wrangler.server.state import ServerState
+from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.model_actions import ModelActions
 from llama_wrangler.ui.icons import icon, tinted_icon
 from llama_wrangler.ui.state_look import look

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from llama_wrangler.server.supervisor import ServerState
+from llama_wrangler.server.state import ServerState
 
 
 class Tone(StrEnum):

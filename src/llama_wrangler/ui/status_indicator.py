@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from llama_wrangler.server.supervisor import ServerState
+from llama_wrangler.server.state import ServerState
 from llama_wrangler.ui.icons import icon
 from llama_wrangler.ui.state_look import describe_state, look
 from llama_wrangler.ui.theme import ThemeManager

@@ -13,7 +13,8 @@ from PySide6.QtGui import QAction, QActionGroup, QIcon, QPainter
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from llama_wrangler import APP_NAME
-from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+from llama_wrangler.server.state import ServerState
+from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.model_actions import ModelActions
 from llama_wrangler.ui.icons import icon
 from llama_wrangler.ui.state_look import describe_state, look

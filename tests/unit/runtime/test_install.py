@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from llama_wrangler.runtime.install import install_from_tree, runtime_dir_name, 
 from llama_wrangler.runtime.sources import SourceKind, SourceTree
 from llama_wrangler.settings import Backend
 from tests.support import ci_cache
+from tests.support.tools import require_tool
 from tests.unit.runtime.test_locate import make_runtime_dir
 
 
@@ -29,8 +29,8 @@ def test_swap_replaces_only_when_complete(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b1-cpu"]
 
 
-@pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake is a documented build requirement")
 def test_failed_build_leaves_the_old_runtime_and_no_staging(tmp_path: Path) -> None:
+    require_tool("cmake", "a documented build requirement")
     tree_dir = tmp_path / "tree"
     tree_dir.mkdir()
     (tree_dir / "CMakeLists.txt").write_text('message(FATAL_ERROR "not buildable")\n')

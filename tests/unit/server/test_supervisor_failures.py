@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import sys
 from pathlib import Path
 
+import pytest
 from pytestqt.qtbot import QtBot
 
 from llama_wrangler.server import lifetime
-from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+from llama_wrangler.server.state import ServerState
+from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.settings import PortConflict, ServerSettings
 
 
@@ -62,9 +65,14 @@ def test_restart_with_nothing_to_restart_does_nothing(qtbot: QtBot) -> None:
     assert supervisor.log_lines() == []
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a parent-death signal exists only on Linux")
 def test_linux_launches_through_a_parent_death_signal() -> None:
-    prefix = lifetime.launch_prefix()
-    if sys.platform.startswith("linux") and prefix:
-        assert prefix[1:] == ["--pdeathsig", "KILL", "--"]
-    elif not sys.platform.startswith("linux"):
-        assert prefix == []
+    # setpriv comes with util-linux, which every Linux has: missing, the server would outlive a killed app.
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv was not found: install util-linux (a killed app would leave its server running)"
+    assert lifetime.launch_prefix() == [setpriv, "--pdeathsig", "KILL", "--"]
+
+
+@pytest.mark.skipif(sys.platform.startswith("linux"), reason="Linux launches through setpriv")
+def test_other_platforms_launch_the_server_directly() -> None:
+    assert lifetime.launch_prefix() == []

@@ -14,7 +14,8 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 
 from llama_wrangler.server.ports import pick_free_port
-from llama_wrangler.server.supervisor import ServerState, ServerSupervisor
+from llama_wrangler.server.state import ServerState
+from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.settings import ServerSettings
 
 STAND_IN = '''\

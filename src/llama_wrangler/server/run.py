@@ -1,0 +1,81 @@
+"""One launch of a model server: what it serves, where, and how it went (see the supervisor)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject
+
+from llama_wrangler.errors import ServerError
+from llama_wrangler.server.backend import ServerBackend
+from llama_wrangler.server.ports import choose_port, connect_host, url_host
+from llama_wrangler.server.process import ProcessOutcome, ServerProcess
+from llama_wrangler.settings import ServerSettings
+
+
+@dataclass(frozen=True)
+class ServeTarget:
+    """A model to serve, under the id clients name it by."""
+
+    model_path: Path
+    model_id: str
+
+
+@dataclass(eq=False)
+class ServerRun:
+    """One launched server process. Its state is the supervisor's ``state``, not kept here; the
+    generation tells replies meant for this run from those of an earlier one."""
+
+    generation: int
+    target: ServeTarget
+    backend: ServerBackend  # the one it was started with: it says how to tell that this run is ready
+    process: ServerProcess
+    base_url: str
+    port: int
+    deadline: float  # time.monotonic() by which it must be ready
+    failure: str | None = None  # set when *we* gave up on it (timeout, wrong server); reported at exit
+
+    def tail_text(self) -> str:
+        """Its last output, for an error message."""
+        lines = self.process.tail()
+        if not lines:
+            return " It printed nothing."
+        return " Last output:\n" + "\n".join(lines)
+
+    def foreign_server(self, props: dict[str, Any]) -> str | None:
+        """Why the server that answered is not ours (its ``/props`` names another model), or None."""
+        served = props.get("model_path")
+        if isinstance(served, str) and served and Path(served) != self.target.model_path:
+            return (f"Another server answered on port {self.port} (serving {served}), "
+                    "not the one Llama Wrangler started.")
+        return None
+
+    def exit_message(self, outcome: ProcessOutcome, *, was_ready: bool) -> str:
+        """Why it ended, for the user, when nobody asked it to."""
+        if self.failure is not None:
+            return self.failure
+        if outcome.start_error:
+            return str(outcome)
+        if was_ready:
+            return f"llama-server crashed ({outcome.how})." + self.tail_text()
+        return f"llama-server exited during start ({outcome.how})." + self.tail_text()
+
+
+def prepare_run(backend: ServerBackend, settings: ServerSettings, target: ServeTarget, generation: int, *,
+                log_path: Path | None, parent: QObject) -> ServerRun:
+    """A run ready to start (its process not started yet). Raises ServerError (or ValueError for a
+    bad port) when the server or the model is missing or the port is taken."""
+    if not backend.program.is_file():
+        raise ServerError(f"llama-server was not found at {backend.program}.",
+                          hint="Install or build the llama.cpp runtime first.")
+    if not target.model_path.is_file():
+        raise ServerError(f"The model file {target.model_path} does not exist.")
+    port = choose_port(settings.host, settings.port, settings.port_conflict)
+    argv = backend.argv(settings, target.model_path, target.model_id, port)
+    process = ServerProcess(argv, log_path=log_path, parent=parent)
+    return ServerRun(generation=generation, target=target, backend=backend, process=process,
+                     base_url=f"http://{url_host(connect_host(settings.host))}:{port}", port=port,
+                     deadline=time.monotonic() + settings.health_timeout_s)
