@@ -75,7 +75,7 @@ class Library:
                  hash_save_interval_s: float = HASH_SAVE_INTERVAL_S) -> None:
         self.paths = paths
         self.models_dir = models_dir or paths.models_dir
-        self.problem: str | None = None  # set by load() when the registry had to be rebuilt
+        self.problem: str | None = None  # set when the registry was rebuilt or entries were left out
         self._lock = threading.RLock()
         self._records: dict[str, ModelRecord] = {}
         self._ignored: set[str] = set()  # owned files the user removed but kept: rescans skip them
