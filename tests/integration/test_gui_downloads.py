@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from llama_wrangler.app import WranglerApp
+from llama_wrangler.library.origins import HfOrigin
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.settings import Settings
 from llama_wrangler.ui.add_model_dialog import RECOMMENDED, AddModelDialog
@@ -103,7 +104,7 @@ def test_download_row_follows_a_real_job_through_cancel_and_resume(
 
     qtbot.waitUntil(lambda: wrangler.library_view.model.rowCount() == 1)
     record = wrangler.library.models()[0]
-    assert record.source == "hf" and record.origin["quant"] == "Q8_0"
+    assert record.source == "hf" and isinstance(record.origin, HfOrigin) and record.origin.quant == "Q8_0"
     assert record.path.read_bytes() == gguf_repo.files["tiny-Q8_0.gguf"].read_bytes()
 
     row.clear_button.click()

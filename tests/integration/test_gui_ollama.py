@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from llama_wrangler.app import WranglerApp
+from llama_wrangler.library.origins import OllamaOrigin
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.settings import Settings
 from llama_wrangler.ui.add_model_dialog import AddModelDialog
@@ -47,7 +48,7 @@ def test_an_ollama_name_downloads_into_the_library(qapp: QApplication, app_paths
         qtbot.waitUntil(lambda: wrangler.library_view.model.rowCount() == 1)
         [record] = wrangler.library.models()
         assert record.source == "ollama" and record.path.read_bytes() == gguf_bytes
-        assert record.origin["license"] == TEXTS["license"]
+        assert isinstance(record.origin, OllamaOrigin) and record.origin.license == TEXTS["license"]
     finally:
         stop_app(wrangler)
 

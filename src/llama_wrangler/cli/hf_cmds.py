@@ -252,16 +252,17 @@ def cmd_convert(args: argparse.Namespace, context: CliContext) -> int:
 def cmd_quantize(args: argparse.Namespace, context: CliContext) -> int:
     from llama_wrangler.cli.library_cmds import open_library
     from llama_wrangler.convert.pipeline import requantize
+    from llama_wrangler.library.origins import ConvertOrigin
 
     library = open_library(context)
     try:
         model = library.get(args.model).path
-        origin = {"from": library.get(args.model).id}
+        origin = ConvertOrigin(base=library.get(args.model).id)
     except ModelNotFoundError:
         model = Path(args.model).expanduser()
         if not model.is_file():
             raise
-        origin = {"from": str(model)}
+        origin = ConvertOrigin(base=str(model))
     runtime = _runtime(context)
     bar = ProgressBar(quiet=args.quiet)
     try:

@@ -12,6 +12,7 @@ from typing import Any
 from llama_wrangler.cli.context import CliContext
 from llama_wrangler.errors import WranglerError
 from llama_wrangler.library.gguf import format_parameter_count
+from llama_wrangler.library.origins import origin_rows
 from llama_wrangler.library.registry import Library, ModelRecord
 from llama_wrangler.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 from llama_wrangler.services.import_work import import_work
@@ -98,9 +99,9 @@ def describe(record: ModelRecord) -> list[tuple[str, str]]:
         *(("file" if len(record.paths) == 1 else f"file {i}", str(p)) for i, p in enumerate(record.paths, 1)),
         ("size", f"{human_bytes(record.size_bytes)} ({record.size_bytes} bytes)"),
         ("sha256", record.sha256 or "not computed yet (`llama-wrangler info --hash MODEL`)"),
-        ("source", record.source), ("owned", "yes (in the models folder)" if record.owned else "no (linked)"),
+        ("source", record.source.value), ("owned", "yes (in the models folder)" if record.owned else "no (linked)"),
         ("missing", "yes — the file is gone" if record.missing else "no"), ("added", record.added_at),
-        *((f"origin.{k}", v) for k, v in sorted(record.origin.items())),
+        *((f"origin.{k}", v) for k, v in sorted(origin_rows(record.origin))),
         ("architecture", info.architecture or "?"), ("model name", info.name or "?"),
         ("parameters", f"{format_parameter_count(info.parameter_count)} ({info.parameter_count})"),
         ("size label", info.size_label or "-"), ("quant", info.quant or "?"),

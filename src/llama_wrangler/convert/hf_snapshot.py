@@ -7,6 +7,7 @@ from functools import partial
 
 from llama_wrangler.convert.pipeline import ConvertOptions, convert_folder, work_dir
 from llama_wrangler.errors import ConversionError
+from llama_wrangler.library.origins import ConvertOrigin
 from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths, confined
@@ -51,8 +52,8 @@ def convert_repo(request: HfRequest, *, access: HubAccess, options: ConvertOptio
                                  refresh=partial(resolve_remote_file, access, listing.repo_id, entry.path,
                                                  revision=listing.revision, commit=listing.commit,
                                                  expected_sha256=entry.sha256))
-            origin = {"repo": listing.repo_id, "revision": listing.commit,
-                      "files": ",".join(f.path for f in needed if f.path.endswith(".safetensors"))}
+            origin = ConvertOrigin(repo=listing.repo_id, revision=listing.commit,
+                                   files=tuple(f.path for f in needed if f.path.endswith(".safetensors")))
             return convert_folder(snapshot, options=options, paths=paths, library=library,
                                   name=listing.repo_id.split("/")[1], origin=origin,
                                   destination=listing.repo_id, progress=progress, cancel=cancel,

@@ -12,7 +12,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from llama_wrangler.convert.tool_output import (
@@ -23,6 +23,7 @@ from llama_wrangler.convert.tool_output import (
 )
 from llama_wrangler.errors import ConversionError, GGUFError, LlamaRuntimeError
 from llama_wrangler.library.gguf import read_gguf
+from llama_wrangler.library.origins import ConvertOrigin, ModelSource
 from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths, confined
@@ -126,7 +127,7 @@ def _place(built: Path, library: Library, relative: str) -> Path:
 
 
 def convert_folder(folder: Path, *, options: ConvertOptions, paths: AppPaths, library: Library,
-                   name: str | None = None, origin: dict[str, str] | None = None,
+                   name: str | None = None, origin: ConvertOrigin | None = None,
                    destination: str | None = None, progress: ProgressCallback = ignore_progress,
                    cancel: CancelToken | None = None, job_id: str | None = None) -> ModelRecord:
     """Convert a local HF model folder and register the quantized GGUF (source 'convert').
@@ -156,17 +157,17 @@ def convert_folder(folder: Path, *, options: ConvertOptions, paths: AppPaths, li
             built = run_quantize(intermediate, work / f"{name}-{options.quant}.gguf", options.quant,
                                  runtime=options.runtime, progress=progress, cancel=cancel)
         target = _place(built, library, f"{destination or 'converted'}/{name}-{options.quant}.gguf")
-    record_origin = {**(origin or {"folder": str(folder)}), "quant": options.quant,
-                     "outtype": options.outtype}
+    record_origin = replace(origin or ConvertOrigin(folder=str(folder)), quant=options.quant,
+                            outtype=options.outtype)
     try:
-        return library.register([target], source="convert", owned=True, origin=record_origin)
+        return library.register([target], source=ModelSource.CONVERT, owned=True, origin=record_origin)
     except GGUFError as exc:
         target.unlink(missing_ok=True)
         raise ConversionError(f"The converted file is not a usable GGUF: {exc}") from exc
 
 
 def requantize(model: Path, quant: str, *, runtime: LlamaRuntime, paths: AppPaths, library: Library,
-               origin: dict[str, str] | None = None, progress: ProgressCallback = ignore_progress,
+               origin: ConvertOrigin | None = None, progress: ProgressCallback = ignore_progress,
                cancel: CancelToken | None = None) -> ModelRecord:
     """Make ``quant`` from an existing F16/BF16/F32 GGUF and register it beside the others."""
     quant = quant.upper()
@@ -189,5 +190,5 @@ def requantize(model: Path, quant: str, *, runtime: LlamaRuntime, paths: AppPath
         built = run_quantize(model, work / f"{stem}-{quant}.gguf", quant, runtime=runtime, progress=progress,
                              cancel=cancel)
         target = _place(built, library, f"converted/{stem}-{quant}.gguf")
-    return library.register([target], source="convert", owned=True,
-                            origin={**(origin or {"from": str(model)}), "quant": quant})
+    return library.register([target], source=ModelSource.CONVERT, owned=True,
+                            origin=replace(origin or ConvertOrigin(base=str(model)), quant=quant))

@@ -16,11 +16,12 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from llama_wrangler.errors import GGUFError, ModelImportError, WranglerError
 from llama_wrangler.library.gguf import read_gguf_set
+from llama_wrangler.library.origins import HfOrigin, ModelSource, StoreOrigin
 from llama_wrangler.library.registry import Library, ModelRecord
 from llama_wrangler.library.shards import group_shards, model_stem
 
@@ -32,10 +33,10 @@ SKIPPED_ARCHITECTURES = frozenset({"clip"})
 
 @dataclass(frozen=True)
 class FoundModel:
-    source: str  # 'hf-cache' | 'ollama' | 'lmstudio'
+    source: ModelSource  # HF_CACHE, OLLAMA or LMSTUDIO
     name: str
     files: tuple[Path, ...]
-    origin: dict[str, str] = field(default_factory=dict)
+    origin: HfOrigin | StoreOrigin
     sha256: str | None = None  # when the store names its blobs by content
 
 
@@ -92,8 +93,9 @@ def discover_hf_cache(root: Path) -> list[FoundModel]:
             for group in groups:
                 blob = group[0].resolve().name
                 found.append(FoundModel(
-                    "hf-cache", model_stem(group[0]), group,
-                    {"repo": repo, "revision": snapshot.name, "file": group[0].relative_to(snapshot).as_posix()},
+                    ModelSource.HF_CACHE, model_stem(group[0]), group,
+                    HfOrigin(repo=repo, revision=snapshot.name,
+                             files=tuple(f.relative_to(snapshot).as_posix() for f in group)),
                     sha256=blob if _HEX64.match(blob) else None))
     return found
 
@@ -122,7 +124,7 @@ def discover_ollama(root: Path) -> list[FoundModel]:
             continue  # never build a path from an unexpected digest
         blob = root / "blobs" / f"sha256-{hexdigest}"
         if blob.is_file():
-            found.append(FoundModel("ollama", name, (blob,), {"ollama": name, "digest": digest},
+            found.append(FoundModel(ModelSource.OLLAMA, name, (blob,), StoreOrigin(name, digest=str(digest)),
                                     sha256=hexdigest))
     return found
 
@@ -135,8 +137,8 @@ def discover_lmstudio(roots: list[Path]) -> list[FoundModel]:
         except ModelImportError:
             continue
         for group in groups:
-            found.append(FoundModel("lmstudio", model_stem(group[0]), group,
-                                    {"lmstudio": group[0].relative_to(root).as_posix()}))
+            found.append(FoundModel(ModelSource.LMSTUDIO, model_stem(group[0]), group,
+                                    StoreOrigin(group[0].relative_to(root).as_posix())))
     return found
 
 

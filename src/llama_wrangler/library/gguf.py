@@ -19,9 +19,10 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from llama_wrangler.errors import GGUFError
+from llama_wrangler.library.gguf_reader import GGUFBuffer, MetaValue, read_value
 
 # Bump when GGUFInfo gains a field or the reader's answers change: registries saved with an older value
 # get their headers read again on load.
@@ -29,31 +30,9 @@ INFO_VERSION = 1
 
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
+_HEADER = struct.Struct("<4sIQQ")  # magic, version, tensor count, metadata count
 DEFAULT_ALIGNMENT = 32
 GGML_MAX_DIMS = 4
-CHUNK = 256 * 1024
-# Strings longer than this are skipped (seek) rather than read; they only matter to us as "present".
-MAX_KEPT_STRING = 4096
-# Keys and tensor names longer than this are refused (llama.cpp caps tensor names at 64 bytes).
-MAX_NAME = 64 * 1024
-# Arrays up to this many elements are decoded into ``metadata`` (per-layer head counts, small lists).
-MAX_KEPT_ARRAY = 64
-
-# GGUF value types -> (struct format, size) for the fixed-size ones.
-_UINT8, _INT8, _UINT16, _INT16, _UINT32, _INT32, _FLOAT32, _BOOL, _STRING, _ARRAY, _UINT64, _INT64, \
-    _FLOAT64 = range(13)
-_SCALARS: dict[int, struct.Struct] = {
-    _UINT8: struct.Struct("<B"), _INT8: struct.Struct("<b"), _UINT16: struct.Struct("<H"),
-    _INT16: struct.Struct("<h"), _UINT32: struct.Struct("<I"), _INT32: struct.Struct("<i"),
-    _FLOAT32: struct.Struct("<f"), _BOOL: struct.Struct("<?"), _UINT64: struct.Struct("<Q"),
-    _INT64: struct.Struct("<q"), _FLOAT64: struct.Struct("<d"),
-}
-_TYPE_NAMES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "bool", "string",
-               "array", "uint64", "int64", "float64")
-_U32 = struct.Struct("<I")
-_U64 = struct.Struct("<Q")
-_HEADER = struct.Struct("<4sIQQ")
-
 # llama.cpp's llama_ftype (general.file_type) -> quant name.
 FILE_TYPE_NAMES: dict[int, str] = {
     0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 4: "Q4_1_SOME_F16", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
@@ -76,9 +55,6 @@ TENSOR_TYPES: dict[int, tuple[str, int, int]] = {
     28: ("F64", 1, 8), 29: ("IQ1_M", 256, 56), 30: ("BF16", 1, 2), 34: ("TQ1_0", 256, 54),
     35: ("TQ2_0", 256, 66), 39: ("MXFP4", 32, 17), 40: ("NVFP4", 64, 36), 41: ("Q1_0", 128, 18),
 }
-
-MetaValue = str | int | float | bool | list[Any]
-
 
 @dataclass(frozen=True)
 class GGUFInfo:
@@ -159,107 +135,6 @@ class _Header:
     header_size: int
 
 
-class _Buffer:
-    """A forward-only window onto the file. ``pos`` is absolute; ``buf`` holds [start, start+len)."""
-
-    __slots__ = ("buf", "file", "path", "pos", "size", "start")
-
-    def __init__(self, file: BinaryIO, size: int, path: Path) -> None:
-        self.file = file
-        self.size = size
-        self.path = path
-        self.start = 0
-        self.buf = file.read(max(CHUNK, 64))  # the fixed header always fits in the first read
-        self.pos = 0
-
-    def need(self, count: int, what: str) -> int:
-        """Make ``count`` bytes at ``pos`` available; return their index into ``buf``."""
-        rel = self.pos - self.start
-        if rel >= 0 and rel + count <= len(self.buf):
-            return rel
-        if self.pos + count > self.size:
-            raise GGUFError(f"{self.path.name}: the file is truncated — {what} at byte {self.pos} needs "
-                            f"{count} bytes but the file ends at byte {self.size}.")
-        if 0 <= rel < len(self.buf):
-            tail = self.buf[rel:]
-        else:
-            tail = b""
-            self.file.seek(self.pos)
-        more = self.file.read(max(CHUNK, count - len(tail)))
-        self.buf = tail + more
-        self.start = self.pos
-        if len(self.buf) < count:  # the file shrank while we read it
-            raise GGUFError(f"{self.path.name}: the file is truncated — {what} at byte {self.pos}.")
-        return 0
-
-    def remaining(self) -> int:
-        return self.size - self.pos
-
-    def u32(self, what: str) -> int:
-        rel = self.need(4, what)
-        self.pos += 4
-        value: int = _U32.unpack_from(self.buf, rel)[0]
-        return value
-
-    def u64(self, what: str) -> int:
-        rel = self.need(8, what)
-        self.pos += 8
-        value: int = _U64.unpack_from(self.buf, rel)[0]
-        return value
-
-    def raw_string(self, what: str) -> bytes:
-        """A key or tensor name: short by nature, so a long one is an error rather than a big read."""
-        length = self.u64(f"the length of {what}")
-        self._check_length(length, what)
-        if length > MAX_NAME:
-            raise GGUFError(f"{self.path.name}: {what} is {length} bytes long (at most {MAX_NAME}).")
-        rel = self.need(length, what)
-        self.pos += length
-        return self.buf[rel:rel + length]
-
-    def _check_length(self, length: int, what: str) -> None:
-        if length > self.remaining():
-            raise GGUFError(f"{self.path.name}: {what} claims {length} bytes at byte {self.pos}, but only "
-                            f"{self.remaining()} bytes remain in the file.")
-
-    def string_or_skip(self, what: str) -> tuple[str | None, int]:
-        """Read a string value; skip (seek past) one longer than MAX_KEPT_STRING. Returns (text, length)."""
-        length = self.u64(f"the length of {what}")
-        self._check_length(length, what)
-        if length > MAX_KEPT_STRING:
-            self.pos += length
-            return None, length
-        rel = self.need(length, what)
-        self.pos += length
-        return self.buf[rel:rel + length].decode("utf-8", errors="replace"), length
-
-    def skip_strings(self, count: int, what: str) -> None:
-        """Walk ``count`` length-prefixed strings without decoding them (the vocabulary fast path).
-
-        The loop is the hot spot of a scan (32k-150k iterations per model), so it does one bounds check
-        per element; a hostile length just moves ``rel`` past the buffer, and the refill then finds the
-        position beyond the end of the file and stops.
-        """
-        unpack = _U64.unpack_from
-        buf, start = self.buf, self.start
-        rel = self.pos - start
-        end = len(buf)
-        for index in range(count):
-            if rel + 8 > end:
-                self.pos = start + rel
-                if self.pos > self.size:
-                    raise GGUFError(f"{self.path.name}: {what} runs past the end of the file (element "
-                                    f"{index - 1} of {count} ends at byte {self.pos}, the file has "
-                                    f"{self.size} bytes).")
-                rel = self.need(8, f"element {index} of {what}")
-                buf, start, end = self.buf, self.start, len(self.buf)
-            rel += 8 + unpack(buf, rel)[0]
-        self.pos = start + rel
-        if self.pos > self.size:
-            raise GGUFError(f"{self.path.name}: {what} runs past the end of the file (its last element ends "
-                            f"at byte {self.pos}, the file has {self.size} bytes).")
-
-
 def read_gguf(path: Path | str, *, check_data: bool = True) -> GGUFInfo:
     """Read one GGUF file's header. ``check_data`` also verifies the file is long enough for every
     tensor it declares (catches truncated downloads)."""
@@ -279,12 +154,12 @@ def _read_header(path: Path, *, check_data: bool) -> _Header:
     try:
         with path.open("rb") as file:
             size = os.fstat(file.fileno()).st_size
-            return _parse(_Buffer(file, size, path), check_data=check_data)
+            return _parse(GGUFBuffer(file, size, path), check_data=check_data)
     except OSError as exc:
         raise GGUFError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
 
 
-def _parse(reader: _Buffer, *, check_data: bool) -> _Header:
+def _parse(reader: GGUFBuffer, *, check_data: bool) -> _Header:
     name = reader.path.name
     if reader.size < _HEADER.size:
         if reader.buf[:4] != MAGIC[:len(reader.buf[:4])] or reader.size < 4:
@@ -323,7 +198,7 @@ def _parse(reader: _Buffer, *, check_data: bool) -> _Header:
         if key in metadata or key in value_lengths:
             raise GGUFError(f"{name}: the metadata key {key!r} appears twice.")
         value_type = reader.u32(f"the type of {key!r}")
-        _read_value(reader, key, value_type, metadata, value_lengths)
+        read_value(reader, key, value_type, metadata, value_lengths)
 
     alignment = _alignment(metadata, name)
     parameter_count = 0
@@ -362,59 +237,6 @@ def _parse(reader: _Buffer, *, check_data: bool) -> _Header:
     dominant = max(type_elements, key=lambda k: type_elements[k]) if type_elements else None
     return _Header(version, tensor_count, kv_count, metadata, value_lengths, parameter_count, dominant,
                    alignment, data_start if tensor_count else header_end)
-
-
-def _read_value(reader: _Buffer, key: str, value_type: int, metadata: dict[str, MetaValue],
-                value_lengths: dict[str, int]) -> None:
-    scalar = _SCALARS.get(value_type)
-    if scalar is not None:
-        rel = reader.need(scalar.size, f"the value of {key!r}")
-        reader.pos += scalar.size
-        metadata[key] = scalar.unpack_from(reader.buf, rel)[0]
-    elif value_type == _STRING:
-        text, length = reader.string_or_skip(f"the value of {key!r}")
-        if text is not None:
-            metadata[key] = text
-        else:
-            value_lengths[key] = length  # a long string: we keep how long it was, not the text
-    elif value_type == _ARRAY:
-        element_type = reader.u32(f"the element type of {key!r}")
-        count = reader.u64(f"the length of {key!r}")
-        value_lengths[key] = count
-        _read_array(reader, key, element_type, count, metadata)
-    else:
-        raise GGUFError(f"{reader.path.name}: the metadata key {key!r} has an unknown value type "
-                        f"{value_type} at byte {reader.pos - 4}.")
-
-
-def _read_array(reader: _Buffer, key: str, element_type: int, count: int,
-                metadata: dict[str, MetaValue]) -> None:
-    scalar = _SCALARS.get(element_type)
-    if scalar is not None:
-        total = count * scalar.size
-        if total > reader.remaining():
-            raise GGUFError(f"{reader.path.name}: the array {key!r} claims {count} elements "
-                            f"({total} bytes) but only {reader.remaining()} bytes remain in the file.")
-        if count <= MAX_KEPT_ARRAY:
-            rel = reader.need(total, f"the array {key!r}")
-            metadata[key] = [scalar.unpack_from(reader.buf, rel + i * scalar.size)[0] for i in range(count)]
-        reader.pos += total  # skip by length: nothing is read when it lies beyond the buffer
-    elif element_type == _STRING:
-        if count * 8 > reader.remaining():
-            raise GGUFError(f"{reader.path.name}: the array {key!r} claims {count} strings but only "
-                            f"{reader.remaining()} bytes remain in the file.")
-        if count <= MAX_KEPT_ARRAY:
-            items = [reader.string_or_skip(f"element {i} of {key!r}")[0] for i in range(count)]
-            if all(item is not None for item in items):  # a very long element: keep only the length
-                metadata[key] = items
-        else:
-            reader.skip_strings(count, f"the array {key!r}")
-    elif element_type == _ARRAY:
-        # llama.cpp itself cannot load nested arrays; refusing them also bounds the recursion.
-        raise GGUFError(f"{reader.path.name}: the metadata key {key!r} holds nested arrays, which GGUF "
-                        "models do not use.")
-    else:
-        raise GGUFError(f"{reader.path.name}: the array {key!r} has an unknown element type {element_type}.")
 
 
 def _alignment(metadata: Mapping[str, MetaValue], name: str) -> int:

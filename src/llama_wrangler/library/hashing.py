@@ -11,10 +11,12 @@ import hashlib
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from llama_wrangler.errors import CancelledError
+from llama_wrangler.library.records import FileStat, ModelRecord
 from llama_wrangler.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 
 log = logging.getLogger(__name__)
@@ -112,3 +114,40 @@ class BackgroundHasher:
                 with self._changed:
                     self._pending -= 1
                     self._changed.notify_all()
+
+
+@dataclass(frozen=True)
+class _Hashed:
+    """A hash computed for a record's files as they were (paths and size+mtime) when it was read."""
+
+    paths: tuple[Path, ...]
+    stats: tuple[FileStat, ...]
+    hashes: tuple[str, ...]
+
+
+class UnsavedHashes:
+    """Hashes computed but not saved yet, by record id (the :class:`Library` saves them in batches).
+    Not locked: the library holds its lock around every use."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, _Hashed] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._by_id)
+
+    def add(self, record: ModelRecord, hashes: tuple[str, ...]) -> None:
+        """``hashes`` of ``record``'s files as the record describes them."""
+        self._by_id[record.id] = _Hashed(record.paths, record.stats, hashes)
+
+    def apply(self, records: MutableMapping[str, ModelRecord]) -> None:
+        """Put the hashes into the records they were computed for, if those still have the same files;
+        forget the rest (a changed file is hashed again)."""
+        for record_id, hashed in list(self._by_id.items()):
+            current = records.get(record_id)
+            if current is None or current.paths != hashed.paths or current.stats != hashed.stats:
+                del self._by_id[record_id]
+            elif current.shard_sha256 != hashed.hashes:
+                records[record_id] = replace(current, sha256=hashed.hashes[0], shard_sha256=hashed.hashes)
+
+    def clear(self) -> None:
+        self._by_id.clear()

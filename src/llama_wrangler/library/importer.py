@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 from llama_wrangler.errors import DiskSpaceError, GGUFError, ModelImportError
 from llama_wrangler.library.gguf import GGUFInfo, read_gguf_set
-from llama_wrangler.library.records import absolute
+from llama_wrangler.library.origins import ImportOrigin, ModelSource
+from llama_wrangler.library.records import absolute, inside
 from llama_wrangler.library.shards import group_shards, model_stem, shard_parts
 from llama_wrangler.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 from llama_wrangler.settings import ImportMode
@@ -94,7 +95,7 @@ def import_models(library: Library, paths: Sequence[Path], mode: ImportMode, *,
     if mode != ImportMode.LINK:
         models_dir.mkdir(parents=True, exist_ok=True)
     if mode == ImportMode.COPY:
-        _check_space(models_dir, sum(i.size for i in items if not _inside(i.files[0], models_dir)))
+        _check_space(models_dir, sum(i.size for i in items if not inside(i.files[0], models_dir)))
     records = []
     for item in items:
         if cancel is not None:
@@ -107,11 +108,11 @@ def _import_one(library: Library, item: ImportItem, mode: ImportMode, progress: 
                 cancel: CancelToken | None) -> ModelRecord:
     models_dir = library.models_dir
     name = model_stem(item.files[0])
-    origin = {"imported_from": str(item.files[0]), "mode": mode.value}
-    if mode == ImportMode.LINK or _inside(item.files[0], models_dir):
+    origin = ImportOrigin(imported_from=str(item.files[0]), mode=mode)
+    if mode == ImportMode.LINK or inside(item.files[0], models_dir):
         # In place. A file already inside our models folder is ours whatever the mode.
-        owned = _inside(item.files[0], models_dir)
-        return library.register(item.files, source="import", owned=owned, origin=origin, name=name,
+        owned = inside(item.files[0], models_dir)
+        return library.register(item.files, source=ModelSource.IMPORT, owned=owned, origin=origin, name=name,
                                 info=item.info)
     targets = _free_names(models_dir, item.files)
     placed: list[Path] = []
@@ -127,7 +128,7 @@ def _import_one(library: Library, item: ImportItem, mode: ImportMode, progress: 
                 except _CrossDeviceError:
                     _copy(source, target, progress, cancel)
             placed.append(target)
-        record = library.register(tuple(placed), source="import", owned=True, origin=origin, name=name,
+        record = library.register(tuple(placed), source=ModelSource.IMPORT, owned=True, origin=origin, name=name,
                                   info=item.info)
     except BaseException:
         for target in placed:
@@ -223,7 +224,3 @@ def _check_space(folder: Path, needed: int) -> None:
     if needed > free:
         raise DiskSpaceError(f"Not enough space in {folder}: the import needs {needed / 1e9:.1f} GB, "
                              f"{free / 1e9:.1f} GB are free.")
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return absolute(path).is_relative_to(absolute(folder))

@@ -8,9 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from llama_wrangler.library.gguf import GGUFInfo
+from llama_wrangler.library.origins import ModelSource, Origin, origin_from_dict
+
+_T = TypeVar("_T")
 
 # (size, mtime_ns) of each shard: what rescans compare, and what a cached sha256 is valid for.
 FileStat = tuple[int, int]
@@ -26,11 +29,11 @@ class ModelRecord:
     paths: tuple[Path, ...]
     size_bytes: int
     sha256: str | None
-    source: str
+    source: ModelSource
     owned: bool
     missing: bool
     added_at: str
-    origin: dict[str, str]
+    origin: Origin | None
     info: GGUFInfo
     stats: tuple[FileStat, ...] = ()
     shard_sha256: tuple[str, ...] = ()  # every shard's sha256, shard 1 first, once all are known
@@ -46,27 +49,52 @@ class ModelRecord:
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "name": self.name, "paths": [str(p) for p in self.paths],
-            "size_bytes": self.size_bytes, "sha256": self.sha256, "source": self.source,
+            "size_bytes": self.size_bytes, "sha256": self.sha256, "source": self.source.value,
             "owned": self.owned, "missing": self.missing, "added_at": self.added_at,
-            "origin": dict(self.origin), "stats": [list(s) for s in self.stats],
+            "origin": {} if self.origin is None else self.origin.to_dict(),
+            "stats": [list(s) for s in self.stats],
             "shard_sha256": list(self.shard_sha256), "info": self.info.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelRecord:
-        """Raises KeyError/TypeError/ValueError on a malformed entry (the registry treats that as corrupt)."""
-        paths = tuple(Path(p) for p in data["paths"])
-        if not paths or not isinstance(data["id"], str):
-            raise ValueError("a model entry without id or paths")
+        """Raises KeyError/TypeError/ValueError on a malformed entry, naming the field that is wrong."""
+        paths = data["paths"]
+        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p for p in paths):
+            raise ValueError("'paths' is not a list of file paths")
+        source = ModelSource(_typed(data, "source", str))
+        stats = data.get("stats", [])
+        if not isinstance(stats, list) or not all(
+                isinstance(s, list) and len(s) == 2 and all(_is_int(n) for n in s) for s in stats):
+            raise ValueError("'stats' is not a list of [size, mtime] pairs")
+        shard_sha256 = data.get("shard_sha256", [])
+        if not isinstance(shard_sha256, list) or not all(isinstance(h, str) for h in shard_sha256):
+            raise ValueError("'shard_sha256' is not a list of strings")
+        sha256 = data.get("sha256")
+        if sha256 is not None and not isinstance(sha256, str):
+            raise ValueError("'sha256' is not a string")
+        size = data["size_bytes"]
+        if not _is_int(size):
+            raise ValueError(f"'size_bytes' is not a whole number ({size!r})")
         return cls(
-            id=data["id"], name=str(data["name"]), paths=paths, size_bytes=int(data["size_bytes"]),
-            sha256=data.get("sha256"), source=str(data["source"]), owned=bool(data["owned"]),
+            id=_typed(data, "id", str), name=_typed(data, "name", str), paths=tuple(Path(p) for p in paths),
+            size_bytes=size, sha256=sha256, source=source, owned=_typed(data, "owned", bool),
             missing=bool(data.get("missing", False)), added_at=str(data.get("added_at", "")),
-            origin={str(k): str(v) for k, v in dict(data.get("origin", {})).items()},
-            info=GGUFInfo.from_dict(data["info"]),
-            stats=tuple((int(s[0]), int(s[1])) for s in data.get("stats", [])),
-            shard_sha256=tuple(str(h) for h in data.get("shard_sha256", [])),
+            origin=origin_from_dict(source, data.get("origin")),
+            info=GGUFInfo.from_dict(_typed(data, "info", dict)),
+            stats=tuple((s[0], s[1]) for s in stats), shard_sha256=tuple(shard_sha256),
         )
+
+
+def _typed(data: Mapping[str, Any], key: str, kind: type[_T]) -> _T:
+    value = data[key]
+    if not isinstance(value, kind) or (kind is str and not value):
+        raise ValueError(f"{key!r} is not a {'non-empty string' if kind is str else kind.__name__} ({value!r})")
+    return value
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -128,3 +156,11 @@ def absolute(path: Path | str) -> Path:
     """An absolute, normalised path that keeps symlinks as they are (Hugging Face cache files are links
     into its blob store; the link is the name we want to show and keep)."""
     return Path(os.path.abspath(path))  # noqa: PTH100  (Path.resolve() would follow the symlinks)
+
+
+def inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is in ``folder`` or below it (compared as absolute paths; links are not followed)."""
+    try:
+        return absolute(path).is_relative_to(absolute(folder))
+    except OSError:
+        return False

@@ -7,6 +7,10 @@ worker threads and call :meth:`Library.add_owned`; the GUI listens through :meth
 Writes are atomic. A registry another process (the CLI beside the GUI) changed is re-read before we
 change it, so the two do not overwrite each other's work.
 
+One unreadable model entry is left out, kept aside in ``registry.bad-entries.jsonl`` and reported in
+:attr:`Library.problem`; the rest load. A file that is not a registry at all is moved aside and the
+library rebuilt from the models folder (see :mod:`.registry_file`).
+
 Background hashes are saved in batches, not one registry write per file (a write costs tens of ms with
 hundreds of models): when the hasher's queue drains, at most every ``hash_save_interval_s`` while it
 works through a long queue, with any other change, and on :meth:`Library.close`. Until then they live in
@@ -16,36 +20,41 @@ memory (queries see them at once); a crash loses only those, and they are hashed
 from __future__ import annotations
 
 import functools
-import json
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from llama_wrangler.atomic import move_aside, write_bytes_atomic
-from llama_wrangler.errors import (
-    GGUFError,
-    ModelImportError,
-    ModelNotFoundError,
-    RegistryError,
-)
+from llama_wrangler.atomic import move_aside
+from llama_wrangler.errors import GGUFError, ModelImportError, RegistryError
+from llama_wrangler.kept_aside import BadEntry, describe, keep_aside
 from llama_wrangler.library.filelock import locked
 from llama_wrangler.library.gguf import INFO_VERSION, GGUFInfo, read_gguf_set
-from llama_wrangler.library.hashing import BackgroundHasher, sha256_file
+from llama_wrangler.library.hashing import BackgroundHasher, UnsavedHashes, sha256_file
+from llama_wrangler.library.lookup import by_path, imported_from, match_ref
+from llama_wrangler.library.origins import ModelSource, Origin, check_origin
 from llama_wrangler.library.records import (
     FileStat,
     ModelRecord,
     ScanReport,
     absolute,
+    inside,
     make_id,
     now_iso,
     stat_files,
 )
+from llama_wrangler.library.registry_file import (
+    NotARegistryError,
+    left_out_problem,
+    read_registry,
+    rebuilt_problem,
+    stat_of,
+    write_registry,
+)
+from llama_wrangler.library.scan import found_records, gguf_files, rescan_record
 from llama_wrangler.library.shards import group_shards, model_stem
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, ProgressCallback, ignore_progress
@@ -55,17 +64,7 @@ __all__ = ["Library", "ModelRecord", "ScanReport"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 HASH_SAVE_INTERVAL_S = 2.0
-
-
-@dataclass(frozen=True)
-class _Hashed:
-    """A hash computed for a record's files as they were (paths and size+mtime) when it was read."""
-
-    paths: tuple[Path, ...]
-    stats: tuple[FileStat, ...]
-    hashes: tuple[str, ...]
 
 
 class Library:
@@ -76,7 +75,7 @@ class Library:
                  hash_save_interval_s: float = HASH_SAVE_INTERVAL_S) -> None:
         self.paths = paths
         self.models_dir = models_dir or paths.models_dir
-        self.problem: str | None = None  # set by load() when the registry had to be rebuilt
+        self.problem: str | None = None  # set when the registry was rebuilt or entries were left out
         self._lock = threading.RLock()
         self._records: dict[str, ModelRecord] = {}
         self._ignored: set[str] = set()  # owned files the user removed but kept: rescans skip them
@@ -85,7 +84,7 @@ class Library:
         self._listeners: list[Callable[[], None]] = []
         self._hash_in_background = hash_in_background
         self._hash_save_interval_s = hash_save_interval_s
-        self._unsaved_hashes: dict[str, _Hashed] = {}  # by record id; cleared by every save
+        self._unsaved_hashes = UnsavedHashes()  # cleared by every save
         self._last_save = time.monotonic()
         self._hasher = BackgroundHasher(on_idle=self._save_hashes)
 
@@ -103,35 +102,34 @@ class Library:
     def _read_registry(self) -> None:
         path = self.paths.registry_file
         try:
-            raw_text = path.read_bytes()
-        except FileNotFoundError:
-            self._records, self._ignored, self._file_stat = {}, set(), None
-            return
-        except OSError as exc:
-            raise RegistryError(f"Cannot read the model registry {path}: {exc.strerror or exc}.") from exc
-        try:
-            raw: Any = json.loads(raw_text)
-            if not isinstance(raw, dict):
-                raise ValueError("not a JSON object")
-            version = raw.get("schema_version")
-            if isinstance(version, int) and version > SCHEMA_VERSION:
-                raise RegistryError(f"The model registry {path} was written by a newer version of Llama "
-                                    f"Wrangler (schema {version}); this version reads schema "
-                                    f"{SCHEMA_VERSION}. Update the app.")
-            records = [ModelRecord.from_dict(item) for item in raw["models"]]
-            ignored = {str(p) for p in raw.get("ignored", [])}
-        except RegistryError:
-            raise
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            contents = read_registry(path)
+        except NotARegistryError as exc:
             self._rebuild(path, exc)
             return
-        self._records = {r.id: r for r in records}
-        self._ignored = ignored
-        self._file_stat = _stat_of(path)
+        if contents is None:
+            self._records, self._ignored, self._file_stat = {}, set(), None
+            return
+        self._records = {r.id: r for r in contents.records}
+        self._ignored = contents.ignored
+        self._file_stat = stat_of(path)
         self._apply_hashes()  # another process saved: our unsaved hashes are not in what we just read
-        info_version = raw.get("info_version")
-        if not isinstance(info_version, int) or info_version < INFO_VERSION:
+        if contents.bad:
+            self._leave_out(contents.bad)
+        if contents.info_version is None or contents.info_version < INFO_VERSION:
             self._refresh_infos()
+
+    def _leave_out(self, bad: list[BadEntry]) -> None:
+        """Keep unreadable entries beside the registry, then save it without them (so they are reported
+        once, not on every start)."""
+        path = self.paths.registry_file
+        try:
+            kept = keep_aside(path, bad)
+        except OSError as err:
+            raise RegistryError(f"The model registry {path} has unreadable entries ({describe(bad)}) and "
+                                f"they could not be kept aside: {err.strerror or err}.") from err
+        self.problem = left_out_problem(bad, kept, loaded=len(self._records))
+        log.warning(self.problem)
+        self._save()
 
     def _refresh_infos(self) -> None:
         """Re-read every present model's header (a registry from an older reader); save once."""
@@ -151,25 +149,11 @@ class Library:
                                 f"aside: {err.strerror or err}.") from err
         self._records, self._ignored, self._file_stat = {}, set(), None
         report = self.rescan()
-        self.problem = (f"The model registry was unreadable ({type(exc).__name__}: {exc}); it was kept as "
-                        f"{aside.name} and rebuilt from the models folder ({len(report.added)} models "
-                        "found). Models linked in place from elsewhere are not in the rebuilt library: "
-                        "import them again.")
+        self.problem = rebuilt_problem(exc, aside, found=len(report.added))
         log.warning(self.problem)
 
     def _save(self) -> None:
-        # One model per line, each through json's C encoder: ``indent=`` would switch json to its
-        # pure-Python encoder, which made saving a 1,000-model registry take seconds.
-        models = ",\n".join(json.dumps(r.to_dict(), ensure_ascii=False) for r in self._records.values())
-        text = (f'{{"schema_version": {SCHEMA_VERSION}, "info_version": {INFO_VERSION},\n'
-                f'"models": [\n{models}\n],\n'
-                f'"ignored": {json.dumps(sorted(self._ignored), ensure_ascii=False)}}}\n')
-        try:
-            write_bytes_atomic(self.paths.registry_file, text.encode("utf-8"))
-        except OSError as exc:
-            raise RegistryError(f"Cannot save the model registry {self.paths.registry_file}: "
-                                f"{exc.strerror or exc}.") from exc
-        self._file_stat = _stat_of(self.paths.registry_file)
+        self._file_stat = write_registry(self.paths.registry_file, self._records.values(), self._ignored)
         self._unsaved_hashes.clear()  # whatever applied to a record was just written with it
         self._last_save = time.monotonic()
 
@@ -196,7 +180,7 @@ class Library:
     def _changing(self) -> Iterator[None]:
         """Hold the locks, pick up another process's changes first, save and notify afterwards."""
         with self._exclusive():
-            if _stat_of(self.paths.registry_file) != self._file_stat:
+            if stat_of(self.paths.registry_file) != self._file_stat:
                 self._read_registry()
             yield
             self._save()
@@ -234,47 +218,25 @@ class Library:
             if ref in self._records:
                 return self._records[ref]
             records = list(self._records.values())
-        for matches in (
-            [r for r in records if r.name == ref],
-            [r for r in records if r.name.lower() == ref.lower()],
-            [r for r in records if r.id.startswith(ref.lower())] if ref else [],
-            _by_path(records, ref),
-        ):
-            if len(matches) == 1:
-                return matches[0]
-            if len(matches) > 1:
-                names = ", ".join(sorted(r.id for r in matches)[:5])
-                raise ModelNotFoundError(f"{ref!r} matches several models ({names}); use the full id.")
-        raise ModelNotFoundError(f"No model in the library matches {ref!r}.",
-                                 hint="`llama-wrangler list` shows the ids.")
+        return match_ref(records, ref)
 
     def find_by_path(self, path: Path) -> ModelRecord | None:
         """The record one of whose files is ``path`` (same file, even through another link), or that was
         imported from ``path`` and still has its size."""
         with self._lock:
             records = list(self._records.values())
-        matches = _by_path(records, str(path))
-        if matches:
-            return matches[0]
-        wanted = str(absolute(path))
-        try:
-            size = Path(path).stat().st_size
-        except OSError:
-            return None
-        for record in records:
-            if record.origin.get("imported_from") == wanted and record.stats[:1] and \
-                    record.stats[0][0] == size:
-                return record
-        return None
+        matches = by_path(records, str(path))
+        return matches[0] if matches else imported_from(records, path)
 
     # ---- changes ------------------------------------------------------------------------------------
 
-    def register(self, files: Sequence[Path], *, source: str, owned: bool, origin: Mapping[str, str],
+    def register(self, files: Sequence[Path], *, source: ModelSource, owned: bool, origin: Origin | None,
                  name: str | None = None, info: GGUFInfo | None = None,
                  sha256: str | None = None) -> ModelRecord:
         """Add a model whose files are already where they will stay. Used by the importer, discovery and
         :meth:`add_owned`. An already known file set returns its record (origin/source updated).
         ``sha256`` may be given when a store names files by their digest (Ollama, the HF blob store)."""
+        check_origin(source, origin)
         files = tuple(absolute(f) for f in files)
         if info is None:
             info = read_gguf_set(files)
@@ -285,7 +247,7 @@ class Library:
             existing = next((r for r in self._records.values() if r.paths == files), None)
             if existing is not None:
                 same = existing.stats == stats  # the cached hash is only valid for the same size+mtime
-                record = replace(existing, source=source, origin=dict(origin), missing=False, info=info,
+                record = replace(existing, source=source, origin=origin, missing=False, info=info,
                                  stats=stats, sha256=existing.sha256 if same else None,
                                  shard_sha256=existing.shard_sha256 if same else (),
                                  size_bytes=sum(s[0] for s in stats))
@@ -294,7 +256,7 @@ class Library:
                 record = ModelRecord(
                     id=make_id(display, info.quant, set(self._records)), name=display, paths=files,
                     size_bytes=sum(s[0] for s in stats), sha256=None, source=source, owned=owned,
-                    missing=False, added_at=now_iso(), origin=dict(origin), info=info, stats=stats)
+                    missing=False, added_at=now_iso(), origin=origin, info=info, stats=stats)
             if sha256 is not None and len(files) == 1:
                 record = replace(record, sha256=sha256, shard_sha256=(sha256,))
             self._records[record.id] = record
@@ -302,11 +264,11 @@ class Library:
         self._maybe_hash(record)
         return record
 
-    def add_owned(self, path: Path, *, source: str, origin: dict[str, str],
+    def add_owned(self, path: Path, *, source: ModelSource, origin: Origin | None = None,
                   sha256: str | None = None) -> ModelRecord:
         """Register a file a download or conversion already placed in the models folder. A download
         that verified the file's sha256 may pass it, so it is not hashed again (single files only)."""
-        if not _inside(Path(path), self.models_dir):
+        if not inside(Path(path), self.models_dir):
             raise ModelImportError(f"{path} is not inside the models folder {self.models_dir}.")
         files = group_shards([Path(path)])[0]
         try:
@@ -346,23 +308,24 @@ class Library:
         """Find added, changed and vanished files. Unchanged files cost one ``stat`` each."""
         report = ScanReport()
         with self._exclusive():
-            if _stat_of(self.paths.registry_file) != self._file_stat:
+            if stat_of(self.paths.registry_file) != self._file_stat:
                 self._read_registry()
             dirty = False
             known: set[str] = set()
             for record in list(self._records.values()):
                 known.update(str(p) for p in record.paths)
-                updated = self._rescan_record(record, report)
+                updated = rescan_record(record, report)
                 if updated is not record:
                     dirty = True
                     if updated is None:
                         del self._records[record.id]
                     else:
                         self._records[record.id] = updated
-            new_files = [Path(p) for p in _gguf_files(self.models_dir) if p not in known
+            new_files = [Path(p) for p in gguf_files(self.models_dir) if p not in known
                          and p not in self._ignored]
-            if new_files:
-                dirty |= self._add_found(new_files, report)
+            for found in found_records(new_files, set(self._records), report) if new_files else []:
+                self._records[found.id] = found
+                dirty = True
             if dirty:
                 self._save()
         if dirty:
@@ -370,54 +333,6 @@ class Library:
             if self._hash_in_background:
                 self.start_hashing()
         return report
-
-    def _rescan_record(self, record: ModelRecord, report: ScanReport) -> ModelRecord | None:
-        stats = stat_files(record.paths)
-        if stats is None:
-            report.vanished.append(record.id)
-            if record.owned:
-                return None
-            return record if record.missing else replace(record, missing=True)
-        if stats == record.stats and not record.missing:
-            report.unchanged.append(record.id)
-            return record
-        if stats == record.stats:  # back after being missing, same file
-            report.changed.append(record.id)
-            return replace(record, missing=False)
-        try:
-            info = read_gguf_set(record.paths)
-        except GGUFError as exc:
-            report.errors.append(str(exc))
-            info = record.info
-        report.changed.append(record.id)
-        return replace(record, info=info, stats=stats, size_bytes=sum(s[0] for s in stats),
-                       sha256=None, shard_sha256=(), missing=False)
-
-    def _add_found(self, files: list[Path], report: ScanReport) -> bool:
-        added = False
-        seen: set[Path] = set()
-        for path in files:
-            if path in seen:
-                continue
-            try:
-                group = group_shards([path])[0]
-                seen.update(group)
-                info = read_gguf_set(group)
-            except (GGUFError, ModelImportError) as exc:
-                report.errors.append(str(exc))
-                continue
-            display = model_stem(group[0])
-            stats = stat_files(group)
-            if stats is None:
-                continue
-            record = ModelRecord(
-                id=make_id(display, info.quant, set(self._records)), name=display, paths=group,
-                size_bytes=sum(s[0] for s in stats), sha256=None, source="local", owned=True,
-                missing=False, added_at=now_iso(), origin={}, info=info, stats=stats)
-            self._records[record.id] = record
-            report.added.append(record.id)
-            added = True
-        return added
 
     # ---- hashing ------------------------------------------------------------------------------------
 
@@ -451,30 +366,22 @@ class Library:
             return
         cancel.raise_if_cancelled()  # closing: close() has saved, or is saving, what came before
         with self._lock:
-            self._unsaved_hashes[record_id] = _Hashed(record.paths, record.stats, hashes)
+            self._unsaved_hashes.add(record, hashes)
             self._apply_hashes()
             due = time.monotonic() - self._last_save >= self._hash_save_interval_s
         if due:  # a long queue: keep finished work on disk every so often, not only at its end
             self._save_hashes()
 
     def _apply_hashes(self) -> None:
-        """Put unsaved hashes into the records they were computed for, if those still have the same
-        files; forget the rest (a changed file is hashed again)."""
         with self._lock:
-            for record_id, hashed in list(self._unsaved_hashes.items()):
-                current = self._records.get(record_id)
-                if current is None or current.paths != hashed.paths or current.stats != hashed.stats:
-                    del self._unsaved_hashes[record_id]
-                elif current.shard_sha256 != hashed.hashes:
-                    self._records[record_id] = replace(current, sha256=hashed.hashes[0],
-                                                       shard_sha256=hashed.hashes)
+            self._unsaved_hashes.apply(self._records)
 
     def _save_hashes(self) -> None:
         """Write the registry if hashes are waiting to be saved (one write for the whole batch)."""
         with self._exclusive():
             if not self._unsaved_hashes:
                 return
-            if _stat_of(self.paths.registry_file) != self._file_stat:
+            if stat_of(self.paths.registry_file) != self._file_stat:
                 self._read_registry()  # keeps another process's changes; re-applies our hashes
             if not self._unsaved_hashes:
                 return
@@ -487,59 +394,3 @@ class Library:
         self._hasher.close()
         self._save_hashes()
 
-
-def _stat_of(path: Path) -> FileStat | None:
-    try:
-        st = Path(path).stat()
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns)
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        return absolute(path).is_relative_to(absolute(folder))
-    except OSError:
-        return False
-
-
-def _by_path(records: list[ModelRecord], ref: str) -> list[ModelRecord]:
-    if not ref or ("/" not in ref and os.sep not in ref and not ref.lower().endswith(".gguf")):
-        return []
-    try:
-        target = Path(ref).stat()
-    except OSError:
-        wanted = absolute(ref)
-        return [r for r in records if wanted in r.paths]
-    found = []
-    for record in records:
-        for path in record.paths:
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
-                found.append(record)
-                break
-    return found
-
-
-def _gguf_files(folder: Path) -> list[str]:
-    """Absolute paths (strings: a rescan compares a thousand of them, and Path objects cost) of ``*.gguf``
-    under ``folder``, recursively, skipping hidden names (our temp files start with '.')."""
-    found: list[str] = []
-    stack = [str(absolute(folder))]
-    while stack:
-        try:
-            entries = list(os.scandir(stack.pop()))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(entry.path)
-            elif entry.name.lower().endswith(".gguf"):
-                found.append(entry.path)
-    found.sort()
-    return found

@@ -108,6 +108,8 @@ class HubActions(QObject):
     def restore_interrupted(self) -> int:
         """Queue again the jobs the last session left unfinished."""
         entries = self._jobs.interrupted()
+        if self._jobs.queue_problem:
+            self._messenger.warning(self._jobs.queue_problem)
         if not entries:
             return 0
         restored = 0

@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from llama_wrangler.errors import InputParseError, SourceError
+from llama_wrangler.library.origins import HfOrigin, ModelSource
 from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
@@ -76,10 +77,8 @@ def pull_choice(listing: RepoListing, choice: QuantChoice, *, paths: AppPaths, l
     if not choice.files:
         raise InputParseError("Nothing to download.")
     targets = [target_path(library.models_dir, listing.repo_id, f.path) for f in choice.files]
-    origin = {"repo": listing.repo_id, "revision": listing.commit, "file": choice.files[0].path,
-              "quant": choice.quant}
-    if len(choice.files) > 1:
-        origin["files"] = ",".join(f.path for f in choice.files)
+    origin = HfOrigin(repo=listing.repo_id, revision=listing.commit, files=tuple(f.path for f in choice.files),
+                      quant=choice.quant)
     if _already_have(library, targets, choice, listing.commit):
         # Already downloaded (a previous pull): registering again returns the existing record.
         return _register(library, targets, choice, origin)
@@ -128,13 +127,14 @@ def _already_have(library: Library, targets: list[Path], choice: QuantChoice, co
     if record is None:
         return False
     expected = choice.files[0].sha256
-    return record.origin.get("revision") == commit or (expected is not None and record.sha256 == expected)
+    same_commit = isinstance(record.origin, HfOrigin) and record.origin.revision == commit
+    return same_commit or (expected is not None and record.sha256 == expected)
 
 
 def _register(library: Library, targets: list[Path], choice: QuantChoice,
-              origin: dict[str, str]) -> ModelRecord:
+              origin: HfOrigin) -> ModelRecord:
     sha = choice.files[0].sha256 if len(targets) == 1 else None
-    return library.register(targets, source="hf", owned=True, origin=origin, sha256=sha)
+    return library.register(targets, source=ModelSource.HF, owned=True, origin=origin, sha256=sha)
 
 
 def _done_marker(paths: AppPaths, remote: RemoteFile) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from llama_wrangler.errors import GGUFError, ModelImportError
+from llama_wrangler.library.origins import ModelSource, OllamaOrigin
 from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths, confined
@@ -94,18 +95,17 @@ def pull(request: OllamaRequest, *, paths: AppPaths, library: Library, options: 
     return _register(library, target, request, origin, layer)
 
 
-def _origin(client: httpx.Client, options: OllamaOptions, manifest: Manifest, layer: Layer) -> dict[str, str]:
+def _origin(client: httpx.Client, options: OllamaOptions, manifest: Manifest, layer: Layer) -> OllamaOrigin:
     request = manifest.request
-    origin = {"registry": options.registry, "namespace": request.namespace, "model": request.model,
-              "tag": request.tag, "digest": layer.digest}
+    texts: dict[str, str] = {}
     for kind in TEXT_LAYERS:
         text_layer = manifest.layer(kind)
         if text_layer is not None:
-            origin[kind] = fetch_text_layer(client, options.registry, request, text_layer)
-    projector = manifest.layer("projector")
-    if projector is not None:
-        origin["projector_digest"] = projector.digest  # not downloaded (see the module docstring)
-    return origin
+            texts[kind] = fetch_text_layer(client, options.registry, request, text_layer)
+    projector = manifest.layer("projector")  # only its digest: not downloaded (see the module docstring)
+    return OllamaOrigin(registry=options.registry, namespace=request.namespace, model=request.model,
+                        tag=request.tag, digest=layer.digest, **texts,
+                        projector_digest=None if projector is None else projector.digest)
 
 
 def _already_have(library: Library, target: Path, layer: Layer) -> bool:
@@ -116,10 +116,10 @@ def _already_have(library: Library, target: Path, layer: Layer) -> bool:
     return record is not None and record.sha256 == layer.sha256
 
 
-def _register(library: Library, target: Path, request: OllamaRequest, origin: dict[str, str],
+def _register(library: Library, target: Path, request: OllamaRequest, origin: OllamaOrigin,
               layer: Layer) -> ModelRecord:
     try:
-        return library.register([target], source=SOURCE, owned=True, origin=origin,
+        return library.register([target], source=ModelSource.OLLAMA, owned=True, origin=origin,
                                 name=f"{request.model}-{request.tag}", sha256=layer.sha256)
     except GGUFError as exc:
         # The digest matched, so the registry really serves this; it is just not a model we can use.

@@ -27,8 +27,6 @@ from llama_wrangler.units import human_bytes, human_tokens
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ID_ROLE = Qt.ItemDataRole.UserRole + 2
-SOURCE_WORDS = {"local": "Local", "hf": "Hugging Face", "ollama": "Ollama", "import": "Imported",
-                "convert": "Converted", "lmstudio": "LM Studio", "hf-cache": "HF cache"}
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -177,7 +175,7 @@ class LibraryTableModel(QAbstractTableModel):
             return human_bytes(record.size_bytes)
         if column == Column.CONTEXT:
             return human_tokens(info.context_length)
-        return SOURCE_WORDS.get(record.source, record.source.title())
+        return record.source.words
 
     @staticmethod
     def _sort_value(record: ModelRecord, column: Column, text: str) -> object:

@@ -14,9 +14,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from llama_wrangler.library.origins import origin_rows
 from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.ui.icons import tinted_icon
-from llama_wrangler.ui.library_model import SOURCE_WORDS
 from llama_wrangler.ui.requantize_dialog import can_requantize
 from llama_wrangler.ui.theme import ThemeManager
 from llama_wrangler.units import human_bytes
@@ -59,10 +59,11 @@ def metadata_rows(record: ModelRecord) -> list[tuple[str, str]]:
     ]
     if info.split_count > 1:
         rows.append(("Shards", str(info.split_count)))
-    rows.append(("Source", SOURCE_WORDS.get(record.source, record.source)))
-    for key in ("repo", "revision", "file", "quant", "model", "tag"):
-        if record.origin.get(key):
-            rows.append((f"Origin {key}", record.origin[key]))
+    rows.append(("Source", record.source.words))
+    origin = dict(origin_rows(record.origin))
+    for key in ("repo", "revision", "file", "quant", "model", "tag"):  # long texts (licenses) stay out
+        if origin.get(key):
+            rows.append((f"Origin {key}", origin[key]))
     rows += [
         ("Stored", "in the app's models folder" if record.owned else "linked in place (not ours)"),
         ("Path", str(record.path) + (f" (+{len(record.paths) - 1} more shards)" if len(record.paths) > 1

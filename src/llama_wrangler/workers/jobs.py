@@ -12,21 +12,20 @@ job lives on (the GUI thread), whatever the receiver is — a widget slot or a p
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from llama_wrangler.atomic import write_json_atomic
 from llama_wrangler.errors import CancelledError, WranglerError
+from llama_wrangler.kept_aside import describe, keep_aside
 from llama_wrangler.progress import CancelToken, Progress
 from llama_wrangler.work import Work, WorkFunction
+from llama_wrangler.workers.queue_file import PersistedQueue, read_jobs_file, write_jobs_file
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +220,7 @@ class JobManager(QObject):
         self._jobs_file = jobs_file
         self._jobs: list[Job] = []
         self._shutting_down = False
+        self.queue_problem: str | None = None  # set by interrupted() when entries had to be left out
 
     @classmethod
     def from_settings(cls, settings: Any, paths: Any, parent: QObject | None = None) -> JobManager:
@@ -289,10 +289,31 @@ class JobManager(QObject):
 
     def interrupted(self) -> list[dict[str, Any]]:
         """What the previous session left queued or running (``persist`` descriptions, each with
-        ``kind``, ``title`` and ``job_id``), read from the jobs file. Corrupt files read as empty."""
+        ``kind``, ``title`` and ``job_id``), read from the jobs file. Corrupt files read as empty.
+
+        A malformed entry is left out: kept in ``jobs.bad-entries.jsonl`` beside the jobs file, and
+        described in :attr:`queue_problem` for the user; the file is rewritten without it."""
         if self._jobs_file is None:
             return []
-        return read_jobs_file(self._jobs_file)
+        queue = read_jobs_file(self._jobs_file)
+        if queue.bad:
+            self._leave_out(self._jobs_file, queue)
+        return queue.entries
+
+    def _leave_out(self, jobs_file: Path, queue: PersistedQueue) -> None:
+        try:
+            kept = keep_aside(jobs_file, queue.bad)
+        except OSError as exc:
+            self.queue_problem = (f"Unfinished jobs that could not be read were left out "
+                                  f"({describe(queue.bad)}) and could not be kept aside: {exc.strerror or exc}.")
+        else:
+            self.queue_problem = (f"Unfinished jobs that could not be read were left out: "
+                                  f"{describe(queue.bad)}. They are kept in {kept.name}.")
+            try:
+                write_jobs_file(jobs_file, queue.entries)
+            except OSError:
+                log.warning("could not write %s", jobs_file, exc_info=True)
+        log.warning(self.queue_problem)
 
     # -- internals -------------------------------------------------------------------------------------
     def _on_state_changed(self, job: Job) -> None:
@@ -322,25 +343,6 @@ class JobManager(QObject):
             if job.persist is not None and job.state in (JobState.QUEUED, JobState.RUNNING)
         ]
         try:
-            write_json_atomic(self._jobs_file, {"version": 1, "jobs": pending})
+            write_jobs_file(self._jobs_file, pending)
         except OSError:
             log.warning("could not write %s", self._jobs_file, exc_info=True)
-
-
-def read_jobs_file(path: Path) -> list[dict[str, Any]]:
-    """Entries of a jobs file; anything unreadable is skipped (a queue is a convenience, not data)."""
-    with contextlib.suppress(OSError, ValueError):
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(raw, dict) and isinstance(raw.get("jobs"), list):
-            return [entry for entry in raw["jobs"] if _valid_entry(entry)]
-    return []
-
-
-def _valid_entry(entry: object) -> bool:
-    return (isinstance(entry, dict) and isinstance(entry.get("kind"), str)
-            and isinstance(entry.get("persist"), dict))
-
-
-def states(jobs: Iterable[Job]) -> list[str]:
-    """States of ``jobs`` as strings (handy in logs and tests)."""
-    return [str(job.state) for job in jobs]

@@ -18,6 +18,7 @@ from llama_wrangler.convert.hf_snapshot import convert_repo
 from llama_wrangler.convert.pipeline import ConvertOptions, convert_folder, requantize
 from llama_wrangler.errors import CancelledError, ConversionError
 from llama_wrangler.library.gguf import read_gguf
+from llama_wrangler.library.origins import ConvertOrigin
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, Progress
@@ -91,8 +92,8 @@ def test_repo_converts_quantizes_and_serves(tmp_path: Path, app_paths: AppPaths,
                               options=ConvertOptions(runtime, "Q4_K_M"), paths=app_paths, library=library,
                               progress=reports.append)
     assert record.source == "convert" and record.owned
-    assert record.origin == {"repo": REPO, "revision": repo.sha, "files": "model.safetensors",
-                             "quant": "Q4_K_M", "outtype": "f16"}
+    assert record.origin == ConvertOrigin(quant="Q4_K_M", outtype="f16", repo=REPO, revision=repo.sha,
+                                          files=("model.safetensors",))
     assert record.path == library.models_dir / "org" / "tiny-llama" / "tiny-llama-Q4_K_M.gguf"
     assert read_gguf(record.path).quant == "Q4_K_M"
     stages = [r.stage for r in reports]
@@ -154,7 +155,7 @@ def test_requantize_an_f16_gguf(tmp_path: Path, app_paths: AppPaths, library: Li
     record = requantize(source, "q8_0", runtime=runtime, paths=app_paths, library=library)
     assert record.path == library.models_dir / "converted" / "tiny-Q8_0.gguf"
     assert read_gguf(record.path).quant == "Q8_0"
-    assert record.origin["quant"] == "Q8_0"
+    assert record.origin == ConvertOrigin(quant="Q8_0", base=str(source))
     assert list(app_paths.convert_dir.iterdir()) == []
     base = serve(record.path)  # type: ignore[operator]
     assert httpx.get(f"{base}/health", timeout=5).status_code == 200

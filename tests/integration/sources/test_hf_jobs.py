@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QThread
 from pytestqt.qtbot import QtBot
 
+from llama_wrangler.library.origins import HfOrigin
 from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
@@ -38,7 +39,8 @@ def test_download_job_finishes_with_a_record(qtbot: QtBot, hub: FakeHub, gguf_re
     with qtbot.waitSignal(job.finished, timeout=20_000) as blocker:
         manager.submit(job)
     record = blocker.args[0]
-    assert isinstance(record, ModelRecord) and record.origin["quant"] == "Q8_0"
+    assert isinstance(record, ModelRecord) and isinstance(record.origin, HfOrigin)
+    assert record.origin.quant == "Q8_0"
     assert reports and reports[-1].done == reports[-1].total
     assert all(t is QThread.currentThread() for t in threads)
     assert manager.interrupted() == []

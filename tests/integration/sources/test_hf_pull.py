@@ -15,6 +15,7 @@ from llama_wrangler.errors import (
     DownloadError,
     UnsafePathError,
 )
+from llama_wrangler.library.origins import HfOrigin
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, Progress
@@ -78,8 +79,8 @@ def test_pull_quant_verified_and_registered(hub: FakeHub, gguf_repo: PublishedGG
     assert record.path.read_bytes() == source.read_bytes()
     assert record.path.parent == library.models_dir / "org" / "tiny-GGUF"
     assert record.source == "hf" and record.owned
-    assert record.origin == {"repo": GGUF_REPO, "revision": gguf_repo.repo.sha, "file": "tiny-Q8_0.gguf",
-                             "quant": "Q8_0"}
+    assert record.origin == HfOrigin(repo=GGUF_REPO, revision=gguf_repo.repo.sha, files=("tiny-Q8_0.gguf",),
+                                     quant="Q8_0")
     assert record.sha256 == _sha(source)
     assert reports[-1].done == reports[-1].total == source.stat().st_size
     assert list_partials(app_paths) == []
@@ -105,7 +106,8 @@ def test_new_revision_of_the_same_file_is_downloaded_again(hub: FakeHub, gguf_re
     second = pull(request, paths=app_paths, library=library, options=options, machine=BIG)
     assert second.path == first.path
     assert second.path.read_bytes() == bytes(data)
-    assert second.origin["revision"] != first.origin["revision"]
+    assert isinstance(first.origin, HfOrigin) and isinstance(second.origin, HfOrigin)
+    assert second.origin.revision != first.origin.revision
 
 
 def test_pull_split_set_registers_once(gguf_repo: PublishedGGUF, library: Library, app_paths: AppPaths,
@@ -113,8 +115,8 @@ def test_pull_split_set_registers_once(gguf_repo: PublishedGGUF, library: Librar
     record = pull(parse_hf_input(f"hf:{GGUF_REPO}/Q2_K/tiny-Q2_K-00002-of-00003.gguf"), paths=app_paths,
                   library=library, options=options, machine=BIG)
     assert [p.name for p in record.paths] == [f"tiny-Q2_K-0000{i}-of-00003.gguf" for i in (1, 2, 3)]
-    assert record.origin["quant"] == "Q2_K"
-    assert record.origin["files"].count(",") == 2
+    assert isinstance(record.origin, HfOrigin) and record.origin.quant == "Q2_K"
+    assert record.origin.files == tuple(f"Q2_K/tiny-Q2_K-0000{i}-of-00003.gguf" for i in (1, 2, 3))
     assert len(library.models()) == 1
 
 
@@ -137,7 +139,7 @@ def test_tree_link_to_a_folder_picks_its_model(gguf_repo: PublishedGGUF, library
                                                app_paths: AppPaths, options: PullOptions) -> None:
     record = pull(parse_hf_input(f"https://huggingface.co/{GGUF_REPO}/tree/{gguf_repo.repo.sha}/Q2_K"),
                   paths=app_paths, library=library, options=options, machine=BIG)
-    assert record.origin["quant"] == "Q2_K" and len(record.paths) == 3
+    assert isinstance(record.origin, HfOrigin) and record.origin.quant == "Q2_K" and len(record.paths) == 3
 
 
 def test_small_non_lfs_file_checked_against_git_oid(hub: FakeHub, gguf_repo: PublishedGGUF, library: Library,
@@ -261,7 +263,7 @@ def test_gated_repo_needs_a_token(hub: FakeHub, tmp_path: Path, library: Library
     hub.add_token("hf_good")
     record = pull(request, paths=app_paths, library=library,
                   options=PullOptions(HubAccess(hub.endpoint, "hf_good")), machine=BIG)
-    assert record.origin["repo"] == GATED_REPO
+    assert isinstance(record.origin, HfOrigin) and record.origin.repo == GATED_REPO
     # The token went to the Hub, never to the CDN.
     cdn = [r for r in hub.requests("GET") if "/cdn/" in r.path]
     assert cdn and all(r.authorization is None for r in cdn)
@@ -280,7 +282,7 @@ def test_hostile_names_are_refused(hub: FakeHub, tmp_path: Path, access: HubAcce
         target_path(library.models_dir, HOSTILE_REPO, "../../../../etc/evil.gguf")
     record = pull(parse_hf_input(f"hf:{HOSTILE_REPO}"), paths=app_paths, library=library, options=options,
                   machine=BIG)
-    assert record.origin["file"] == "tiny-Q4_K_M.gguf"
+    assert isinstance(record.origin, HfOrigin) and record.origin.files == ("tiny-Q4_K_M.gguf",)
     assert not any(p.name.startswith("evil") for p in app_paths.data_dir.parent.rglob("*"))
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from llama_wrangler.library.origins import OllamaOrigin
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.sources.partials import list_partials
@@ -38,8 +39,9 @@ def test_pull_adds_the_model_with_its_metadata(registry: FakeOllama, published: 
     [record] = Library(AppPaths.under(app_home), hash_in_background=False).load().models()
     assert record.path.read_bytes() == gguf_bytes
     assert record.source == "ollama"
-    assert record.origin["digest"] == published.model_digest
-    assert record.origin["template"] == TEXTS["template"]
+    assert isinstance(record.origin, OllamaOrigin)
+    assert record.origin.digest == published.model_digest
+    assert record.origin.template == TEXTS["template"]
 
 
 def test_bare_name_and_tag_is_an_ollama_model(registry: FakeOllama, published: PublishedTag,

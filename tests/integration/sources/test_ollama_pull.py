@@ -8,6 +8,7 @@ import hashlib
 import pytest
 
 from llama_wrangler.errors import ChecksumMismatchError, DownloadError, ModelImportError, SourceError
+from llama_wrangler.library.origins import OllamaOrigin
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, Progress
@@ -38,8 +39,8 @@ def test_pull_places_verifies_and_registers_with_metadata(registry: FakeOllama, 
     assert record.sha256 == published.model_sha256
     assert record.info.name == "Tiny Llama" and record.info.architecture == "llama"
     assert record.info.quant == "Q4_K_M"
-    assert record.origin == {"registry": registry.base, "namespace": "library", "model": "llama3.2",
-                             "tag": "1b", "digest": published.model_digest, **TEXTS}
+    assert record.origin == OllamaOrigin(registry=registry.base, namespace="library", model="llama3.2",
+                                         tag="1b", digest=published.model_digest, **TEXTS)
     assert reports[-1].done == reports[-1].total == len(gguf_bytes)
     # The registry redirected every blob GET to the CDN port, which served the bytes.
     cdn_paths = [r.path for r in registry.requests("cdn")]
@@ -178,5 +179,5 @@ def test_a_projector_layer_is_recorded_not_downloaded(registry: FakeOllama, gguf
     tag = registry.publish("llava", "7b", gguf_bytes, projector=b"projector bytes" * 100)
     projector = next(layer for layer in tag.manifest["layers"] if layer["mediaType"].endswith(".projector"))
     record = pull(OllamaRequest("llava", "7b"), paths=app_paths, library=library, options=_options(registry))
-    assert record.origin["projector_digest"] == projector["digest"]
+    assert isinstance(record.origin, OllamaOrigin) and record.origin.projector_digest == projector["digest"]
     assert not [r for r in registry.requests() if projector["digest"] in r.path]

@@ -18,6 +18,7 @@ from llama_wrangler.library.discovery import (
     link_found,
     ollama_dir,
 )
+from llama_wrangler.library.origins import HfOrigin, ModelSource, StoreOrigin
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from tests.support.gguf_files import write_gguf
@@ -77,7 +78,7 @@ def test_hf_cache(tmp_path: Path) -> None:
     assert item.source == "hf-cache"
     assert item.files == (link,)
     assert item.name == "tiny-Q4_K_M"
-    assert item.origin == {"repo": "org/Tiny-GGUF", "revision": "a" * 40, "file": "tiny-Q4_K_M.gguf"}
+    assert item.origin == HfOrigin(repo="org/Tiny-GGUF", revision="a" * 40, files=("tiny-Q4_K_M.gguf",))
     assert item.sha256 == link.resolve().name
 
 
@@ -90,6 +91,8 @@ def test_ollama_store(tmp_path: Path) -> None:
     tiny = next(f for f in found if f.name == "tinyllama:latest")
     assert tiny.files == (blob,)
     assert tiny.sha256 == blob.name.removeprefix("sha256-")
+    assert tiny.source == ModelSource.OLLAMA
+    assert tiny.origin == StoreOrigin("tinyllama:latest", digest="sha256:" + tiny.sha256)
 
 
 def test_ollama_manifest_with_a_hostile_digest_is_ignored(tmp_path: Path) -> None:
@@ -107,7 +110,7 @@ def test_lmstudio(tmp_path: Path) -> None:
     root = tmp_path / ".lmstudio" / "models"
     write_gguf(root / "lmstudio-community" / "Tiny-GGUF" / "tiny-Q8_0.gguf")
     found = discover_lmstudio([root, tmp_path / "absent"])
-    assert [f.origin for f in found] == [{"lmstudio": "lmstudio-community/Tiny-GGUF/tiny-Q8_0.gguf"}]
+    assert [f.origin for f in found] == [StoreOrigin("lmstudio-community/Tiny-GGUF/tiny-Q8_0.gguf")]
 
 
 def test_link_found_registers_in_place_once(app_paths: AppPaths, tmp_path: Path) -> None:

@@ -261,7 +261,7 @@ def test_tiny_read_chunks_give_the_same_answer(tmp_path: Path, monkeypatch: pyte
     path = write_gguf(tmp_path / "m.gguf", vocab_size=300, kv={"tokenizer.chat_template": "t" * 5000,
                                                                "general.tags": ["a", "bb", "ccc"]})
     expected = read_gguf(path)
-    monkeypatch.setattr("llama_wrangler.library.gguf.CHUNK", chunk)
+    monkeypatch.setattr("llama_wrangler.library.gguf_reader.CHUNK", chunk)
     assert read_gguf(path) == expected
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from llama_wrangler.errors import CancelledError, ModelImportError
+from llama_wrangler.library.origins import ImportOrigin
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, Progress
@@ -33,7 +34,7 @@ def test_copy_keeps_the_source_and_owns_the_copy(lib: Library, tmp_path: Path) -
     assert record.path == lib.models_dir / "m.gguf"
     assert record.path.read_bytes() == source.read_bytes()
     assert not record.path.samefile(source)
-    assert record.origin == {"imported_from": str(source), "mode": "copy"}
+    assert record.origin == ImportOrigin(imported_from=str(source), mode=ImportMode.COPY)
     assert reports[-1].done == reports[-1].total == source.stat().st_size
 
 

@@ -14,7 +14,10 @@ import pytest
 
 from llama_wrangler.errors import ModelImportError, ModelNotFoundError, RegistryError
 from llama_wrangler.library import registry as registry_module
-from llama_wrangler.library.registry import SCHEMA_VERSION, Library
+from llama_wrangler.library import registry_file
+from llama_wrangler.library.origins import HfOrigin, ModelSource
+from llama_wrangler.library.registry import Library
+from llama_wrangler.library.registry_file import SCHEMA_VERSION
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken
 from llama_wrangler.settings import ImportMode
@@ -32,7 +35,8 @@ def owned_file(paths: AppPaths, name: str = "tiny-Q4_K_M.gguf", **kwargs: object
 def test_add_owned_persists_and_reloads(app_paths: AppPaths) -> None:
     lib = library(app_paths)
     path = owned_file(app_paths, kv={"general.name": "Tiny"})
-    record = lib.add_owned(path, source="hf", origin={"repo": "org/tiny", "file": path.name})
+    record = lib.add_owned(path, source=ModelSource.HF,
+                           origin=HfOrigin(repo="org/tiny", revision="a" * 40, files=(path.name,)))
     assert record.owned and not record.missing
     assert record.id == "tiny-q4_k_m"
     assert record.path == path
@@ -47,7 +51,7 @@ def test_add_owned_persists_and_reloads(app_paths: AppPaths) -> None:
 def test_add_owned_refuses_files_outside_the_models_folder(app_paths: AppPaths, tmp_path: Path) -> None:
     path = write_gguf(tmp_path / "elsewhere.gguf")
     with pytest.raises(ModelImportError, match="not inside the models folder"):
-        library(app_paths).add_owned(path, source="hf", origin={})
+        library(app_paths).add_owned(path, source=ModelSource.HF)
 
 
 def test_ids_are_readable_and_deduplicated(app_paths: AppPaths, tmp_path: Path) -> None:
@@ -60,9 +64,9 @@ def test_ids_are_readable_and_deduplicated(app_paths: AppPaths, tmp_path: Path) 
 
 def test_get_by_id_name_prefix_and_path(app_paths: AppPaths) -> None:
     lib = library(app_paths)
-    a = lib.add_owned(owned_file(app_paths, "alpha-Q8_0.gguf", kv={"general.file_type": 7}), source="local",
-                      origin={})
-    lib.add_owned(owned_file(app_paths, "alpine.gguf"), source="local", origin={})
+    a = lib.add_owned(owned_file(app_paths, "alpha-Q8_0.gguf", kv={"general.file_type": 7}),
+                      source=ModelSource.LOCAL)
+    lib.add_owned(owned_file(app_paths, "alpine.gguf"), source=ModelSource.LOCAL)
     assert lib.get(a.id) == a
     assert lib.get("alpha-Q8_0") == a
     assert lib.get("alph") == a
@@ -75,10 +79,10 @@ def test_get_by_id_name_prefix_and_path(app_paths: AppPaths) -> None:
 
 def test_rescan_finds_added_changed_and_vanished(app_paths: AppPaths, tmp_path: Path) -> None:
     lib = library(app_paths)
-    kept = lib.add_owned(owned_file(app_paths, "kept.gguf"), source="local", origin={})
-    gone = lib.add_owned(owned_file(app_paths, "gone.gguf"), source="local", origin={})
+    kept = lib.add_owned(owned_file(app_paths, "kept.gguf"), source=ModelSource.LOCAL)
+    gone = lib.add_owned(owned_file(app_paths, "gone.gguf"), source=ModelSource.LOCAL)
     linked = lib.import_files([write_gguf(tmp_path / "linked.gguf")], ImportMode.LINK)[0]
-    changed = lib.add_owned(owned_file(app_paths, "changed.gguf"), source="local", origin={})
+    changed = lib.add_owned(owned_file(app_paths, "changed.gguf"), source=ModelSource.LOCAL)
 
     new_file = owned_file(app_paths, "dropped-in.gguf")
     gone.path.unlink()
@@ -101,7 +105,7 @@ def test_rescan_finds_added_changed_and_vanished(app_paths: AppPaths, tmp_path: 
 def test_rescan_of_unchanged_files_reads_no_headers(app_paths: AppPaths, monkeypatch: pytest.MonkeyPatch) -> None:
     lib = library(app_paths)
     for i in range(5):
-        lib.add_owned(owned_file(app_paths, f"m{i}.gguf"), source="local", origin={})
+        lib.add_owned(owned_file(app_paths, f"m{i}.gguf"), source=ModelSource.LOCAL)
     before = app_paths.registry_file.stat().st_mtime_ns
 
     def forbidden(*_args: object, **_kwargs: object) -> None:
@@ -146,7 +150,7 @@ def test_split_model_is_one_record(app_paths: AppPaths) -> None:
 
 def test_remove_keeps_file_and_rescan_does_not_bring_it_back(app_paths: AppPaths) -> None:
     lib = library(app_paths)
-    record = lib.add_owned(owned_file(app_paths), source="local", origin={})
+    record = lib.add_owned(owned_file(app_paths), source=ModelSource.LOCAL)
     lib.remove(record.id, delete_file=False)
     assert record.path.exists()
     assert lib.rescan().added == []
@@ -155,7 +159,7 @@ def test_remove_keeps_file_and_rescan_does_not_bring_it_back(app_paths: AppPaths
 
 def test_remove_with_delete_only_deletes_owned_files(app_paths: AppPaths, tmp_path: Path) -> None:
     lib = library(app_paths)
-    owned = lib.add_owned(owned_file(app_paths), source="local", origin={})
+    owned = lib.add_owned(owned_file(app_paths), source=ModelSource.LOCAL)
     linked = lib.import_files([write_gguf(tmp_path / "mine.gguf")], ImportMode.LINK)[0]
     with pytest.raises(RegistryError, match="only deletes files in its own models folder"):
         lib.remove(linked.id, delete_file=True)
@@ -167,7 +171,7 @@ def test_remove_with_delete_only_deletes_owned_files(app_paths: AppPaths, tmp_pa
 
 def test_corrupt_registry_is_kept_aside_and_rebuilt(app_paths: AppPaths, tmp_path: Path) -> None:
     lib = library(app_paths)
-    lib.add_owned(owned_file(app_paths), source="local", origin={})
+    lib.add_owned(owned_file(app_paths), source=ModelSource.LOCAL)
     lib.import_files([write_gguf(tmp_path / "linked.gguf")], ImportMode.LINK)
     app_paths.registry_file.write_text('{"schema_version": 1, "models": [ {"id": ')
     rebuilt = library(app_paths)
@@ -179,11 +183,53 @@ def test_corrupt_registry_is_kept_aside_and_rebuilt(app_paths: AppPaths, tmp_pat
     assert len(aside) == 1 and aside[0].read_text().startswith('{"schema_version": 1')
 
 
-def test_registry_with_a_malformed_entry_is_rebuilt(app_paths: AppPaths) -> None:
+def bad_entries(paths: AppPaths) -> list[dict[str, object]]:
+    kept = paths.data_dir / "registry.bad-entries.jsonl"
+    return [json.loads(line) for line in kept.read_text(encoding="utf-8").splitlines()]
+
+
+def test_one_malformed_entry_is_left_out_and_kept_aside(app_paths: AppPaths, tmp_path: Path) -> None:
+    lib = library(app_paths)
+    broken = lib.add_owned(owned_file(app_paths), source=ModelSource.LOCAL)
+    linked = lib.import_files([write_gguf(tmp_path / "elsewhere" / "linked.gguf")], ImportMode.LINK)[0]
+    raw = json.loads(app_paths.registry_file.read_text())
+    entry = next(e for e in raw["models"] if e["id"] == broken.id)
+    entry["size_bytes"] = "a lot"
+    app_paths.registry_file.write_text(json.dumps(raw))
+    reloaded = library(app_paths)
+    # The model linked in place and its origin survive; only the bad entry is gone.
+    assert reloaded.models() == [linked]
+    assert reloaded.get(linked.id).origin == linked.origin
+    assert reloaded.problem is not None
+    assert broken.id in reloaded.problem and "size_bytes" in reloaded.problem
+    assert "registry.bad-entries.jsonl" in reloaded.problem
+    assert not list(app_paths.data_dir.glob("registry.json.bad-*"))  # the file itself was not set aside
+    [kept] = bad_entries(app_paths)
+    assert kept["entry"] == entry and "size_bytes" in str(kept["reason"])
+    # The registry was saved without it: the next start has nothing to report, and keeps nothing twice.
+    again = library(app_paths)
+    assert again.problem is None and again.models() == [linked]
+    assert len(bad_entries(app_paths)) == 1
+
+
+def test_entries_without_an_id_are_named_by_their_file_or_place(app_paths: AppPaths) -> None:
+    app_paths.registry_file.write_text(json.dumps({"schema_version": 1, "models": [
+        {"id": "x"}, {"paths": ["/models/nameless.gguf"]}, 42]}))
+    lib = library(app_paths)
+    assert lib.models() == []
+    assert lib.problem is not None and lib.problem.startswith("3 model entries in the registry")
+    assert "'x' (no 'paths')" in lib.problem
+    assert "'/models/nameless.gguf' (no 'source')" in lib.problem
+    assert "'model entry 3' (not a JSON object)" in lib.problem
+    assert [e["entry"] for e in bad_entries(app_paths)] == [{"id": "x"}, {"paths": ["/models/nameless.gguf"]}, 42]
+
+
+def test_a_registry_that_is_not_a_registry_is_rebuilt(app_paths: AppPaths) -> None:
     owned_file(app_paths)
-    app_paths.registry_file.write_text(json.dumps({"schema_version": 1, "models": [{"id": "x"}]}))
+    app_paths.registry_file.write_text(json.dumps({"schema_version": 1, "models": {"id": "x"}}))
     rebuilt = library(app_paths)
-    assert rebuilt.problem is not None and "KeyError" in rebuilt.problem
+    assert rebuilt.problem is not None and "no list of models" in rebuilt.problem
+    assert "kept as registry.json.bad-" in rebuilt.problem
     assert len(rebuilt.models()) == 1
 
 
@@ -198,7 +244,7 @@ def test_registry_from_a_newer_version_is_refused_untouched(app_paths: AppPaths)
 def test_background_hashing_fills_sha256_and_rescan_keeps_it(app_paths: AppPaths) -> None:
     lib = library(app_paths, background=True)
     path = owned_file(app_paths)
-    record = lib.add_owned(path, source="local", origin={})
+    record = lib.add_owned(path, source=ModelSource.LOCAL)
     assert lib.wait_for_hashes(timeout=30)
     expected = hashlib.sha256(path.read_bytes()).hexdigest()
     assert lib.get(record.id).sha256 == expected
@@ -213,8 +259,8 @@ class CountingWrites:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
-        self._write = registry_module.write_bytes_atomic
-        monkeypatch.setattr(registry_module, "write_bytes_atomic", self)
+        self._write = registry_file.write_bytes_atomic
+        monkeypatch.setattr(registry_file, "write_bytes_atomic", self)
 
     def __call__(self, target: Path, data: bytes) -> None:
         self.count += 1
@@ -227,7 +273,7 @@ def unhashed_models(paths: AppPaths, count: int) -> dict[str, str]:
     expected = {}
     for i in range(count):
         path = owned_file(paths, f"m{i:03}.gguf", kv={"general.name": f"model {i}"})
-        record = lib.add_owned(path, source="local", origin={})
+        record = lib.add_owned(path, source=ModelSource.LOCAL)
         expected[record.id] = hashlib.sha256(path.read_bytes()).hexdigest()
     assert all(r.sha256 is None for r in lib.models())
     return expected
@@ -303,7 +349,7 @@ def test_unsaved_hashes_survive_another_process_saving_first(
     gui = Library(app_paths, hash_save_interval_s=3600).load()
     assert hold.reached.wait(timeout=60)
     # Another process (the CLI) saves while the GUI holds two hashes it has not written yet.
-    library(app_paths).add_owned(owned_file(app_paths, "from-cli.gguf"), source="local", origin={})
+    library(app_paths).add_owned(owned_file(app_paths, "from-cli.gguf"), source=ModelSource.LOCAL)
     hold.release()
     assert gui.wait_for_hashes(timeout=60)
     gui.close()
@@ -314,7 +360,7 @@ def test_unsaved_hashes_survive_another_process_saving_first(
 
 def test_changed_file_loses_its_stale_hash(app_paths: AppPaths) -> None:
     lib = library(app_paths)
-    record = lib.compute_hash(lib.add_owned(owned_file(app_paths), source="local", origin={}).id)
+    record = lib.compute_hash(lib.add_owned(owned_file(app_paths), source=ModelSource.LOCAL).id)
     assert record.sha256 is not None
     write_gguf(record.path, kv={"general.name": "different"})
     os.utime(record.path, ns=(5, 5))
@@ -326,11 +372,11 @@ def test_listeners_hear_changes(app_paths: AppPaths) -> None:
     lib = library(app_paths)
     calls: list[int] = []
     unsubscribe = lib.subscribe(lambda: calls.append(1))
-    lib.add_owned(owned_file(app_paths), source="local", origin={})
+    lib.add_owned(owned_file(app_paths), source=ModelSource.LOCAL)
     assert calls
     unsubscribe()
     count = len(calls)
-    lib.add_owned(owned_file(app_paths, "b.gguf"), source="local", origin={})
+    lib.add_owned(owned_file(app_paths, "b.gguf"), source=ModelSource.LOCAL)
     assert len(calls) == count
 
 
@@ -342,7 +388,7 @@ def test_concurrent_add_owned_from_threads(app_paths: AppPaths) -> None:
 
     def add(path: Path) -> None:
         try:
-            lib.add_owned(path, source="hf", origin={})
+            lib.add_owned(path, source=ModelSource.HF)
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 
@@ -359,8 +405,8 @@ def test_concurrent_add_owned_from_threads(app_paths: AppPaths) -> None:
 def test_another_process_changes_are_not_overwritten(app_paths: AppPaths) -> None:
     gui = library(app_paths)
     cli = library(app_paths)
-    cli.add_owned(owned_file(app_paths, "from-cli.gguf"), source="local", origin={})
-    gui.add_owned(owned_file(app_paths, "from-gui.gguf"), source="local", origin={})
+    cli.add_owned(owned_file(app_paths, "from-cli.gguf"), source=ModelSource.LOCAL)
+    gui.add_owned(owned_file(app_paths, "from-gui.gguf"), source=ModelSource.LOCAL)
     names = sorted(r.name for r in library(app_paths).models())
     assert names == ["from-cli", "from-gui"]
 
@@ -369,7 +415,8 @@ def test_add_owned_accepts_a_verified_sha256(app_paths: AppPaths) -> None:
     lib = library(app_paths, background=True)
     path = owned_file(app_paths)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    record = lib.add_owned(path, source="hf", origin={"repo": "org/x"}, sha256=digest)
+    record = lib.add_owned(path, source=ModelSource.HF,
+                           origin=HfOrigin(repo="org/x", revision="b" * 40, files=(path.name,)), sha256=digest)
     assert record.sha256 == digest
     assert lib.wait_for_hashes(timeout=30)
     assert lib.get(record.id).sha256 == digest
@@ -381,11 +428,12 @@ def test_two_processes_adding_at_once_lose_nothing(app_paths: AppPaths) -> None:
             owned_file(app_paths, f"{writer}{i}.gguf")
     script = (
         "import sys\nfrom pathlib import Path\n"
+        "from llama_wrangler.library.origins import ModelSource\n"
         "from llama_wrangler.library.registry import Library\nfrom llama_wrangler.paths import AppPaths\n"
         "paths = AppPaths.under(Path(sys.argv[1]))\n"
         "lib = Library(paths, hash_in_background=False).load()\n"
         "for i in range(12):\n"
-        "    lib.add_owned(paths.models_dir / f'{sys.argv[2]}{i}.gguf', source='hf', origin={})\n"
+        "    lib.add_owned(paths.models_dir / f'{sys.argv[2]}{i}.gguf', source=ModelSource.HF)\n"
     )
     processes = [subprocess.Popen([sys.executable, "-c", script, str(app_paths.data_dir), writer])
                  for writer in ("a", "b")]
@@ -397,7 +445,8 @@ def test_two_processes_adding_at_once_lose_nothing(app_paths: AppPaths) -> None:
 
 def test_registry_from_an_older_reader_gets_fresh_headers(app_paths: AppPaths, tmp_path: Path) -> None:
     lib = library(app_paths)
-    present = lib.add_owned(owned_file(app_paths, kv={"llama.context_length": 1234}), source="hf", origin={})
+    present = lib.add_owned(owned_file(app_paths, kv={"llama.context_length": 1234}),
+                            source=ModelSource.HF)
     gone = lib.import_files([write_gguf(tmp_path / "gone.gguf")], ImportMode.LINK)[0]
     gone.path.unlink()
     raw = json.loads(app_paths.registry_file.read_text())

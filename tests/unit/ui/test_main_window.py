@@ -53,12 +53,13 @@ def test_a_bad_settings_file_is_reported_not_fatal(qapp: QApplication, app_paths
 
 def test_background_hashing_waits_for_the_window(qapp: QApplication, app_paths: AppPaths,
                                                 qtbot: QtBot) -> None:
+    from llama_wrangler.library.origins import ModelSource
     from llama_wrangler.library.registry import Library
     from tests.support.gguf_files import write_gguf
     from tests.support.gui import stop_app
 
     path = write_gguf(app_paths.models_dir / "m-Q4_K_M.gguf")
-    record = Library(app_paths, hash_in_background=False).load().add_owned(path, source="local", origin={})
+    record = Library(app_paths, hash_in_background=False).load().add_owned(path, source=ModelSource.LOCAL)
     wrangler = WranglerApp(qapp, app_paths, tray_available=False)
     try:
         # An idle hasher and a still unhashed model: loading the library queued nothing.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from pytestqt.qtbot import QtBot
 
 from llama_wrangler.errors import DownloadError
 from llama_wrangler.progress import CancelToken, Progress, ProgressCallback
-from llama_wrangler.workers.jobs import Job, JobManager, JobState, read_jobs_file
+from llama_wrangler.workers.jobs import Job, JobManager, JobState
+from llama_wrangler.workers.queue_file import PersistedQueue, read_jobs_file
 
 
 def _gate_work(gate: threading.Event, result: object = "ok"):  # type: ignore[no-untyped-def]
@@ -106,7 +108,7 @@ def test_queue_persisted_and_offered_again(qtbot: QtBot, tmp_path: Path) -> None
     running = manager.submit(Job("download", "a", _gate_work(gate), persist={"repo": "o/a"}))
     manager.submit(Job("download", "b", _gate_work(gate), persist={"repo": "o/b"}))
     manager.submit(Job("download", "no persist", _gate_work(gate)))
-    entries = read_jobs_file(jobs_file)
+    entries = read_jobs_file(jobs_file).entries
     assert [e["persist"]["repo"] for e in entries] == ["o/a", "o/b"]
     # An app exit mid-download leaves both entries for the next start.
     manager.shutdown()
@@ -122,13 +124,35 @@ def test_finished_jobs_leave_the_persisted_queue(qtbot: QtBot, tmp_path: Path) -
     manager = JobManager(jobs_file=jobs_file)
     job = manager.submit(Job("download", "a", _gate_work(gate), persist={"repo": "o/a"}))
     qtbot.waitUntil(lambda: job.state == JobState.DONE, timeout=5000)
-    assert read_jobs_file(jobs_file) == []
+    assert read_jobs_file(jobs_file).entries == []
 
 
 def test_corrupt_jobs_file_reads_empty(tmp_path: Path) -> None:
     bad = tmp_path / "jobs.json"
     bad.write_text("{not json", encoding="utf-8")
-    assert read_jobs_file(bad) == []
+    assert read_jobs_file(bad) == PersistedQueue([], [])
+    assert JobManager(jobs_file=bad).interrupted() == []
+
+
+def test_one_malformed_queue_entry_is_left_out_and_kept_aside(qtbot: QtBot, tmp_path: Path) -> None:
+    jobs_file = tmp_path / "jobs.json"
+    good = [{"job_id": "job-1", "kind": "download", "title": "a", "persist": {"repo": "o/a"}},
+            {"job_id": "job-3", "kind": "convert", "title": "c", "persist": {"repo": "o/c"}}]
+    broken = {"job_id": "job-2", "kind": "download", "title": "b", "persist": "o/b"}
+    jobs_file.write_text(json.dumps({"version": 1, "jobs": [good[0], broken, good[1], 7]}), encoding="utf-8")
+    manager = JobManager(jobs_file=jobs_file)
+    assert manager.interrupted() == good
+    assert manager.queue_problem is not None
+    assert "'b' ('persist' is not a JSON object)" in manager.queue_problem
+    assert "'job entry 4' (not a JSON object)" in manager.queue_problem
+    assert "jobs.bad-entries.jsonl" in manager.queue_problem
+    kept = [json.loads(line) for line in (tmp_path / "jobs.bad-entries.jsonl").read_text().splitlines()]
+    assert [k["entry"] for k in kept] == [broken, 7]
+    # The queue file keeps the good entries only: the next start restores them and reports nothing.
+    again = JobManager(jobs_file=jobs_file)
+    assert again.interrupted() == good
+    assert again.queue_problem is None
+    assert len((tmp_path / "jobs.bad-entries.jsonl").read_text().splitlines()) == 2
 
 
 def test_submit_same_id_twice_refused(qtbot: QtBot) -> None:
