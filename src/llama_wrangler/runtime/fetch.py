@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from llama_wrangler.errors import DownloadError, WranglerError
+from llama_wrangler.errors import CancelledError, DownloadError, WranglerError
 from llama_wrangler.progress import CancelToken, ProgressCallback, ignore_progress
 from llama_wrangler.sources.transfer import (
     BesideTarget,
@@ -99,9 +99,10 @@ def download(url: str, target: Path, *, sha256: str | None = None, stage: str = 
     place = BesideTarget()
     remote = RemoteFile(url=url, size=None, name=target.name, sha256=sha256.lower() if sha256 else None,
                         key=url)
+    part, _sidecar = place.paths_for(remote, target)
     if sha256 is None:
         # Nothing would catch a stale partial of other bytes: start over.
-        place.paths_for(remote, target)[0].unlink(missing_ok=True)
+        part.unlink(missing_ok=True)
     item = FetchItem(remote, target, UrlWording(url, target.name))
     policy = retry or RetryPolicy(retry_unreachable=False)
     with client(timeout) as http:
@@ -109,6 +110,13 @@ def download(url: str, target: Path, *, sha256: str | None = None, stage: str = 
         try:
             fetch_files(downloader, [item], label=f"Downloading {target.name}", stage=stage,
                         progress=progress or ignore_progress, cancel=cancel)
+        except CancelledError:
+            if sha256 is None:  # its partial is not kept (below), so do not promise a resume
+                raise CancelledError() from None
+            raise
         except httpx.HTTPError as exc:
             raise DownloadError(f"Could not download {url}: {exc or type(exc).__name__}.") from exc
+        finally:
+            if sha256 is None and not target.exists():  # an unpinned partial is never resumed
+                part.unlink(missing_ok=True)
     return target
