@@ -78,7 +78,8 @@ class SingleStream:
                 if status == 416:
                     return Filled(have, hasher, total)
             elif status == 206:
-                total = _check_content_range(response.headers.get("Content-Range"), have, remote, wording) or total
+                stated = _check_content_range(response.headers.get("Content-Range"), have, remote, wording)
+                total = total if total is not None else stated  # the published size wins over the server's
             elif status != 200:
                 if status in (401, 403) and not may_see_token(str(response.url), remote.auth_origin):
                     raise ExpiredLinkError(status)
