@@ -33,14 +33,12 @@ from tests.support.fake_hub import FakeHub  # noqa: E402
 from llama_wrangler.errors import CancelledError  # noqa: E402
 from llama_wrangler.paths import AppPaths  # noqa: E402
 from llama_wrangler.progress import CancelToken, Progress  # noqa: E402
-from llama_wrangler.sources import hf_download  # noqa: E402
-from llama_wrangler.sources.hf_download import (  # noqa: E402
-    ByteMeter,
-    FileDownloader,
-    resolve_remote_file,
-)
+from llama_wrangler.sources.hf_errors import HubWording  # noqa: E402
+from llama_wrangler.sources.hf_files import HubFile, resolve_hub_file  # noqa: E402
 from llama_wrangler.sources.hf_hub import HubAccess  # noqa: E402
 from llama_wrangler.sources.partials import list_partials  # noqa: E402
+from llama_wrangler.sources.transfer import ByteMeter, DownloadsFolder, FileDownloader  # noqa: E402
+from llama_wrangler.sources.transfer import verify as transfer_verify  # noqa: E402
 
 REPO = "bench/big-GGUF"
 FILE = "big-Q4_K_M.gguf"
@@ -62,24 +60,33 @@ def make_file(path: Path, size: int) -> str:
     return digest.hexdigest()
 
 
+def _downloader(paths: AppPaths, access: HubAccess) -> FileDownloader:
+    return FileDownloader(DownloadsFolder(paths), token=access.token)
+
+
+def _wording(hub_file: HubFile) -> HubWording:
+    return HubWording(hub_file.repo_id, file=hub_file.path, revision=hub_file.revision)
+
+
 def ours(hub: FakeHub, home: Path, *, hashing: bool = True) -> float:
     """Our downloader end to end. ``hashing=False`` (a benchmark-only switch, patched in here) drops the
     sha256 work to show what the transfer path alone costs."""
     paths = AppPaths.under(home).ensure()
     access = HubAccess(hub.endpoint)
-    remote = resolve_remote_file(access, REPO, FILE, revision="main")
+    hub_file = resolve_hub_file(access, REPO, FILE, revision="main")
     target = paths.models_dir / FILE
-    downloader = FileDownloader(paths, access)
+    downloader = _downloader(paths, access)
+    remote = hub_file.remote
     if not hashing:
-        remote = replace(remote, sha256=None, etag=None)
-        original = hf_download._BackgroundHash.update
-        hf_download._BackgroundHash.update = lambda self, chunk: None  # type: ignore[method-assign]
+        remote = replace(remote, sha256=None, git_blob=None)
+        original = transfer_verify.BackgroundHash.update
+        transfer_verify.BackgroundHash.update = lambda self, chunk: None  # type: ignore[method-assign]
     start = time.perf_counter()
     try:
-        downloader.fetch(remote, target)
+        downloader.fetch(remote, target, wording=_wording(hub_file))
     finally:
         if not hashing:
-            hf_download._BackgroundHash.update = original  # type: ignore[method-assign]
+            transfer_verify.BackgroundHash.update = original  # type: ignore[method-assign]
     elapsed = time.perf_counter() - start
     downloader.close()
     target.unlink()
@@ -111,7 +118,7 @@ def resume(hub: FakeHub, home: Path, size: int) -> tuple[int, int]:
     (bytes on disk when stopped, bytes fetched again that were already on disk)."""
     paths = AppPaths.under(home).ensure()
     access = HubAccess(hub.endpoint)
-    remote = resolve_remote_file(access, REPO, FILE, revision="main")
+    hub_file = resolve_hub_file(access, REPO, FILE, revision="main")
     target = paths.models_dir / FILE
     cancel = CancelToken()
 
@@ -119,17 +126,19 @@ def resume(hub: FakeHub, home: Path, size: int) -> tuple[int, int]:
         if report.done >= size // 2:
             cancel.cancel()
 
-    first = FileDownloader(paths, access)
+    first = _downloader(paths, access)
     try:
-        first.fetch(remote, target, meter=ByteMeter(stop_half_way, size, 0, FILE), cancel=cancel)
+        first.fetch(hub_file.remote, target, wording=_wording(hub_file), cancel=cancel,
+                    meter=ByteMeter(stop_half_way, size, 0, FILE), describe=hub_file.describe())
         raise SystemExit("the download was not interrupted")
     except CancelledError:
         pass
     finally:
         first.close()
     [partial] = list_partials(paths)
-    second = FileDownloader(paths, access)
-    second.fetch(resolve_remote_file(access, REPO, FILE, revision="main"), target)
+    second = _downloader(paths, access)
+    again = resolve_hub_file(access, REPO, FILE, revision="main")
+    second.fetch(again.remote, target, wording=_wording(again))
     second.close()
     refetched = second.bytes_fetched - (size - partial.bytes_on_disk)
     target.unlink()
@@ -151,7 +160,7 @@ def main() -> int:
         sha = make_file(source, size)
         with FakeHub() as hub:
             hub.add_repo(REPO, {FILE: source}, sha256={FILE: sha})
-            url = resolve_remote_file(HubAccess(hub.endpoint), REPO, FILE, revision="main").url
+            url = resolve_hub_file(HubAccess(hub.endpoint), REPO, FILE, revision="main").remote.url
             ours_times, curl_times, verified_times, transport_times = [], [], [], []
             verify = hash_command()
             for trial in range(args.trials):  # interleaved, so all see the same machine load

@@ -19,8 +19,9 @@ from llama_wrangler.units import human_bytes
 def cmd_pull_ollama(args: argparse.Namespace, context: CliContext, request: OllamaRequest) -> int:
     from llama_wrangler.cli.hf_cmds import pull_in_foreground
     from llama_wrangler.cli.library_cmds import open_library
-    from llama_wrangler.sources.ollama_pull import OllamaOptions, open_client, pull
+    from llama_wrangler.sources.ollama_pull import OllamaOptions, pull
     from llama_wrangler.sources.ollama_registry import fetch_manifest
+    from llama_wrangler.sources.transfer import open_client
 
     downloads = context.settings.downloads
     options = OllamaOptions(downloads.ollama_registry.rstrip("/"), retries=downloads.retries)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from functools import partial
 
 from llama_wrangler.convert.pipeline import ConvertOptions, convert_folder, work_dir
 from llama_wrangler.errors import ConversionError
@@ -13,12 +12,21 @@ from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths, confined
 from llama_wrangler.progress import CancelToken, ProgressCallback, ignore_progress
 from llama_wrangler.sources.disk import check_disk_space
-from llama_wrangler.sources.hf_download import ByteMeter, FileDownloader, resolve_remote_file
+from llama_wrangler.sources.hf_files import resolve_hub_file
 from llama_wrangler.sources.hf_hub import HubAccess
 from llama_wrangler.sources.hf_input import HfRequest
 from llama_wrangler.sources.hf_repo import inspect_repo
 from llama_wrangler.sources.machine import MachineResources
 from llama_wrangler.sources.partials import discard_partial
+from llama_wrangler.sources.transfer import (
+    DownloadsFolder,
+    FetchItem,
+    FileDownloader,
+    RetryPolicy,
+    fetch_files,
+    forget_done,
+    open_client,
+)
 
 
 def convert_repo(request: HfRequest, *, access: HubAccess, options: ConvertOptions, paths: AppPaths,
@@ -36,22 +44,22 @@ def convert_repo(request: HfRequest, *, access: HubAccess, options: ConvertOptio
                               hint=hint)
     needed = listing.conversion_files()
     job = uuid.uuid4().hex[:12]
-    downloader = FileDownloader(paths, access, retries=retries, backoff_base_s=backoff_base_s)
-    remotes = []
+    place = DownloadsFolder(paths)
+    items: list[FetchItem] = []
+    client = open_client()
+    downloader = FileDownloader(place, token=access.token, client=client,
+                                retry=RetryPolicy(retries, backoff_base_s))
     try:
         with work_dir(paths, job) as work:
             snapshot = work / listing.repo_id.split("/")[1]
             total = sum(f.size for f in needed)
             check_disk_space(work, 3 * total)  # snapshot + f16 intermediate + output
-            meter = ByteMeter(progress, total, 0, f"{listing.repo_id} (for conversion)")
             for entry in needed:
-                remote = resolve_remote_file(access, listing.repo_id, entry.path, revision=listing.revision,
-                                             commit=listing.commit, expected_sha256=entry.sha256)
-                remotes.append(remote)
-                downloader.fetch(remote, confined(snapshot, entry.path), meter=meter, cancel=cancel,
-                                 refresh=partial(resolve_remote_file, access, listing.repo_id, entry.path,
-                                                 revision=listing.revision, commit=listing.commit,
-                                                 expected_sha256=entry.sha256))
+                hub_file = resolve_hub_file(access, listing.repo_id, entry.path, revision=listing.revision,
+                                            commit=listing.commit, expected_sha256=entry.sha256)
+                items.append(hub_file.item(confined(snapshot, entry.path)))
+            fetch_files(downloader, items, label=f"{listing.repo_id} (for conversion)", progress=progress,
+                        cancel=cancel)
             origin = ConvertOrigin(repo=listing.repo_id, revision=listing.commit,
                                    files=tuple(f.path for f in needed if f.path.endswith(".safetensors")))
             return convert_folder(snapshot, options=options, paths=paths, library=library,
@@ -59,7 +67,8 @@ def convert_repo(request: HfRequest, *, access: HubAccess, options: ConvertOptio
                                   destination=listing.repo_id, progress=progress, cancel=cancel,
                                   job_id=f"{job}-build")
     finally:
-        downloader.close()
-        # Conversion inputs are intermediates: no half-downloaded weights stay behind.
-        for remote in remotes:
-            discard_partial(paths, remote.download_id)
+        client.close()
+        # Conversion inputs are intermediates: no half-downloaded weights (nor set markers) stay behind.
+        forget_done(place, items)
+        for item in items:
+            discard_partial(paths, item.remote.download_id)

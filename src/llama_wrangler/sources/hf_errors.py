@@ -19,7 +19,9 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from llama_wrangler.errors import DownloadError, SourceError, WranglerError
+from llama_wrangler.errors import SourceError, WranglerError
+from llama_wrangler.sources.transfer.status import SourceWording, TransientError, retry_after_seconds
+from llama_wrangler.sources.transfer.status import status_error as transfer_status_error
 
 try:  # huggingface_hub 2.x talks through httpx2; 1.x used httpx itself
     import httpx2
@@ -44,42 +46,55 @@ class HubNotFoundError(SourceError):
     """A repo, revision or file does not exist (or is private and we have no token for it)."""
 
 
-class TransientHubError(DownloadError):
-    """A failure worth retrying: connection lost, 5xx, 429."""
+class HubWording(SourceWording):
+    """The Hub's words for failures on ``repo_id`` (and ``file`` at ``revision``); its ``X-Error-Code``
+    (or ``error_code``, for huggingface_hub's typed exceptions) names the failure exactly."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+    def __init__(self, repo_id: str, *, file: str | None = None, revision: str | None = None,
+                 error_code: str | None = None) -> None:
+        super().__init__("the Hub", f"{file} in {repo_id}" if file else repo_id,
+                         label=f"{file} from {repo_id}" if file else repo_id)
+        self.repo_id = repo_id
+        self.file = file
+        self.revision = revision
+        self.error_code = error_code
+
+    def special(self, status: int, headers: httpx.Headers) -> WranglerError | None:
+        code = self.error_code or headers.get("X-Error-Code")
+        if code == "GatedRepo":
+            return GatedRepoAccessError(GATED_MESSAGE)
+        if code == "RevisionNotFound":
+            return HubNotFoundError(f"Revision {self.revision!r} does not exist in {self.repo_id}.")
+        if code == "EntryNotFound":
+            return self._no_file()
+        if code == "RepoNotFound":
+            return self._no_repo()
+        return None
+
+    def not_found(self) -> WranglerError:
+        return self._no_file() if self.file else self._no_repo()
+
+    def refused(self, status: int) -> WranglerError:
+        if status == 401:
+            return SourceError(f"The Hub refused access to {self.what} (401).",
+                               hint="Set a valid Hugging Face token in Settings.")
+        return SourceError(f"The Hub forbids access to {self.what} ({status}).",
+                           hint="Check that your token may read this repo.")
+
+    def _no_file(self) -> WranglerError:
+        return HubNotFoundError(f"{self.file or 'The file'} does not exist in {self.repo_id}"
+                                f"{f' at {self.revision}' if self.revision else ''}.")
+
+    def _no_repo(self) -> WranglerError:
+        return HubNotFoundError(f"{self.repo_id} was not found on the Hub.",
+                                hint="If it is private, set a token in Settings.")
 
 
 def status_error(status: int, *, repo_id: str, file: str | None = None, revision: str | None = None,
                  retry_after: float | None = None, error_code: str | None = None) -> WranglerError:
     """Our error for an HTTP status (and the hub's ``X-Error-Code``) on ``repo_id``/``file``."""
-    what = f"{file} in {repo_id}" if file else repo_id
-    if error_code == "GatedRepo":
-        return GatedRepoAccessError(GATED_MESSAGE)
-    if error_code == "RevisionNotFound":
-        return HubNotFoundError(f"Revision {revision!r} does not exist in {repo_id}.")
-    if error_code == "EntryNotFound" or (status == 404 and file):
-        return HubNotFoundError(f"{file or 'The file'} does not exist in {repo_id}"
-                                f"{f' at {revision}' if revision else ''}.")
-    if error_code == "RepoNotFound" or status == 404:
-        return HubNotFoundError(f"{repo_id} was not found on the Hub.",
-                                hint="If it is private, set a token in Settings.")
-    if status == 401:
-        return SourceError(f"The Hub refused access to {what} (401).",
-                           hint="Set a valid Hugging Face token in Settings.")
-    if status == 403:
-        return SourceError(f"The Hub forbids access to {what} (403).",
-                           hint="Check that your token may read this repo.")
-    if status == 416:
-        return DownloadError(f"The Hub rejected the byte range for {what} (416); the partial will restart.")
-    if status == 429:
-        return TransientHubError(f"The Hub is rate-limiting requests for {what} (429).",
+    return transfer_status_error(status, HubWording(repo_id, file=file, revision=revision, error_code=error_code),
                                  retry_after=retry_after)
-    if status >= 500:
-        return TransientHubError(f"The Hub had a server error ({status}) on {what}.", retry_after=retry_after)
-    return SourceError(f"The Hub answered {status} for {what}.")
 
 
 def translate(exc: BaseException, *, repo_id: str, file: str | None = None,
@@ -101,14 +116,12 @@ def translate(exc: BaseException, *, repo_id: str, file: str | None = None,
     if isinstance(exc, HfHubHTTPError):
         response = exc.response
         return status_error(response.status_code, repo_id=repo_id, file=file, revision=revision,
-                            retry_after=_retry_after(response.headers.get("Retry-After")))
+                            retry_after=retry_after_seconds(response.headers.get("Retry-After")))
     if isinstance(exc, httpx.HTTPStatusError):
-        response2 = exc.response
-        return status_error(response2.status_code, repo_id=repo_id, file=file, revision=revision,
-                            retry_after=_retry_after(response2.headers.get("Retry-After")),
-                            error_code=response2.headers.get("X-Error-Code"))
+        return transfer_status_error(exc.response.status_code,
+                                     HubWording(repo_id, file=file, revision=revision), exc.response.headers)
     if isinstance(exc, (*_TRANSPORT_ERRORS, ConnectionError, TimeoutError)):
-        return TransientHubError(f"Lost the connection to the Hub: {exc or type(exc).__name__}.")
+        return TransientError(f"Lost the connection to the Hub: {exc or type(exc).__name__}.")
     return SourceError(f"The Hub request failed: {exc}.")
 
 
@@ -122,11 +135,3 @@ def hub_errors(repo_id: str, *, file: str | None = None, revision: str | None = 
     except _HUB_ERRORS as exc:
         raise translate(exc, repo_id=repo_id, file=file, revision=revision) from exc
 
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: rare from the hub; fall back to our own backoff

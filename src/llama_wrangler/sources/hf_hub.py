@@ -30,9 +30,6 @@ class HubAccess:
         # token=False, not None: None would let huggingface_hub pick up a login we were told not to use.
         return HfApi(endpoint=self.endpoint, token=self.token or False)
 
-    def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
-
 
 def resolve_token(settings: DownloadSettings, environ: Mapping[str, str] | None = None) -> str | None:
     env = os.environ if environ is None else environ

@@ -4,7 +4,6 @@ register once (Qt-free; the GUI runs it in a job, the CLI in the foreground)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from llama_wrangler.errors import InputParseError, SourceError
@@ -13,19 +12,19 @@ from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, ProgressCallback, ignore_progress
-from llama_wrangler.sources.disk import check_disk_space, same_filesystem
-from llama_wrangler.sources.hf_download import (
-    ByteMeter,
-    FileDownloader,
-    RemoteFile,
-    resolve_remote_file,
-    target_path,
-)
+from llama_wrangler.sources.hf_files import resolve_hub_file, target_path
 from llama_wrangler.sources.hf_hub import HubAccess
 from llama_wrangler.sources.hf_input import HfRequest
 from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing, inspect_repo
 from llama_wrangler.sources.machine import MachineResources
-from llama_wrangler.sources.partials import partial_size
+from llama_wrangler.sources.transfer import (
+    DownloadsFolder,
+    FileDownloader,
+    RetryPolicy,
+    fetch_files,
+    forget_done,
+    open_client,
+)
 
 
 @dataclass(frozen=True)
@@ -82,38 +81,18 @@ def pull_choice(listing: RepoListing, choice: QuantChoice, *, paths: AppPaths, l
     if _already_have(library, targets, choice, listing.commit):
         # Already downloaded (a previous pull): registering again returns the existing record.
         return _register(library, targets, choice, origin)
-    remotes = [resolve_remote_file(options.access, listing.repo_id, f.path, revision=listing.revision,
-                                   commit=listing.commit, expected_sha256=f.sha256)
-               for f in choice.files]
-    on_disk = sum(partial_size(paths, r.download_id, r.size) for r in remotes)
-    done_files = sum(r.size for r, t in zip(remotes, targets, strict=True) if _complete(paths, t, r))
-    remaining = choice.size - on_disk - done_files
-    check_disk_space(paths.downloads_dir, remaining)
-    if not same_filesystem(paths.downloads_dir, library.models_dir):
-        check_disk_space(library.models_dir, remaining + on_disk)  # the finished files are copied there
-    downloader = FileDownloader(paths, options.access, retries=options.retries,
-                                backoff_base_s=options.backoff_base_s)
-    meter = ByteMeter(progress, choice.size, done_files, choice.name)
-    group = tuple(f.path for f in choice.files)
-    try:
-        for remote, target in zip(remotes, targets, strict=True):
-            if _complete(paths, target, remote):
-                continue
-            cancel.raise_if_cancelled()
-            downloader.fetch(
-                remote, target, meter=meter, cancel=cancel,
-                sidecar={"quant": choice.quant, "group": list(group)},
-                refresh=partial(resolve_remote_file, options.access, remote.repo_id, remote.path,
-                                revision=remote.revision, commit=remote.commit,
-                                expected_sha256=remote.sha256),
-            )
-            if len(remotes) > 1:
-                _done_marker(paths, remote).write_text(str(target), encoding="utf-8")
-    finally:
-        downloader.close()
+    group = [f.path for f in choice.files]
+    items = [resolve_hub_file(options.access, listing.repo_id, f.path, revision=listing.revision,
+                              commit=listing.commit, expected_sha256=f.sha256)
+             .item(target, {"quant": choice.quant, "group": group})
+             for f, target in zip(choice.files, targets, strict=True)]
+    place = DownloadsFolder(paths)
+    with open_client() as client:
+        downloader = FileDownloader(place, token=options.access.token, client=client,
+                                    retry=RetryPolicy(options.retries, options.backoff_base_s))
+        fetch_files(downloader, items, label=choice.name, progress=progress, cancel=cancel)
     record = _register(library, targets, choice, origin)
-    for remote in remotes:
-        _done_marker(paths, remote).unlink(missing_ok=True)
+    forget_done(place, items)
     return record
 
 
@@ -135,18 +114,3 @@ def _register(library: Library, targets: list[Path], choice: QuantChoice,
               origin: HfOrigin) -> ModelRecord:
     sha = choice.files[0].sha256 if len(targets) == 1 else None
     return library.register(targets, source=ModelSource.HF, owned=True, origin=origin, sha256=sha)
-
-
-def _done_marker(paths: AppPaths, remote: RemoteFile) -> Path:
-    return paths.downloads_dir / f"{remote.download_id}.done"
-
-
-def _complete(paths: AppPaths, target: Path, remote: RemoteFile) -> bool:
-    """A shard of a split set that an interrupted pull already fetched and verified (its marker names
-    these exact bytes); any other file at the target is downloaded again."""
-    marker = _done_marker(paths, remote)
-    try:
-        return (marker.read_text(encoding="utf-8") == str(target) and target.is_file()
-                and target.stat().st_size == remote.size)
-    except OSError:
-        return False

@@ -2,10 +2,11 @@
 foreground).
 
 manifest -> small text layers (template, params, system, license; digest-checked, kept as origin metadata)
--> the model layer's blob (a GGUF) through the same resumable, sha256-verified :class:`FileDownloader` the
-Hub downloads use -> ``models/ollama/<namespace>/<model>/<tag>.gguf`` -> registered with source
-``ollama``. The registry answers a blob GET with a redirect to its CDN; httpx follows it and re-sends the
-``Range`` header, and we send no credentials, so nothing can leak to the other host.
+-> the model layer's blob (a GGUF) through the transfer layer (:mod:`llama_wrangler.sources.transfer`:
+resumable, sha256-verified, like every download) -> ``models/ollama/<namespace>/<model>/<tag>.gguf`` ->
+registered with source ``ollama``. The registry answers a blob GET with a redirect to its CDN; the
+downloader follows it with the ``Range`` header, and the blob has no auth origin, so no credentials go
+anywhere.
 
 Projector layers (vision models) are not downloaded: the library has no notion of a model's projector yet,
 so only their digest is recorded.
@@ -24,21 +25,25 @@ from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths, confined
 from llama_wrangler.progress import CancelToken, ProgressCallback, ignore_progress
-from llama_wrangler.sources.disk import check_disk_space, same_filesystem
-from llama_wrangler.sources.hf_download import ByteMeter, FileDownloader, RemoteFile
-from llama_wrangler.sources.hf_hub import HubAccess
 from llama_wrangler.sources.ollama_input import OllamaRequest
 from llama_wrangler.sources.ollama_registry import (
-    PUBLISHER,
     TEXT_LAYERS,
     Layer,
     Manifest,
+    OllamaWording,
     blob_url,
     fetch_manifest,
     fetch_text_layer,
-    file_status_error,
 )
-from llama_wrangler.sources.partials import partial_size
+from llama_wrangler.sources.transfer import (
+    DownloadsFolder,
+    FetchItem,
+    FileDownloader,
+    RemoteFile,
+    RetryPolicy,
+    fetch_files,
+    open_client,
+)
 
 SOURCE = "ollama"
 
@@ -50,48 +55,45 @@ class OllamaOptions:
     backoff_base_s: float = 0.5
 
 
-def open_client() -> httpx.Client:
-    return httpx.Client(follow_redirects=True, timeout=httpx.Timeout(30.0, read=60.0))
-
-
 def target_path(models_dir: Path, request: OllamaRequest) -> Path:
     """Where a tag's GGUF lands; the parts were validated by the parser, and ``confined`` checks again."""
     return confined(models_dir, f"ollama/{request.namespace}/{request.model}/{request.tag}.gguf")
 
 
 def remote_file(options: OllamaOptions, request: OllamaRequest, layer: Layer) -> RemoteFile:
-    """The model layer as the downloader sees it; its download id hangs on the digest, so a restart (or a
-    retag to the same bytes) resumes the same partial."""
-    return RemoteFile(repo_id=f"{request.namespace}/{request.model}", revision=request.tag,
-                      commit=layer.digest, path=f"{request.model}:{request.tag}",
-                      url=blob_url(options.registry, request, layer.digest), size=layer.size,
-                      sha256=layer.sha256, publisher=PUBLISHER)
+    """The model layer as the transfer layer sees it. Its key hangs on the digest (and on the name, as it
+    always has, so partials from earlier versions still resume)."""
+    return RemoteFile(url=blob_url(options.registry, request, layer.digest), size=layer.size,
+                      name=f"{request.model}:{request.tag}", sha256=layer.sha256,
+                      key=f"{request.namespace}/{request.model}\n{request.model}:{request.tag}\n{layer.sha256}")
+
+
+def fetch_item(options: OllamaOptions, request: OllamaRequest, layer: Layer, target: Path) -> FetchItem:
+    """The model layer as one item of :func:`~llama_wrangler.sources.transfer.fetch_files`. Its sidecar
+    uses the fields :func:`~llama_wrangler.sources.partials.list_partials` reads (``request`` says how to
+    resume it)."""
+    describe = {"repo_id": f"{request.namespace}/{request.model}", "revision": request.tag,
+                "commit": layer.digest, "file": f"{request.model}:{request.tag}", "etag": None,
+                "source": SOURCE, "request": request.display}
+    return FetchItem(remote_file(options, request, layer), target, OllamaWording(request, "model layer"),
+                     describe=describe)
 
 
 def pull(request: OllamaRequest, *, paths: AppPaths, library: Library, options: OllamaOptions,
          progress: ProgressCallback = ignore_progress, cancel: CancelToken | None = None,
          manifest: Manifest | None = None) -> ModelRecord:
     """Download ``request``'s model layer (resuming a partial), verify it and register it."""
-    client = open_client()
-    try:
+    with open_client() as client:
         manifest = manifest or fetch_manifest(client, options.registry, request)
         layer = manifest.model
         origin = _origin(client, options, manifest, layer)
         target = target_path(library.models_dir, request)
         if _already_have(library, target, layer):
             return _register(library, target, request, origin, layer)
-        remote = remote_file(options, request, layer)
-        on_disk = partial_size(paths, remote.download_id, remote.size)
-        check_disk_space(paths.downloads_dir, layer.size - on_disk)
-        if not same_filesystem(paths.downloads_dir, library.models_dir):
-            check_disk_space(library.models_dir, layer.size)  # the finished file is copied there
-        downloader = FileDownloader(paths, HubAccess(options.registry), retries=options.retries,
-                                    backoff_base_s=options.backoff_base_s, client=client,
-                                    errors=file_status_error(request))
-        downloader.fetch(remote, target, meter=ByteMeter(progress, layer.size, 0, request.display),
-                         cancel=cancel, sidecar={"source": SOURCE, "request": request.display})
-    finally:
-        client.close()
+        downloader = FileDownloader(DownloadsFolder(paths), client=client,
+                                    retry=RetryPolicy(options.retries, options.backoff_base_s))
+        fetch_files(downloader, [fetch_item(options, request, layer, target)], label=request.display,
+                    progress=progress, cancel=cancel)
     return _register(library, target, request, origin, layer)
 
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import httpx
 
 from llama_wrangler.errors import DownloadError, SourceError, WranglerError
-from llama_wrangler.sources.hf_download import RemoteFile, StatusErrors
-from llama_wrangler.sources.hf_errors import TransientHubError
 from llama_wrangler.sources.ollama_input import OllamaRequest
+from llama_wrangler.sources.transfer import SourceWording
+from llama_wrangler.sources.transfer import status_error as transfer_status_error
 
 MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_PREFIX = "application/vnd.ollama.image."
@@ -83,32 +83,37 @@ def checked_digest(value: object) -> str:
     return value
 
 
-def status_error(status: int, request: OllamaRequest, *, what: str = "",
-                 retry_after: str | None = None) -> WranglerError:
-    """Our error for an HTTP status from the registry (or the CDN it redirects to)."""
-    name = request.display
-    about = f"{what} of {name}" if what else name
-    if status == 404:
-        if what:
-            return SourceError(f"The registry has no {about} (404).")
-        return SourceError(f"No such model/tag: {name} is not in the Ollama registry.",
+class OllamaWording(SourceWording):
+    """The registry's words for failures on ``request`` (or on one ``what`` of it: "model layer")."""
+
+    def __init__(self, request: OllamaRequest, what: str = "") -> None:
+        name = request.display
+        super().__init__(PUBLISHER, f"{what} of {name}" if what else name,
+                         label=f"{request.model}:{request.tag} from {request.namespace}/{request.model}")
+        self.request = request
+        self.part = what
+
+    def not_found(self) -> WranglerError:
+        if self.part:
+            return SourceError(f"The registry has no {self.what} (404).")
+        return SourceError(f"No such model/tag: {self.request.display} is not in the Ollama registry.",
                            hint="Check the name and tag on ollama.com/library.")
-    if status in (401, 403):
-        return SourceError(f"The Ollama registry refused access to {about} ({status}).",
+
+    def refused(self, status: int) -> WranglerError:
+        return SourceError(f"The Ollama registry refused access to {self.what} ({status}).",
                            hint="Private models need `ollama` itself; Llama Wrangler pulls public ones.")
-    if status == 429 or status >= 500:
-        seconds = _seconds(retry_after)
-        kind = "is rate-limiting requests" if status == 429 else f"had a server error ({status})"
-        return TransientHubError(f"The Ollama registry {kind} for {about}.", retry_after=seconds)
-    return SourceError(f"The Ollama registry answered {status} for {about}.")
+
+    def rate_limited(self) -> str:
+        return f"The Ollama registry is rate-limiting requests for {self.what}."
+
+    def server_error(self, status: int) -> str:
+        return f"The Ollama registry had a server error ({status}) for {self.what}."
 
 
-def file_status_error(request: OllamaRequest) -> StatusErrors:
-    """A :class:`~llama_wrangler.sources.hf_download.StatusErrors` for the blob transfers of ``request``."""
-    def errors(status: int, remote: RemoteFile, headers: httpx.Headers) -> WranglerError:
-        return status_error(status, request, what="model layer", retry_after=headers.get("Retry-After"))
-
-    return errors
+def status_error(status: int, request: OllamaRequest, *, what: str = "",
+                 headers: httpx.Headers | None = None) -> WranglerError:
+    """Our error for an HTTP status from the registry (or the CDN it redirects to)."""
+    return transfer_status_error(status, OllamaWording(request, what), headers)
 
 
 def fetch_manifest(client: httpx.Client, base: str, request: OllamaRequest) -> Manifest:
@@ -118,7 +123,7 @@ def fetch_manifest(client: httpx.Client, base: str, request: OllamaRequest) -> M
     except httpx.TransportError as exc:
         raise SourceError(f"Could not reach the Ollama registry at {base}: {exc or type(exc).__name__}.") from exc
     if response.status_code != 200:
-        raise status_error(response.status_code, request, retry_after=response.headers.get("Retry-After"))
+        raise status_error(response.status_code, request, headers=response.headers)
     if len(response.content) > MAX_MANIFEST_BYTES:
         raise SourceError(f"The manifest of {request.display} is implausibly large; refused.")
     try:
@@ -153,7 +158,7 @@ def fetch_text_layer(client: httpx.Client, base: str, request: OllamaRequest, la
         raise DownloadError(f"Lost the connection fetching the {layer.kind} of {request.display}: "
                             f"{exc or type(exc).__name__}.") from exc
     if response.status_code != 200:
-        raise status_error(response.status_code, request, what=f"{layer.kind} layer")
+        raise status_error(response.status_code, request, what=f"{layer.kind} layer", headers=response.headers)
     body = response.content
     if len(body) != layer.size or hashlib.sha256(body).hexdigest() != layer.sha256:
         raise DownloadError(f"The {layer.kind} layer of {request.display} does not match its digest; "
@@ -172,9 +177,3 @@ def _layer(raw: object) -> Layer:
         raise SourceError("The registry sent a manifest layer without a valid media type and size.")
     return Layer(media_type=media_type, digest=checked_digest(raw.get("digest")), size=size)
 
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None

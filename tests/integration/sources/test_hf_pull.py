@@ -20,8 +20,8 @@ from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, Progress
 from llama_wrangler.sources.disk import check_disk_space
-from llama_wrangler.sources.hf_download import target_path
 from llama_wrangler.sources.hf_errors import GATED_MESSAGE, HubNotFoundError
+from llama_wrangler.sources.hf_files import target_path
 from llama_wrangler.sources.hf_hub import HubAccess
 from llama_wrangler.sources.hf_input import parse_hf_input
 from llama_wrangler.sources.hf_pull import PullOptions, pull

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from llama_wrangler.settings import DownloadSettings, TokenSource
-from llama_wrangler.sources.hf_errors import GATED_MESSAGE, GatedRepoAccessError, TransientHubError, status_error
+from llama_wrangler.sources.hf_errors import GATED_MESSAGE, GatedRepoAccessError, status_error
 from llama_wrangler.sources.hf_hub import resolve_token
 from llama_wrangler.sources.hf_repo import RepoEntry, group_gguf, quant_of
 from llama_wrangler.sources.machine import KV_BYTES_PER_TOKEN, MachineResources, estimate_memory
+from llama_wrangler.sources.transfer import TransientError
 
 
 @pytest.mark.parametrize(("path", "quant"), [
@@ -61,15 +62,15 @@ def test_status_mapping() -> None:
     assert isinstance(status_error(401, repo_id="o/r", error_code="GatedRepo"), GatedRepoAccessError)
     assert str(status_error(403, repo_id="o/r", error_code="GatedRepo")) == GATED_MESSAGE
     transient = status_error(429, repo_id="o/r", retry_after=3)
-    assert isinstance(transient, TransientHubError) and transient.retry_after == 3
-    assert isinstance(status_error(502, repo_id="o/r"), TransientHubError)
+    assert isinstance(transient, TransientError) and transient.retry_after == 3
+    assert isinstance(status_error(502, repo_id="o/r"), TransientError)
     assert "x.gguf does not exist in o/r at main" in str(status_error(404, repo_id="o/r", file="x.gguf",
                                                                        revision="main"))
 
 
 def test_resumed_bytes_move_the_bar_not_the_speed() -> None:
     from llama_wrangler.progress import Progress
-    from llama_wrangler.sources.hf_download import ByteMeter
+    from llama_wrangler.sources.transfer import ByteMeter
 
     reports: list[Progress] = []
     meter = ByteMeter(reports.append, total=1000, done=0, label="x")

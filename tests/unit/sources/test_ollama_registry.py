@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from llama_wrangler.errors import SourceError
-from llama_wrangler.sources.hf_errors import TransientHubError
 from llama_wrangler.sources.ollama_input import OllamaRequest
 from llama_wrangler.sources.ollama_registry import blob_url, manifest_url, parse_manifest, status_error
+from llama_wrangler.sources.transfer import TransientError
 
 REQUEST = OllamaRequest("llama3.2", "1b")
 HEX = "ab" * 32
@@ -74,9 +75,9 @@ def test_urls_follow_the_distribution_protocol() -> None:
     (404, SourceError, "No such model/tag: ollama:llama3.2:1b"),
     (401, SourceError, "refused access"),
     (403, SourceError, "refused access"),
-    (429, TransientHubError, "rate-limiting"),
-    (500, TransientHubError, "server error (500)"),
-    (503, TransientHubError, "server error (503)"),
+    (429, TransientError, "rate-limiting"),
+    (500, TransientError, "server error (500)"),
+    (503, TransientError, "server error (503)"),
     (418, SourceError, "answered 418"),
 ])
 def test_statuses_map_to_our_errors(status: int, kind: type[Exception], text: str) -> None:
@@ -90,5 +91,5 @@ def test_missing_layer_is_not_reported_as_a_missing_model() -> None:
 
 
 def test_retry_after_is_carried_for_transient_errors() -> None:
-    error = status_error(503, REQUEST, retry_after="7")
-    assert isinstance(error, TransientHubError) and error.retry_after == 7.0
+    error = status_error(503, REQUEST, headers=httpx.Headers({"Retry-After": "7"}))
+    assert isinstance(error, TransientError) and error.retry_after == 7.0
