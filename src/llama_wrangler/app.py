@@ -17,7 +17,8 @@ from PySide6.QtWidgets import QApplication
 from llama_wrangler.errors import LlamaRuntimeError, SettingsError
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
-from llama_wrangler.runtime.locate import LlamaRuntime, locate_runtime
+from llama_wrangler.runtime.locate import locate_runtime
+from llama_wrangler.runtime.runtime_info import LlamaRuntime
 from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.endpoint import EndpointService
 from llama_wrangler.services.hub_actions import HubActions

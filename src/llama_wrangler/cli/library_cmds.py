@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from llama_wrangler.cli.context import CliContext
+from llama_wrangler.cli.context import CliContext, open_library
 from llama_wrangler.errors import WranglerError
 from llama_wrangler.library.gguf import format_parameter_count
 from llama_wrangler.library.origins import origin_rows
-from llama_wrangler.library.registry import Library, ModelRecord
+from llama_wrangler.library.registry import ModelRecord
 from llama_wrangler.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 from llama_wrangler.services.import_work import import_work
 from llama_wrangler.settings import ImportMode
@@ -54,15 +54,6 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
                               help="link models from the Hugging Face cache, Ollama and LM Studio in place")
     p.add_argument("--dry-run", action="store_true", help="only list what would be linked")
     p.set_defaults(handler=cmd_scan_stores)
-
-
-def open_library(context: CliContext) -> Library:
-    """The library every command uses (settings' models folder; no background hashing in a CLI)."""
-    library = Library(context.paths, models_dir=context.settings.library.models_dir,
-                      hash_in_background=False).load()
-    if library.problem:
-        print(f"llama-wrangler: warning: {library.problem}", file=sys.stderr)
-    return library
 
 
 def _source_label(record: ModelRecord) -> str:

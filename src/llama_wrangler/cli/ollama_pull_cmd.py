@@ -11,20 +11,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from llama_wrangler.cli.context import CliContext
+from llama_wrangler.cli.context import CliContext, open_hub_work
 from llama_wrangler.sources.ollama_input import OllamaRequest
 from llama_wrangler.units import human_bytes
 
 
 def cmd_pull_ollama(args: argparse.Namespace, context: CliContext, request: OllamaRequest) -> int:
-    from llama_wrangler.cli.hf_cmds import pull_in_foreground
-    from llama_wrangler.cli.library_cmds import open_library
-    from llama_wrangler.sources.ollama_pull import OllamaOptions, pull
+    from llama_wrangler.cli.foreground import pull_in_foreground
     from llama_wrangler.sources.ollama_registry import fetch_manifest
     from llama_wrangler.sources.transfer import open_client
 
-    downloads = context.settings.downloads
-    options = OllamaOptions(downloads.ollama_registry.rstrip("/"), retries=downloads.retries)
+    work_factory = open_hub_work(context)
+    options = work_factory.ollama_options()
     with open_client() as client:
         manifest = fetch_manifest(client, options.registry, request)
     if args.list:
@@ -33,14 +31,10 @@ def cmd_pull_ollama(args: argparse.Namespace, context: CliContext, request: Olla
             print(f"  {layer.kind or layer.media_type:<10} {human_bytes(layer.size):>10}  {layer.digest[:19]}…")
         return 0
     model = manifest.model
-    library = open_library(context)
-    context.paths.ensure()
     record = pull_in_foreground(
-        context, quiet=args.quiet,
+        context, work_factory.pull_ollama(request, manifest=manifest), quiet=args.quiet,
         heading=f"Downloading {request.display} ({human_bytes(model.size)}) from {options.registry}",
-        total=model.size, ours=lambda partial: partial.request == request.display,
-        pull=lambda bar: pull(request, paths=context.paths, library=library, options=options, progress=bar,
-                              manifest=manifest))
+        total=model.size, ours=lambda partial: partial.request == request.display)
     if record is None:
         return 130
     if manifest.layer("projector") is not None:

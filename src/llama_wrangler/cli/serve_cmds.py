@@ -53,7 +53,7 @@ def _server_settings(args: argparse.Namespace, base: ServerSettings) -> ServerSe
 def serve(args: argparse.Namespace, context: CliContext) -> int:
     from PySide6.QtCore import QCoreApplication, QSocketNotifier, QTimer
 
-    from llama_wrangler.cli.library_cmds import open_library
+    from llama_wrangler.cli.context import open_library
     from llama_wrangler.runtime.locate import locate_runtime
     from llama_wrangler.runtime.verify import checked_runtime
     from llama_wrangler.server.state import ServerState

@@ -28,8 +28,8 @@ from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths, confined
 from llama_wrangler.progress import CancelToken, Progress, ProgressCallback, ignore_progress
-from llama_wrangler.runtime.locate import LlamaRuntime
 from llama_wrangler.runtime.process import run_streaming
+from llama_wrangler.runtime.runtime_info import LlamaRuntime
 from llama_wrangler.sources.disk import check_disk_space
 
 QUANT_TYPES = ("F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")

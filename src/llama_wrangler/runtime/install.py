@@ -26,8 +26,9 @@ from llama_wrangler.progress import CancelToken, Progress, ProgressCallback, ign
 from llama_wrangler.runtime import sources
 from llama_wrangler.runtime.backends import Platform, choose_backend
 from llama_wrangler.runtime.build import build_llama
-from llama_wrangler.runtime.locate import MANIFEST_NAME, LlamaRuntime, exe_name, runtime_from_dir
+from llama_wrangler.runtime.locate import MANIFEST_NAME, exe_name, runtime_from_dir
 from llama_wrangler.runtime.pinned import PINNED
+from llama_wrangler.runtime.runtime_info import LlamaRuntime
 from llama_wrangler.runtime.sources import SourceKind, SourceTree
 from llama_wrangler.runtime.toolchain import (
     REQUIREMENTS,

@@ -24,28 +24,12 @@ from typing import Any
 
 from llama_wrangler.errors import LlamaRuntimeError
 from llama_wrangler.paths import AppPaths
+from llama_wrangler.runtime import pyserver
+from llama_wrangler.runtime.runtime_info import LlamaRuntime
 from llama_wrangler.settings import Settings
 
 MANIFEST_NAME = "manifest.json"
 HOMEBREW_BIN_DIRS = (Path("/opt/homebrew/bin"), Path("/usr/local/bin"))
-
-
-@dataclass(frozen=True)
-class LlamaRuntime:
-    """A usable llama.cpp runtime. ``root`` is None for a bare binary found on PATH or in settings.
-
-    ``backend`` is 'cpu', 'cuda', 'metal', 'vulkan', 'rocm', 'llama-cpp-python' (the Python fallback
-    server, see :mod:`llama_wrangler.runtime.pyserver`) or 'unknown' (a binary we did not build).
-    """
-
-    root: Path | None
-    server: Path
-    quantize: Path | None
-    convert_script: Path | None
-    convert_python: Path | None
-    build_number: int | None
-    commit: str | None
-    backend: str
 
 
 def exe_name(name: str, *, windows: bool | None = None) -> str:
@@ -194,11 +178,8 @@ def find_runtime(settings: Settings, paths: AppPaths, *,
         if _is_executable(server):
             return Found(where, runtime_from_binary(server))
         tried.append(str(server))
-    if allow_pyserver:
-        from llama_wrangler.runtime import pyserver  # local: pyserver imports this module
-
-        if pyserver.pyserver_available():
-            return Found("python", pyserver.pyserver_runtime())
+    if allow_pyserver and pyserver.pyserver_available():
+        return Found("python", pyserver.pyserver_runtime())
     places = [str(paths.runtime_root), "PATH"]
     places += sorted({str(Path(t).parent) for t in tried if Path(t).parent in brew})
     raise LlamaRuntimeError(f"No llama.cpp runtime found (looked in {', '.join(places)}).",

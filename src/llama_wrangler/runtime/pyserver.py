@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from llama_wrangler.runtime.locate import LlamaRuntime
+from llama_wrangler.runtime.runtime_info import LlamaRuntime
 
 PYSERVER_BACKEND = "llama-cpp-python"
 LLAMA_SERVER_READY_PATH = "/health"  # 503 while loading, 200 when ready

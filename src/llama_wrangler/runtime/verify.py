@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from llama_wrangler.errors import LlamaRuntimeError
-from llama_wrangler.runtime.locate import LlamaRuntime
 from llama_wrangler.runtime.pinned import MIN_SERVER_BUILD
+from llama_wrangler.runtime.runtime_info import LlamaRuntime
 
 VERSION_TIMEOUT_S = 20.0
 _NEW = re.compile(r"version:\s*(?P<semver>\S+)\s*\(build\s+(?P<build>\d+),\s*commit\s+(?P<commit>[^)\s]+)\)")

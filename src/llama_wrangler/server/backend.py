@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from llama_wrangler.runtime import pyserver
-from llama_wrangler.runtime.locate import LlamaRuntime
+from llama_wrangler.runtime.runtime_info import LlamaRuntime
 from llama_wrangler.server.argv import build_server_argv
 from llama_wrangler.settings import ServerSettings
 

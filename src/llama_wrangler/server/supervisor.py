@@ -28,7 +28,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
 from llama_wrangler.errors import ServerError
-from llama_wrangler.runtime.locate import LlamaRuntime
+from llama_wrangler.runtime.runtime_info import LlamaRuntime
 from llama_wrangler.server.backend import ServerBackend, server_backend
 from llama_wrangler.server.drain import DrainHook, StopDrain
 from llama_wrangler.server.health import ReadinessProbe

@@ -1,7 +1,8 @@
-"""Hugging Face and conversion work the window starts, all as jobs (nothing touches the network or runs a
-tool on the GUI thread): repo lookups for the Add-model dialog, downloads, re-quantizations. Jobs are
-built by :class:`~llama_wrangler.workers.hf_jobs.HfJobs`; jobs the last session left unfinished are queued
-again on start (their partial files make a download a resume)."""
+"""Hugging Face, Ollama and conversion work the window starts, all as jobs (nothing touches the network or
+runs a tool on the GUI thread): repo lookups for the Add-model dialog, downloads, conversions,
+re-quantizations. The work itself is :class:`~llama_wrangler.services.hub_work.HubWork`, the same the
+command line runs in the foreground; jobs the last session left unfinished are queued again on start
+(their partial files make a download a resume)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,12 @@ from llama_wrangler.workers.jobs import Job, JobManager, JobState
 if TYPE_CHECKING:
     from llama_wrangler.library.records import ModelRecord
     from llama_wrangler.library.registry import Library
+    from llama_wrangler.services.hub_work import HubWork
     from llama_wrangler.sources.hf_input import HfRequest
     from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing
-    from llama_wrangler.workers.hf_jobs import HfJobs
+    from llama_wrangler.work import Work
 
 log = logging.getLogger(__name__)
-
-# References are parsed, never fetched: requests go to the endpoint in the settings.
-HUB_LINK = "https://huggingface.co"
 
 
 class HubActions(QObject):
@@ -39,20 +38,18 @@ class HubActions(QObject):
         self._jobs = jobs
         self._settings = settings
         self._messenger = messenger
-        self._factory: HfJobs | None = None
+        self._work: HubWork | None = None
 
     def set_settings(self, settings: Settings) -> None:
         self._settings = settings
-        if self._factory is not None:
-            self._factory.settings = settings
 
-    def _hf_jobs(self) -> HfJobs:
+    def _hub_work(self) -> HubWork:
         # huggingface_hub and httpx take ~0.4 s to import: loaded on first use, not at app start.
-        if self._factory is None:
-            from llama_wrangler.workers.hf_jobs import HfJobs
+        if self._work is None:
+            from llama_wrangler.services.hub_work import HubWork
 
-            self._factory = HfJobs(self._paths, self._settings, self._library)
-        return self._factory
+            self._work = HubWork(self._paths, lambda: self._settings, self._library)
+        return self._work
 
     # -- lookups ---------------------------------------------------------------------------------------
     def inspect(self, request: HfRequest) -> Job:
@@ -85,47 +82,46 @@ class HubActions(QObject):
     # -- long jobs -------------------------------------------------------------------------------------
     def download(self, listing: RepoListing, choice: QuantChoice) -> Job:
         """Queue a download of ``choice``, pinned to the commit the listing saw."""
-        first = choice.files[0].path
-        job = self._hf_jobs().pull(f"{HUB_LINK}/{listing.repo_id}/blob/{listing.commit}/{first}")
-        job.title = f"{listing.repo_id} · {choice.quant}"
-        return self._submit(job)
+        return self._submit(self._hub_work().download(listing, choice))
 
     def pull(self, reference: str) -> Job:
-        """Queue a download of a reference that names one file (an Ollama model such as
-        ``ollama:llama3.2:1b``)."""
-        return self._submit(self._hf_jobs().pull(reference))
+        """Queue a download of a reference that names one model (a Hugging Face file or quant, or an
+        Ollama model such as ``ollama:llama3.2:1b``)."""
+        return self._submit(self._hub_work().pull(reference))
 
     def convert(self, reference: str, quant: str) -> Job:
         """Download a safetensors repo, convert it to GGUF and quantize it (one conversion job)."""
-        job = self._hf_jobs().convert(reference, quant=quant)
-        return self._submit(job)
+        return self._submit(self._hub_work().convert(reference, quant=quant))
 
     def requantize(self, record: ModelRecord, quant: str) -> Job:
-        job = self._hf_jobs().quantize(record.path, quant)
-        job.title = f"Re-quantize {record.name} to {quant}"
-        return self._submit(job)
+        return self._submit(self._hub_work().quantize(record.path, quant,
+                                                      title=f"Re-quantize {record.name} to {quant}"))
 
     def restore_interrupted(self) -> int:
         """Queue again the jobs the last session left unfinished."""
-        entries = self._jobs.interrupted()
+        entries = self._jobs.interrupted()  # reads the queue file; bad entries are reported, not dropped
         if self._jobs.queue_problem:
             self._messenger.warning(self._jobs.queue_problem)
         if not entries:
             return 0
         restored = 0
         for entry in entries:
-            job = self._hf_jobs().from_persisted(entry)
-            if job is None:
+            work = self._hub_work().from_persisted(entry)
+            if work is None:
                 continue
+            job = Job.from_work(work)
             if isinstance(entry.get("title"), str):
                 job.title = entry["title"]
-            self._submit(job)
+            self._submit_job(job)
             restored += 1
         if restored:
             self._messenger.info(f"Resuming {restored} unfinished job{'s' if restored != 1 else ''}.")
         return restored
 
-    def _submit(self, job: Job) -> Job:
+    def _submit(self, work: Work[object]) -> Job:
+        return self._submit_job(Job.from_work(work))
+
+    def _submit_job(self, job: Job) -> Job:
         job.failed.connect(lambda message, j=job: self._on_failed(j, message))
         return self._jobs.submit(job)
 

@@ -23,6 +23,9 @@ from urllib.parse import unquote, urlsplit
 from llama_wrangler.errors import InputParseError
 
 DEFAULT_REVISION = "main"
+# For links we show and pinned references we persist: parsed, never fetched (requests go to the endpoint in
+# the settings).
+HUB_LINK = "https://huggingface.co"
 
 # Hub rules for a repo id part: letters, digits, '-', '_', '.'; no leading/trailing '.', no '--' or '..'.
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")

@@ -24,8 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from llama_wrangler.errors import WranglerError
-from llama_wrangler.services.hub_actions import HUB_LINK
-from llama_wrangler.sources.hf_input import HfRequest, parse_hf_input
+from llama_wrangler.sources.hf_input import HUB_LINK, HfRequest, parse_hf_input
 from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing
 from llama_wrangler.sources.machine import estimate_memory
 from llama_wrangler.sources.pull_input import ollama_request_for

@@ -22,7 +22,8 @@ from llama_wrangler.library.origins import ConvertOrigin
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, Progress
-from llama_wrangler.runtime.locate import LlamaRuntime, runtime_from_dir
+from llama_wrangler.runtime.locate import runtime_from_dir
+from llama_wrangler.runtime.runtime_info import LlamaRuntime
 from llama_wrangler.sources.hf_hub import HubAccess
 from llama_wrangler.sources.hf_input import parse_hf_input
 from tests.support.fake_hub import FakeHub

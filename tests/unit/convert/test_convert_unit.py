@@ -20,7 +20,7 @@ from llama_wrangler.errors import ConversionError, LlamaRuntimeError
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import Progress
-from llama_wrangler.runtime.locate import LlamaRuntime
+from llama_wrangler.runtime.runtime_info import LlamaRuntime
 from tests.support.gguf_files import write_gguf
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from llama_wrangler.runtime.locate import LlamaRuntime
 from llama_wrangler.runtime.pyserver import (
     PYSERVER_BACKEND,
     is_pyserver,
@@ -17,6 +16,7 @@ from llama_wrangler.runtime.pyserver import (
     pyserver_runtime,
     readiness_path,
 )
+from llama_wrangler.runtime.runtime_info import LlamaRuntime
 
 
 def test_argv_uses_underscore_flags() -> None:
