@@ -39,6 +39,7 @@ from llama_wrangler.ui.server_view import ServerView
 from llama_wrangler.ui.startup_probe import StartupProbe
 from llama_wrangler.ui.theme import ThemeManager
 from llama_wrangler.ui.tray import TrayController
+from llama_wrangler.work import JobKind
 from llama_wrangler.workers.jobs import JobManager
 
 
@@ -213,6 +214,6 @@ class WranglerApp:
         self._refresh_runtime()
         self.theme.apply(settings.ui.theme)
         self.tray.notifications = settings.ui.notifications
-        self.jobs.set_limit("download", settings.downloads.max_parallel_downloads)
-        self.jobs.set_limit("convert", settings.downloads.max_parallel_conversions)
+        self.jobs.set_limit(JobKind.DOWNLOAD, settings.downloads.max_parallel_downloads)
+        self.jobs.set_limit(JobKind.CONVERT, settings.downloads.max_parallel_conversions)
         self.app.setQuitOnLastWindowClosed(not self.tray.available)

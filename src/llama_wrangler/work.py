@@ -8,9 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from llama_wrangler.progress import CancelToken, ProgressCallback
+
+
+class JobKind(StrEnum):
+    """The queues long work waits in (each with its own limit): a slow conversion never holds up a
+    download. The values are on disk in ``jobs.json``."""
+
+    DOWNLOAD = "download"
+    CONVERT = "convert"  # conversions and re-quantizations share one queue: both are CPU/disk heavy
+    IMPORT = "import"
+    BUILD = "build"  # a llama.cpp build
+    INSPECT = "inspect"  # a repo lookup for a dialog: short, shown nowhere
+
 
 WorkFunction = Callable[[ProgressCallback, CancelToken], object]
 ResultT = TypeVar("ResultT", covariant=True)
@@ -20,11 +33,11 @@ ResultT = TypeVar("ResultT", covariant=True)
 class Work(Generic[ResultT]):
     """``run(progress, cancel)`` does the work and returns its result.
 
-    ``kind`` is the job queue it belongs to ("download", "convert", "import"); ``persist`` a JSON-able
+    ``kind`` is the job queue it belongs to; ``persist`` a JSON-able
     description that lets the app queue it again after a restart (``None``: not worth resuming).
     """
 
-    kind: str
+    kind: JobKind
     title: str
     run: Callable[[ProgressCallback, CancelToken], ResultT]
     persist: Mapping[str, Any] | None = field(default=None)

@@ -16,6 +16,7 @@ from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, ProgressCallback
 from llama_wrangler.services.messages import Messenger
 from llama_wrangler.settings import Settings
+from llama_wrangler.work import JobKind
 from llama_wrangler.workers.jobs import Job, JobManager, JobState
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class HubActions(QObject):
             cancel.raise_if_cancelled()
             return listing
 
-        job = Job("inspect", f"Look up {request.repo_id}", work)
+        job = Job(JobKind.INSPECT, f"Look up {request.repo_id}", work)
         job.state_changed.connect(lambda _state, j=job: self._forget_when_final(j))
         return self._jobs.submit(job)
 

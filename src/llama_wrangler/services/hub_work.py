@@ -33,15 +33,7 @@ from llama_wrangler.sources.ollama_pull import OllamaOptions
 from llama_wrangler.sources.ollama_pull import pull as ollama_pull
 from llama_wrangler.sources.ollama_registry import Manifest
 from llama_wrangler.sources.pull_input import ollama_request_for
-from llama_wrangler.work import Work
-
-
-class JobKind(StrEnum):
-    """The queues long work waits in: a slow conversion never holds up a download."""
-
-    DOWNLOAD = "download"
-    CONVERT = "convert"  # conversions and re-quantizations share one queue: both are CPU/disk heavy
-    IMPORT = "import"
+from llama_wrangler.work import JobKind, Work
 
 
 class PersistType(StrEnum):

@@ -10,9 +10,7 @@ from pathlib import Path
 from llama_wrangler.library.registry import Library, ModelRecord
 from llama_wrangler.progress import CancelToken, ProgressCallback
 from llama_wrangler.settings import ImportMode
-from llama_wrangler.work import Work
-
-IMPORT = "import"
+from llama_wrangler.work import JobKind, Work
 
 
 @dataclass
@@ -45,4 +43,4 @@ def import_work(library: Library, paths: Sequence[Path], mode: ImportMode) -> Wo
         return library.import_files(files, mode, progress=progress, cancel=cancel)
 
     title = files[0].name if len(files) == 1 else f"{len(files)} items"
-    return Work(IMPORT, f"Import {title} ({mode.value})", run)
+    return Work(JobKind.IMPORT, f"Import {title} ({mode.value})", run)

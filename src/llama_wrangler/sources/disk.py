@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from llama_wrangler.errors import DiskSpaceError
+from llama_wrangler.units import human_bytes
 
 DISK_MARGIN = 64 * 1024 * 1024  # keep this much free beyond what is written
 
@@ -17,12 +18,8 @@ def check_disk_space(folder: Path, needed: int) -> None:
         probe = probe.parent
     free = shutil.disk_usage(probe).free
     if free < needed + DISK_MARGIN:
-        raise DiskSpaceError(f"Not enough free disk space in {folder}: {_gib(needed)} needed, "
-                             f"{_gib(free)} free.", hint="Free some space or choose a smaller quant.")
-
-
-def _gib(count: int) -> str:
-    return f"{count / 1024**3:.2f} GiB" if count >= 1024**3 else f"{count / 1024**2:.1f} MiB"
+        raise DiskSpaceError(f"Not enough free disk space in {folder}: {human_bytes(needed)} needed, "
+                             f"{human_bytes(free)} free.", hint="Free some space or choose a smaller quant.")
 
 
 def same_filesystem(a: Path, b: Path) -> bool:

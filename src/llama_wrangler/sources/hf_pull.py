@@ -25,6 +25,7 @@ from llama_wrangler.sources.transfer import (
     forget_done,
     open_client,
 )
+from llama_wrangler.units import human_bytes
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def choose(listing: RepoListing, request: HfRequest) -> QuantChoice:
     if listing.recommended is None:
         smallest = listing.choices[0]
         raise SourceError(f"None of {listing.repo_id}'s quants fits this machine's memory "
-                          f"(the smallest, {smallest.quant}, is {smallest.size / 1024**3:.1f} GiB).",
+                          f"(the smallest, {smallest.quant}, is {human_bytes(smallest.size)}).",
                           hint=f"Name one to download it anyway, e.g. hf:{listing.repo_id}:{smallest.quant}")
     return listing.recommended
 

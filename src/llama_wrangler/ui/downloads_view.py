@@ -17,12 +17,13 @@ from PySide6.QtWidgets import (
 
 from llama_wrangler.progress import Progress
 from llama_wrangler.units import human_bytes, human_duration, human_speed
+from llama_wrangler.work import JobKind
 from llama_wrangler.workers.jobs import Job, JobManager, JobState
 
 # Short internal jobs (a repo lookup for the Add-model dialog) are not worth a row.
-HIDDEN_KINDS = frozenset({"inspect"})
-KIND_WORDS = {"download": "Download", "convert": "Conversion", "quantize": "Re-quantize",
-              "import": "Import", "build": "llama.cpp build"}
+HIDDEN_KINDS = frozenset({JobKind.INSPECT})
+KIND_WORDS = {JobKind.DOWNLOAD: "Download", JobKind.CONVERT: "Conversion", JobKind.IMPORT: "Import",
+              JobKind.BUILD: "llama.cpp build"}
 
 
 def describe_progress(report: Progress | None) -> str:

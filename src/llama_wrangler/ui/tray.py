@@ -18,6 +18,7 @@ from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.model_actions import ModelActions
 from llama_wrangler.ui.icons import icon
 from llama_wrangler.ui.state_look import describe_state, look
+from llama_wrangler.work import JobKind
 from llama_wrangler.workers.jobs import Job, JobManager, JobState
 
 MAX_MENU_MODELS = 25
@@ -187,7 +188,7 @@ class TrayController(QObject):
 
     @Slot(object)
     def _on_job_added(self, job: object) -> None:
-        if isinstance(job, Job) and job.kind in ("download", "convert"):
+        if isinstance(job, Job) and job.kind in (JobKind.DOWNLOAD, JobKind.CONVERT):
             job.state_changed.connect(lambda state, j=job: self._on_job_state(j, state))
 
     def _on_job_state(self, job: Job, state: str) -> None:

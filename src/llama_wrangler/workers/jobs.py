@@ -24,7 +24,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from llama_wrangler.errors import CancelledError, WranglerError
 from llama_wrangler.kept_aside import describe, keep_aside
 from llama_wrangler.progress import CancelToken, Progress
-from llama_wrangler.work import Work, WorkFunction
+from llama_wrangler.work import JobKind, Work, WorkFunction
 from llama_wrangler.workers.queue_file import PersistedQueue, read_jobs_file, write_jobs_file
 
 log = logging.getLogger(__name__)
@@ -92,11 +92,11 @@ class Job(QObject):
     failed = Signal(str)
     state_changed = Signal(str)
 
-    def __init__(self, kind: str, title: str, work: JobWork, *, persist: Mapping[str, Any] | None = None,
+    def __init__(self, kind: JobKind, title: str, work: JobWork, *, persist: Mapping[str, Any] | None = None,
                  job_id: str | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.job_id = job_id or f"job-{next(_ids)}"
-        self.kind = kind
+        self.kind = JobKind(kind)  # a plain string from jobs.json becomes the enum (or a ValueError)
         self.title = title
         self.persist: dict[str, Any] | None = dict(persist) if persist is not None else None
         self.state: JobState = JobState.QUEUED
@@ -226,9 +226,9 @@ class JobManager(QObject):
     def from_settings(cls, settings: Any, paths: Any, parent: QObject | None = None) -> JobManager:
         """Limits from ``settings.downloads`` (downloads N at once, conversions M), queue in ``paths``."""
         downloads = settings.downloads
-        return cls(limits={"download": downloads.max_parallel_downloads,
-                           "convert": downloads.max_parallel_conversions,
-                           "build": 1},
+        return cls(limits={JobKind.DOWNLOAD: downloads.max_parallel_downloads,
+                           JobKind.CONVERT: downloads.max_parallel_conversions,
+                           JobKind.BUILD: 1},
                    jobs_file=paths.jobs_file, parent=parent)
 
     def set_limit(self, kind: str, limit: int) -> None:
