@@ -15,16 +15,18 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication
 
 from llama_wrangler.errors import LlamaRuntimeError, SettingsError
-from llama_wrangler.library.registry import Library
+from llama_wrangler.library.registry import Library, ModelRecord
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.runtime.locate import locate_runtime
 from llama_wrangler.runtime.runtime_info import LlamaRuntime
+from llama_wrangler.server.state import ServerState
 from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.endpoint import EndpointService
 from llama_wrangler.services.hub_actions import HubActions
 from llama_wrangler.services.messages import Messenger
 from llama_wrangler.services.model_actions import ModelActions
 from llama_wrangler.services.settings_store import SettingsStore
+from llama_wrangler.services.window_memory import WindowMemory
 from llama_wrangler.settings import ImportMode, Settings, load_settings
 from llama_wrangler.ui.crash_dialog import CrashHandler
 from llama_wrangler.ui.dialog_flows import DialogFlows
@@ -35,6 +37,8 @@ from llama_wrangler.ui.icons import icon
 from llama_wrangler.ui.import_mode_dialog import dialog_chooser
 from llama_wrangler.ui.library_view import LibraryView
 from llama_wrangler.ui.main_window import MainWindow
+from llama_wrangler.ui.model_names import title_of
+from llama_wrangler.ui.server_problem import explain
 from llama_wrangler.ui.server_view import ServerView
 from llama_wrangler.ui.startup_probe import StartupProbe
 from llama_wrangler.ui.theme import ThemeManager
@@ -53,6 +57,7 @@ class WranglerApp:
         self._startup_probe = startup_probe
         self._problems: list[str] = []  # shown in the status bar once the window is up
         self._serious: list[str] = []  # shown in a dialog: the user's data was set aside
+        self._server_error = ""  # the server failure the error box shows, if any
         loaded = load_settings(paths.settings_file)
         if loaded.problem:
             self._serious.append(loaded.problem)
@@ -85,13 +90,17 @@ class WranglerApp:
                                    notifications=settings.ui.notifications, tray_available=tray_available)
         self.window = MainWindow(self.messenger, self.theme, keep_in_tray=self._keep_in_tray)
         self.crash_handler.dialog_parent = self.window
-        self.flows = DialogFlows(self.window, self.settings, self.actions, self.hub, self.messenger)
+        self.flows = DialogFlows(self.window, self.settings, self.actions, self.hub, self.messenger,
+                                 tray_available=self.tray.available)
         self.library_view = LibraryView(self.theme)
         self.downloads_view = DownloadsView(self.jobs)
-        self.server_view = ServerView(self.supervisor, self.actions, self.theme)
+        self.server_view = ServerView(self.supervisor, self.actions, self.theme,
+                                      endpoint_url=lambda: self.stable.url)
         self.window.add_page("library", "Library", "nav-library", self.library_view)
         self.window.add_page("downloads", "Downloads", "nav-downloads", self.downloads_view)
         self.window.add_page("server", "Server", "nav-server", self.server_view)
+        self.window.menus.add_menu("&Model", self.library_view.menu_actions())
+        self.window_memory = WindowMemory(paths.config_dir)
         self.drop_importer = DropImporter(
             self.window, self.messenger,
             dialog_chooser(self.window, lambda: self.settings.settings.library.import_mode),
@@ -140,8 +149,12 @@ class WranglerApp:
 
         self.supervisor.state_changed.connect(self._on_server_changed)
         self.supervisor.endpoint_changed.connect(self._on_server_changed)
-        self.supervisor.error.connect(lambda message: self.messenger.error(
-            message.split("\n", 1)[0], details=message))
+        self.supervisor.error.connect(self._on_server_error)
+        self.library_view.reveal_requested.connect(lambda: self.window.show_page("library"))
+        self.library_view.rescan_requested.connect(actions.rescan)
+        actions.imported.connect(self._on_imported)
+        self.window.import_requested.connect(
+            lambda: flows.choose_import_files(self.drop_importer.import_paths))
         self._on_server_changed()
 
         self.tray.show_window_requested.connect(self.window.bring_to_front)
@@ -167,6 +180,7 @@ class WranglerApp:
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
         self.tray.show()
+        self.window.restore_layout(self.window_memory.load())
         self.window.show()
         self._hashing_start = FirstShown(self.window, self.library.start_hashing)
         for problem in self._problems:
@@ -178,6 +192,7 @@ class WranglerApp:
             self._probe = StartupProbe(self.window, self.app)
 
     def shutdown(self) -> None:
+        self.window_memory.save(self.window.save_layout())
         self.actions.close()
         self.drop_importer.remove(self.app)
         self.supervisor.shutdown()
@@ -200,16 +215,31 @@ class WranglerApp:
         self.library_view.set_records(models)
         self.stable.set_catalog([record.id for record in models if not record.missing])
 
+    def _on_server_error(self, message: str) -> None:
+        problem = explain(message)
+        self._server_error = problem.short_text()
+        self.messenger.error(self._server_error, details=problem.full)
+
+    def _on_imported(self, records: list[object]) -> None:
+        first = next((r for r in records if isinstance(r, ModelRecord)), None)
+        if first is not None:
+            self.library_view.select_when_listed(first.id)
+
     def _on_server_changed(self, *_args: object) -> None:
         sup = self.supervisor
+        if sup.state == ServerState.READY and self._server_error:
+            # The server recovered: an error box still saying it crashed would be stale.
+            self.window.retract_error(self._server_error)
+            self._server_error = ""
         model_id = self.actions.serving_id()
         record = self.actions.find(model_id) if model_id else None
-        self.window.server_status.set_state(sup.state, record.name if record else model_id,
+        self.window.server_status.set_state(sup.state, title_of(record) if record else model_id,
                                             sup.client_endpoint)
         self.library_view.set_served(sup.model_id, sup.state)
 
     def _on_settings_changed(self, settings: Settings) -> None:
         self.stable.apply(settings.server, opening=False)  # gives the supervisor its settings too
+        self.server_view.refresh()  # the endpoint may have opened, moved or closed
         self.hub.set_settings(settings)
         self._refresh_runtime()
         self.theme.apply(settings.ui.theme)

@@ -12,11 +12,13 @@ from llama_wrangler.library.records import ModelRecord, absolute
 
 
 def match_ref(records: Sequence[ModelRecord], ref: str) -> ModelRecord:
-    """The one record ``ref`` names: exact name, name in any case, unique id prefix, or file path (the id
-    itself is looked up by the caller first). Raises ModelNotFoundError when none or several match."""
+    """The one record ``ref`` names: exact name, name in any case, the title the window shows (the GGUF
+    header's ``general.name``), unique id prefix, or file path (the id itself is looked up by the caller
+    first). Raises ModelNotFoundError when none or several match."""
     for matches in (
         [r for r in records if r.name == ref],
         [r for r in records if r.name.lower() == ref.lower()],
+        [r for r in records if r.info.name and r.info.name.strip().lower() == ref.strip().lower()],
         [r for r in records if r.id.startswith(ref.lower())] if ref else [],
         by_path(records, ref),
     ):

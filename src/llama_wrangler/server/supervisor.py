@@ -151,6 +151,11 @@ class ServerSupervisor(QObject):
         return self._restart_timer.isActive()
 
     @property
+    def restart_in_ms(self) -> int:
+        """Milliseconds until the scheduled automatic restart; -1 when none is scheduled."""
+        return self._restart_timer.remainingTime() if self._restart_timer.isActive() else -1
+
+    @property
     def settings(self) -> ServerSettings:
         return self._settings
 

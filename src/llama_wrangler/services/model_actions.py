@@ -14,13 +14,14 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from llama_wrangler.errors import WranglerError
-from llama_wrangler.library.registry import Library, ModelRecord
+from llama_wrangler.library.registry import Library, ModelRecord, ScanReport
 from llama_wrangler.server.state import ServerState
 from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.import_work import import_work
 from llama_wrangler.services.messages import Messenger
 from llama_wrangler.services.serve_target import ServeTarget, resolve_target
 from llama_wrangler.settings import ImportMode
+from llama_wrangler.work import JobKind, Work
 from llama_wrangler.workers.jobs import Job, JobManager
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,26 @@ class ModelActions(QObject):
         job.finished.connect(self._on_import_finished)
         job.failed.connect(lambda message: self._messenger.error(f"Import failed: {message}"))
         return self.jobs.submit(job)
+
+    def rescan(self) -> Job | None:
+        """Look for added, changed and vanished files off the GUI thread (a stat per file, but a big or
+        network folder can take a while); the result is reported as a message."""
+        if self.jobs is None:
+            return None
+        library = self.library
+
+        def run(_progress: object, _cancel: object) -> ScanReport:
+            return library.rescan()
+
+        job = Job.from_work(Work(JobKind.INSPECT, "Rescan the library", run))
+        job.finished.connect(self._on_rescanned)
+        job.failed.connect(lambda message: self._messenger.error(f"Rescan failed: {message}"))
+        return self.jobs.submit(job)
+
+    def _on_rescanned(self, report: object) -> None:
+        if isinstance(report, ScanReport):
+            self._messenger.info(f"Library rescanned: {report.summary()}."
+                                 + (" " + " ".join(report.errors[:3]) if report.errors else ""))
 
     def _on_import_finished(self, result: object) -> None:
         records = [r for r in result if isinstance(r, ModelRecord)] if isinstance(result, list) else []

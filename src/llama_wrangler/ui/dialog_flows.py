@@ -4,11 +4,12 @@ hands the answer to a service; nothing here does I/O of its own."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QDialog, QFileDialog
 
 from llama_wrangler.services.hub_actions import HubActions
 from llama_wrangler.services.messages import Messenger
@@ -26,8 +27,9 @@ class DialogFlows(QObject):
     """Opens the dialogs of ``window`` and routes their answers to the services."""
 
     def __init__(self, window: MainWindow, settings: SettingsStore, actions: ModelActions, hub: HubActions,
-                 messenger: Messenger) -> None:
+                 messenger: Messenger, *, tray_available: bool = False) -> None:
         super().__init__(window)
+        self._tray_available = tray_available
         self._window = window
         self._settings = settings
         self._actions = actions
@@ -35,9 +37,20 @@ class DialogFlows(QObject):
         self._messenger = messenger
 
     def open_settings(self) -> QDialog:
-        dialog = SettingsDialog(self._settings, self._window)
+        dialog = SettingsDialog(self._settings, self._window, tray_available=self._tray_available)
         dialog.finished.connect(dialog.deleteLater)
         dialog.saved.connect(lambda _s: self._messenger.info("Settings saved."))
+        dialog.open()
+        return dialog
+
+    def choose_import_files(self, chosen: Callable[[list[Path]], None]) -> QFileDialog:
+        """File → Import (Ctrl+O): pick .gguf files; ``chosen(paths)`` gets them (not called on cancel)."""
+        dialog = QFileDialog(self._window, "Import model files")
+        dialog.setObjectName("importFilesDialog")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFiles)
+        dialog.setNameFilters(["GGUF models (*.gguf)", "All files (*)"])
+        dialog.filesSelected.connect(lambda files: chosen([Path(f) for f in files]))
+        dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QMimeData, QObject, Signal
+from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -58,6 +58,7 @@ class DropImporter(QObject):
         self._messenger = messenger
         self._ask_mode = ask_mode
         self._mode = mode
+        self._usable = False
         window.setAcceptDrops(True)
 
     def install(self, app: QApplication) -> None:
@@ -81,21 +82,37 @@ class DropImporter(QObject):
             return False
         if not _has_urls(event) or not isinstance(event, QDragEnterEvent | QDragMoveEvent | QDropEvent):
             return False  # plain text dragged into a text field: Qt's own handling
+        if kind == QEvent.Type.DragEnter:
+            # Checked once per drag (a stat per path), not on every mouse move.
+            self._usable = bool(plan_drop(event.mimeData()).usable)
+            self._window.drop_overlay.cover("Drop to add to your library" if self._usable
+                                            else "Only .gguf files or folders can be added")
         if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
-            event.acceptProposedAction()
-            if kind == QEvent.Type.DragEnter:
-                plan = plan_drop(event.mimeData())
-                text = ("Drop to add to your library" if plan.usable
-                        else "Only .gguf files or folders can be added")
-                self._window.drop_overlay.cover(text)
+            if kind == QEvent.Type.DragEnter or self._usable:
+                # The enter is accepted even for an unusable drag, so that the leave arrives (and hides
+                # the overlay); the moves are what decide the cursor.
+                event.acceptProposedAction()
+            else:
+                event.setDropAction(Qt.DropAction.IgnoreAction)
+                event.ignore()  # the "no entry" cursor: this drop would do nothing
             return True
         self._window.drop_overlay.hide()
+        if not plan_drop(event.mimeData()).usable:
+            event.ignore()  # refused by the drop itself, whatever the drag said
+            self.handle_drop(event.mimeData())  # says why
+            return True
         event.acceptProposedAction()
         self.handle_drop(event.mimeData())
         return True
 
     def handle_drop(self, mime: QMimeData) -> None:
-        plan = plan_drop(mime)
+        self.import_plan(plan_drop(mime))
+
+    def import_paths(self, paths: list[Path]) -> None:
+        """Import files the user picked (File → Import, Ctrl+O) exactly as if they had been dropped."""
+        self.import_plan(plan_import(paths))
+
+    def import_plan(self, plan: ImportPlan) -> None:
         if not plan.usable:
             listed = "; ".join(plan.refused[:3]) or "nothing usable"
             self._messenger.warning("Only .gguf model files, or folders holding them, can be added. "

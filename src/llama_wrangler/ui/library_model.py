@@ -22,6 +22,7 @@ from PySide6.QtGui import QColor, QFont, QIcon
 from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.server.state import ServerState
 from llama_wrangler.ui.icons import icon
+from llama_wrangler.ui.model_names import file_label, title_of
 from llama_wrangler.ui.state_look import STATE_LOOKS, look
 from llama_wrangler.units import human_bytes, human_tokens
 
@@ -63,7 +64,7 @@ class LibraryTableModel(QAbstractTableModel):
     # -- feeding ---------------------------------------------------------------------------------------
     def set_records(self, records: list[ModelRecord]) -> None:
         self.beginResetModel()
-        self._records = sorted(records, key=lambda r: r.name.lower())
+        self._records = sorted(records, key=lambda r: title_of(r).lower())
         self._text = [tuple(self._display(r, column) for column in COLUMNS[:-1]) for r in self._records]
         self._keys = [tuple(self._sort_value(r, column, text) for column, text in zip(COLUMNS[:-1], row,
                                                                                       strict=True))
@@ -152,7 +153,7 @@ class LibraryTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if record.missing:
                 return f"The file is missing: {record.path}"
-            return str(record.path)
+            return f"{title_of(record)}\n{file_label(record)}\n{record.path.parent}"
         return None
 
     def _serving_text(self, record: ModelRecord) -> str:
@@ -164,7 +165,7 @@ class LibraryTableModel(QAbstractTableModel):
     def _display(record: ModelRecord, column: Column) -> str:
         info = record.info
         if column == Column.NAME:
-            return record.name + ("  (missing)" if record.missing else "")
+            return title_of(record) + ("  (missing)" if record.missing else "")
         if column == Column.ARCHITECTURE:
             return info.architecture or "—"
         if column == Column.PARAMETERS:
@@ -217,3 +218,15 @@ class LibraryFilterProxy(QSortFilterProxyModel):
 
     def set_filter_text(self, text: str) -> None:
         self.setFilterFixedString(text.strip())
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:  # noqa: N802 (Qt override)
+        if super().filterAcceptsRow(source_row, source_parent):
+            return True
+        # The file name and id are not columns, but people search for what they downloaded.
+        wanted = self.filterRegularExpression().pattern()
+        model = self.sourceModel()
+        if not wanted or not isinstance(model, LibraryTableModel):
+            return False
+        record = model.record(source_row)
+        needle = self.filterRegularExpression()
+        return bool(needle.match(record.path.name).hasMatch() or needle.match(record.id).hasMatch())

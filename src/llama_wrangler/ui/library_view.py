@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QItemSelection, QModelIndex, QObject, Qt, Slot
+import json
+
+from PySide6.QtCore import QByteArray, QEvent, QItemSelection, QModelIndex, QObject, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -26,17 +29,30 @@ from llama_wrangler.ui.library_model import (
 )
 from llama_wrangler.ui.model_details import ModelDetails
 from llama_wrangler.ui.theme import ThemeManager
+from llama_wrangler.ui.window_menu import make_action
 from llama_wrangler.units import human_bytes
 
 # Columns hidden first when the table gets narrow, least important first.
 NARROW_HIDE_ORDER = (Column.SOURCE, Column.ARCHITECTURE, Column.CONTEXT, Column.PARAMETERS)
+TABLE_ONLY = Qt.ShortcutContext.WidgetShortcut
 NAME_MIN_WIDTH = 180
 CELL_PADDING = 24
 
 
 class LibraryView(QWidget):
     """Shows records it is given (:meth:`set_records`) and the served model (:meth:`set_served`).
-    Actions leave through :attr:`details`' signals; the view itself changes nothing."""
+    Actions leave through :attr:`details`' signals; the view itself changes nothing.
+
+    Its commands (:meth:`menu_actions`): Find (Ctrl+F), Serve (Enter, in the table), Remove (Delete, in
+    the table), Rescan (F5).
+
+    Signals:
+        reveal_requested(): show this page (a shortcut was used while another page was in front).
+        rescan_requested(): look for added, changed or vanished model files.
+    """
+
+    reveal_requested = Signal()
+    rescan_requested = Signal()
 
     def __init__(self, theme: ThemeManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -65,6 +81,9 @@ class LibraryView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
+        # Tab moves on to the next control (the details pane) instead of walking the cells and changing
+        # the selected model; arrow keys still move between rows.
+        self.table.setTabKeyNavigation(False)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
         self.table.verticalHeader().hide()
@@ -74,8 +93,13 @@ class LibraryView(QWidget):
         header.setStretchLastSection(False)
         # Fixed widths measured from the text once per refresh (ResizeToContents would query every cell
         # on every change: seconds with a few hundred models).
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        # The user may widen a column by dragging; that width is kept (and remembered between sessions).
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(Column.NAME, QHeaderView.ResizeMode.Stretch)
+        header.sectionResized.connect(self._on_section_resized)
+        self._user_widths: dict[int, int] = {}
+        self._pending_select = ""
+        self._measuring = False
         header.setMinimumSectionSize(56)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.table.doubleClicked.connect(self._on_double_clicked)
@@ -86,6 +110,12 @@ class LibraryView(QWidget):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setProperty("muted", True)
         self.empty.setWordWrap(True)
+        self.no_matches = QLabel(self.table.viewport())
+        self.no_matches.setObjectName("noMatches")
+        self.no_matches.setProperty("muted", True)
+        self.no_matches.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.no_matches.setWordWrap(True)
+        self.no_matches.hide()
 
         self.details = ModelDetails(theme)
         self.details.setMinimumWidth(300)
@@ -117,18 +147,83 @@ class LibraryView(QWidget):
         layout.setSpacing(14)
         layout.addLayout(head)
         layout.addWidget(self.splitter, 1)
+        self._make_actions()
         self._update_count()
+
+    def _make_actions(self) -> None:
+        self.find_action = make_action(self, "&Find models", QKeySequence.StandardKey.Find)
+        self.find_action.triggered.connect(self.focus_filter)
+        self.serve_action = make_action(self, "&Serve selected model", "Return", "Enter", context=TABLE_ONLY)
+        self.serve_action.triggered.connect(self._serve_selected)
+        self.remove_action = make_action(self, "&Remove selected model…", QKeySequence.StandardKey.Delete,
+                                         context=TABLE_ONLY)
+        self.remove_action.triggered.connect(self._remove_selected)
+        self.rescan_action = make_action(self, "Re&scan the models folder", QKeySequence.StandardKey.Refresh)
+        self.rescan_action.triggered.connect(self.rescan_requested)
+        self.clear_filter_action = make_action(self, "Clear the filter", "Escape", context=TABLE_ONLY)
+        self.clear_filter_action.triggered.connect(self.filter.clear)
+        self.filter.addAction(self.clear_filter_action)
+        # Enter and Delete belong to the table: in the filter field they keep their text-editing meaning.
+        self.table.addAction(self.serve_action)
+        self.table.addAction(self.remove_action)
+
+    def menu_actions(self) -> list[QAction | None]:
+        """The Model menu (``None``: a separator)."""
+        return [self.find_action, None, self.serve_action, self.remove_action, None, self.rescan_action]
+
+    @Slot()
+    def focus_filter(self) -> None:
+        self.reveal_requested.emit()
+        self.filter.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter.selectAll()
+
+    @Slot()
+    def _serve_selected(self) -> None:
+        model_id = self.selected_id()
+        row = self.model.row_of(model_id) if model_id else -1
+        if row >= 0 and model_id != self.model.served_id and not self.model.record(row).missing:
+            self.details.serve_requested.emit(model_id)
+
+    @Slot()
+    def _remove_selected(self) -> None:
+        model_id = self.selected_id()
+        if model_id:
+            self.details.remove_requested.emit(model_id)
+
+    # -- remembered layout -----------------------------------------------------------------------------
+    def save_layout(self) -> dict[str, QByteArray]:
+        widths = json.dumps({str(column): width for column, width in self._user_widths.items()})
+        return {"splitter": self.splitter.saveState(), "columns": QByteArray(widths.encode())}
+
+    def restore_layout(self, state: dict[str, QByteArray]) -> None:
+        if "splitter" in state:
+            self.splitter.restoreState(state["splitter"])
+        try:
+            saved = json.loads(bytes(state["columns"].data()).decode()) if "columns" in state else {}
+        except (ValueError, UnicodeDecodeError):
+            saved = {}  # an unreadable entry: measured widths instead
+        if isinstance(saved, dict):
+            self._user_widths = {int(k): int(v) for k, v in saved.items()
+                                 if str(k).isdigit() and int(k) in set(Column) and isinstance(v, int) and v > 20}
+            self._measure_columns()
+            self._fit_columns()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
             self._fit_columns()
+            self.no_matches.setGeometry(self.table.viewport().rect().adjusted(16, 16, -16, -16))
         return False
 
     def _fit_columns(self) -> None:
-        """Hide the least important columns when the table is narrow (the details pane shows them)."""
+        """Hide the least important columns when the table is narrow (the details pane shows them). The
+        Server column shows only while a model is served: empty, it would take the Name column's room."""
         available = self.table.viewport().width() - NAME_MIN_WIDTH
         widths = self._widths
         hidden: set[Column] = set()
+        serving = bool(self.model.served_id) and self.model.served_state != ServerState.STOPPED
+        self.table.setColumnHidden(Column.SERVING, not serving)
+        if not serving:
+            hidden.add(Column.SERVING)
         for column in NARROW_HIDE_ORDER:
             if sum(w for c, w in widths.items() if c not in hidden) <= available:
                 break
@@ -148,13 +243,29 @@ class LibraryView(QWidget):
             if column == Column.SERVING:
                 content += 22  # the state dot
             title = header_metrics.horizontalAdvance(HEADERS[column]) + 18  # room for the sort arrow
-            widths[column] = max(content + CELL_PADDING, title + CELL_PADDING)
-            self.table.horizontalHeader().resizeSection(column, widths[column])
+            widths[column] = self._user_widths.get(column, max(content + CELL_PADDING, title + CELL_PADDING))
+            self._measuring = True
+            try:
+                self.table.horizontalHeader().resizeSection(column, widths[column])
+            finally:
+                self._measuring = False
         self._widths = widths
 
+    @Slot(int, int, int)
+    def _on_section_resized(self, column: int, _old: int, new: int) -> None:
+        if not self._measuring and column != Column.NAME and new > 0 and self.table.isVisible():
+            self._user_widths[column] = new
+            self._widths[Column(column)] = new
+
     # -- feeding ---------------------------------------------------------------------------------------
+    def select_when_listed(self, model_id: str) -> None:
+        """Select and scroll to ``model_id`` now, or as soon as it appears (an import just finished; the
+        table refreshes a moment later)."""
+        self._pending_select = "" if self.select(model_id) else model_id
+
     def set_records(self, records: list[ModelRecord]) -> None:
-        selected = self.selected_id()
+        selected = self._pending_select or self.selected_id()
+        self._pending_select = ""
         self.model.set_records(records)
         self._measure_columns()
         self.table.setVisible(bool(records))
@@ -170,6 +281,7 @@ class LibraryView(QWidget):
 
     def set_served(self, model_id: str, state: str) -> None:
         self.model.set_served(model_id, state)
+        self._fit_columns()
         self._refresh_details()
 
     def select(self, model_id: str) -> bool:
@@ -219,3 +331,8 @@ class LibraryView(QWidget):
             self.count_label.setText(f"{total} model{'s' if total != 1 else ''} · {human_bytes(size)}")
         else:
             self.count_label.setText(f"{shown} of {total} models shown")
+        no_match = total > 0 and shown == 0
+        self.no_matches.setText(f"No models match “{self.filter.text().strip()}”.\n"
+                                "Clear the filter (Esc) to see all of them." if no_match else "")
+        self.no_matches.setGeometry(self.table.viewport().rect().adjusted(16, 16, -16, -16))
+        self.no_matches.setVisible(no_match)

@@ -8,8 +8,9 @@ where the Hugging Face / Ollama browser tabs will plug in.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
-from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtCore import QByteArray, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -28,10 +29,23 @@ from PySide6.QtWidgets import (
 from llama_wrangler import APP_NAME
 from llama_wrangler.services.messages import Level, Messenger
 from llama_wrangler.ui.icons import icon, tinted_icon
+from llama_wrangler.ui.notifications import MessageHistory
 from llama_wrangler.ui.status_indicator import ServerStatusLabel
 from llama_wrangler.ui.theme import ThemeManager
+from llama_wrangler.ui.window_menu import ShortcutsDialog, WindowMenus
 
 DEFAULT_SIZE = QSize(1280, 800)
+
+
+@runtime_checkable
+class RemembersLayout(Protocol):
+    """A page whose layout (splitters, column widths) is kept between sessions."""
+
+    def save_layout(self) -> dict[str, QByteArray]: ...
+
+    def restore_layout(self, state: dict[str, QByteArray]) -> None: ...
+
+
 MINIMUM_SIZE = QSize(1024, 640)
 SIDEBAR_WIDTH = 212
 
@@ -60,12 +74,14 @@ class DropOverlay(QFrame):
 
 class MainWindow(QMainWindow):
     """Signals:
-        add_model_requested(): the user wants the Add-model dialog.
-        settings_requested(): the user wants the settings dialog.
-        quit_requested(): closing the window should end the app (no tray to stay in).
+        add_model_requested(): the user wants the Add-model dialog (Ctrl+N).
+        import_requested(): the user wants to pick model files to import (Ctrl+O).
+        settings_requested(): the user wants the settings dialog (Ctrl+,).
+        quit_requested(): end the app (Ctrl+Q, or closing the window with no tray to stay in).
     """
 
     add_model_requested = Signal()
+    import_requested = Signal()
     settings_requested = Signal()
     quit_requested = Signal()
 
@@ -99,10 +115,10 @@ class MainWindow(QMainWindow):
         brand_row.addWidget(brand_icon)
         brand_row.addWidget(brand, 1)
 
-        self.add_button = QPushButton("Add model")
+        self.add_button = QPushButton("&Add model")
         self.add_button.setProperty("primary", True)
         self.add_button.clicked.connect(self.add_model_requested)
-        self.settings_button = QPushButton("Settings")
+        self.settings_button = QPushButton("Se&ttings")
         self.settings_button.clicked.connect(self.settings_requested)
         bottom = QVBoxLayout()
         bottom.setContentsMargins(14, 8, 14, 16)
@@ -129,9 +145,20 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.server_status = ServerStatusLabel(theme)
+        self.messages = MessageHistory()
+        self.statusBar().addPermanentWidget(self.messages)
         self.statusBar().addPermanentWidget(self.server_status)
         self.statusBar().setSizeGripEnabled(False)
+        self.statusBar().messageChanged.connect(self._on_status_message_changed)
         self.drop_overlay = DropOverlay(central)
+
+        self.menus = WindowMenus(self)
+        self.menus.add_model.triggered.connect(self.add_model_requested)
+        self.menus.import_files.triggered.connect(self.import_requested)
+        self.menus.settings.triggered.connect(self.settings_requested)
+        self.menus.quit.triggered.connect(self.quit_requested)
+        self.menus.shortcuts.triggered.connect(self.show_shortcuts)
+        self.menus.messages.triggered.connect(self.messages.open_list)
 
         messenger.shown.connect(self._on_message)
         theme.changed.connect(self._on_theme_changed)
@@ -147,6 +174,7 @@ class MainWindow(QMainWindow):
         item.setSizeHint(QSize(0, 40))
         self.nav.addItem(item)
         self.stack.addWidget(widget)
+        self.menus.add_go_action(title, self.nav.count()).triggered.connect(lambda: self.show_page(key))
         self._tint_nav_icons()
         if self.nav.currentRow() < 0:
             self.nav.setCurrentRow(0)
@@ -164,6 +192,31 @@ class MainWindow(QMainWindow):
     def current_page_key(self) -> str:
         item = self.nav.currentItem()
         return str(item.data(Qt.ItemDataRole.UserRole)) if item is not None else ""
+
+    # -- remembered layout -----------------------------------------------------------------------------
+    def save_layout(self) -> dict[str, QByteArray]:
+        """The window's geometry and each page's own layout (splitters, column widths), by key."""
+        state = {"window/geometry": self.saveGeometry()}
+        for key, page in self._pages.items():
+            if isinstance(page, RemembersLayout):
+                state.update({f"{key}/{name}": blob for name, blob in page.save_layout().items()})
+        return state
+
+    def restore_layout(self, state: dict[str, QByteArray]) -> None:
+        geometry = state.get("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        for key, page in self._pages.items():
+            if isinstance(page, RemembersLayout):
+                prefix = f"{key}/"
+                page.restore_layout({name.removeprefix(prefix): blob for name, blob in state.items()
+                                     if name.startswith(prefix)})
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self.menus.all_actions(), self)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
 
     def bring_to_front(self) -> None:
         self.show()
@@ -192,12 +245,19 @@ class MainWindow(QMainWindow):
         if row >= 0:
             self.stack.setCurrentIndex(row)
 
+    @Slot(str)
+    def _on_status_message_changed(self, text: str) -> None:
+        # The bar cuts long lines at its edge: the whole line is in the tooltip (and in Messages).
+        self.statusBar().setToolTip(text)
+
     @Slot(str, str, str)
     def _on_message(self, level: str, text: str, details: str) -> None:
+        self.messages.add(level, text, details)
+        first_line = text.splitlines()[0] if text else ""
         if level != Level.ERROR.value:
-            self.statusBar().showMessage(text, 8000)
+            self.statusBar().showMessage(first_line, 8000)
             return
-        self.statusBar().showMessage(text, 15000)
+        self.statusBar().showMessage(first_line, 15000)
         # One non-blocking box; a burst of errors updates it instead of stacking dialogs.
         if self._error_box is None:
             box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME, "", QMessageBox.StandardButton.Ok, self)
@@ -205,7 +265,8 @@ class MainWindow(QMainWindow):
             box.setWindowModality(Qt.WindowModality.WindowModal)
             self._error_box = box
         self._error_box.setText(text)
-        self._error_box.setDetailedText(details)
+        # "Show Details…" only when there is more to see than the message itself.
+        self._error_box.setDetailedText(details if details.strip() and details.strip() != text.strip() else "")
         self._error_box.open()
 
     @Slot()
@@ -220,6 +281,12 @@ class MainWindow(QMainWindow):
             item.setIcon(tinted_icon(self._nav_icons[key], color))
         self.add_button.setIcon(tinted_icon("action-add", self._theme.colors.accent_text))
         self.settings_button.setIcon(tinted_icon("action-settings", color))
+
+    def retract_error(self, text: str) -> None:
+        """Close the error box if it still shows ``text`` (the problem is over; the message stays in
+        Messages)."""
+        if self._error_box is not None and self._error_box.isVisible() and self._error_box.text() == text:
+            self._error_box.close()
 
     @property
     def error_box(self) -> QMessageBox | None:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 from llama_wrangler.library.origins import origin_rows
 from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.ui.icons import tinted_icon
+from llama_wrangler.ui.model_names import file_label, title_of
 from llama_wrangler.ui.requantize_dialog import can_requantize
 from llama_wrangler.ui.theme import ThemeManager
 from llama_wrangler.units import human_bytes
@@ -70,12 +71,12 @@ def metadata_rows(record: ModelRecord) -> list[tuple[str, str]]:
                                      else "")),
         ("SHA-256", record.sha256 or "not computed yet"),
         ("Added", record.added_at.replace("T", " ").removesuffix("+00:00") or "—"),
-        ("Id", record.id),
+        ("API id", record.id),
     ]
     return rows
 
 
-BREAKABLE_ROWS = {"Path", "SHA-256", "Id", "Origin repo", "Origin file"}
+BREAKABLE_ROWS = {"Path", "SHA-256", "API id", "Origin repo", "Origin file"}
 
 
 class ModelDetails(QFrame):
@@ -107,16 +108,22 @@ class ModelDetails(QFrame):
         self.subtitle.setProperty("muted", True)
         self.subtitle.setWordWrap(True)
 
-        self.serve_button = QPushButton("Serve")
+        self.file_name = QLabel()
+        self.file_name.setProperty("muted", True)
+        self.file_name.setWordWrap(True)
+        self.file_name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.file_name.hide()
+
+        self.serve_button = QPushButton("&Serve")
         self.serve_button.setProperty("primary", True)
         self.serve_button.clicked.connect(self._on_serve_clicked)
-        self.folder_button = QPushButton("Folder")
+        self.folder_button = QPushButton("F&older")
         self.folder_button.setToolTip("Show the model file in your file manager")
         self.folder_button.clicked.connect(lambda: self._emit_for(self.show_in_folder_requested))
-        self.requantize_button = QPushButton("Re-quantize…")
+        self.requantize_button = QPushButton("Re-&quantize…")
         self.requantize_button.setToolTip("Re-quantize: make a smaller copy at another quant type")
         self.requantize_button.clicked.connect(lambda: self._emit_for(self.requantize_requested))
-        self.remove_button = QPushButton("Remove…")
+        self.remove_button = QPushButton("&Remove…")
         self.remove_button.setToolTip("Remove the model from the library")
         self.remove_button.setProperty("danger", True)
         self.remove_button.clicked.connect(lambda: self._emit_for(self.remove_requested))
@@ -149,6 +156,7 @@ class ModelDetails(QFrame):
         layout.setContentsMargins(18, 16, 18, 16)
         layout.setSpacing(10)
         layout.addWidget(self.title)
+        layout.addWidget(self.file_name)
         layout.addWidget(self.subtitle)
         layout.addLayout(actions)
         layout.addWidget(scroll, 1)
@@ -170,14 +178,18 @@ class ModelDetails(QFrame):
         if record is None:
             self.title.setText("No model selected")
             self.subtitle.setText("Pick a model in the table, or drop a .gguf file onto the window.")
-            self.serve_button.setText("Serve")
+            self.serve_button.setText("&Serve")
+            self.file_name.hide()
             self._tint()
             return
-        self.title.setText(record.name)
+        self.title.setText(title_of(record))
+        self.file_name.setText(breakable(file_label(record), every=40))
+        self.file_name.setToolTip(str(record.path))
+        self.file_name.show()
         parts = [p for p in (record.info.parameter_label if record.info.parameter_count else "",
                              record.info.quant or "", human_bytes(record.size_bytes)) if p]
         self.subtitle.setText(" · ".join(parts) + ("  —  the file is missing" if record.missing else ""))
-        self.serve_button.setText("Stop serving" if serving else "Serve")
+        self.serve_button.setText("&Stop serving" if serving else "&Serve")
         self.serve_button.setEnabled(not record.missing or serving)
         requantizable = can_requantize(record)
         self.requantize_button.setEnabled(requantizable)

@@ -1,10 +1,18 @@
-"""The Server page: state with a coloured indicator, the endpoint with a copy button, the model and its
-real context size (from ``/props``), start / stop / restart, and the live llama-server log."""
+"""The Server page: state with a coloured indicator, the endpoint and what it does with a request right
+now, the API id a client sends (with copy buttons), the model and its real context size (from ``/props``),
+start / stop / restart, the current failure in a few lines, and the live llama-server log.
+
+What it shows is read from the supervisor and, for the stable endpoint, from ``endpoint_url()``
+(``EndpointService.url``) on every change: the page never keeps its own idea of the server's state.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
+from collections.abc import Callable
+from datetime import datetime
+
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -12,7 +20,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -22,20 +29,42 @@ from llama_wrangler.server.state import ServerState
 from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.model_actions import ModelActions
 from llama_wrangler.ui.icons import icon, tinted_icon
+from llama_wrangler.ui.model_names import picker_label, title_of
+from llama_wrangler.ui.server_log import LOG_MAX_LINES, ServerLog
+from llama_wrangler.ui.server_problem import explain
 from llama_wrangler.ui.state_look import look
 from llama_wrangler.ui.theme import ThemeManager
 
-LOG_MAX_LINES = 2000
+__all__ = ["LOG_MAX_LINES", "ServerView", "endpoint_note"]
+
 ACTIVE_STATES = (ServerState.STARTING, ServerState.LOADING, ServerState.READY)
+SERVED_MARK = "●  "
+
+
+def endpoint_note(state: str, *, proxy_url: str, model: str) -> str:
+    """What the endpoint does with a request right now, in the user's words."""
+    if state == ServerState.READY:
+        return f"Answering requests with {model}." if model else "Answering requests."
+    if proxy_url and state in (ServerState.STARTING, ServerState.LOADING):
+        return f"Open: requests wait while {model or 'the model'} loads."
+    if proxy_url and state == ServerState.STOPPING:
+        return "Open: requests wait while the model changes."
+    if proxy_url:
+        return ("Open, no model loaded: /v1/models lists your library, a request that names a model (its "
+                "API id) starts it, and other requests get “503 no model loaded”.")
+    return "Not open. It opens when you serve a model."
 
 
 class ServerView(QWidget):
     def __init__(self, supervisor: ServerSupervisor, actions: ModelActions, theme: ThemeManager,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, endpoint_url: Callable[[], str] = lambda: "") -> None:
         super().__init__(parent)
         self._supervisor = supervisor
         self._actions = actions
         self._theme = theme
+        self._endpoint_url = endpoint_url
+        self._followed = ""  # the served model the picker last moved to
+        self._problem_at = ""
 
         title = QLabel("Server")
         title.setObjectName("pageTitle")
@@ -52,12 +81,12 @@ class ServerView(QWidget):
         self.model_combo.setMinimumWidth(260)
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_combo.currentIndexChanged.connect(lambda _index: self._refresh())
-        self.start_button = QPushButton("Start")
+        self.start_button = QPushButton("&Start")
         self.start_button.setProperty("primary", True)
         self.start_button.clicked.connect(self._on_start)
-        self.stop_button = QPushButton("Stop")
+        self.stop_button = QPushButton("St&op")
         self.stop_button.clicked.connect(self._on_stop)
-        self.restart_button = QPushButton("Restart")
+        self.restart_button = QPushButton("R&estart")
         self.restart_button.clicked.connect(self._on_restart)
 
         state_row = QHBoxLayout()
@@ -66,7 +95,8 @@ class ServerView(QWidget):
         state_row.addWidget(self.state_label, 1)
         control_row = QHBoxLayout()
         control_row.setSpacing(8)
-        model_caption = QLabel("Model")
+        model_caption = QLabel("&Model")
+        model_caption.setBuddy(self.model_combo)
         model_caption.setProperty("muted", True)
         control_row.addWidget(model_caption)
         control_row.addWidget(self.model_combo, 1)
@@ -75,28 +105,45 @@ class ServerView(QWidget):
         control_row.addWidget(self.restart_button)
 
         self.endpoint = QLineEdit()
+        self.endpoint.setObjectName("endpointField")
         self.endpoint.setReadOnly(True)
-        self.endpoint.setPlaceholderText("Not running")
-        self.copy_button = QPushButton("Copy")
-        self.copy_button.clicked.connect(self._on_copy)
-        self.copy_button.setFixedHeight(self.endpoint.sizeHint().height())
-        endpoint_row = QHBoxLayout()
-        endpoint_row.addWidget(self.endpoint, 1)
-        endpoint_row.addWidget(self.copy_button)
-        self.served_model = QLabel("—")
-        self.served_model.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.endpoint.setPlaceholderText("Not open")
+        self.copy_button = QPushButton("&Copy")
+        self.copy_button.setToolTip("Copy the endpoint's address")
+        self.copy_button.clicked.connect(lambda: self._copy(self.endpoint.text(), self.copy_button))
+        self.endpoint_note = QLabel()
+        self.endpoint_note.setProperty("muted", True)
+        self.endpoint_note.setWordWrap(True)
+        self.api_id = QLineEdit()
+        self.api_id.setObjectName("apiIdField")
+        self.api_id.setReadOnly(True)
+        self.copy_id_button = QPushButton("Cop&y id")
+        self.copy_id_button.setToolTip("Copy the model id clients send as \"model\"")
+        self.copy_id_button.clicked.connect(lambda: self._copy(self.api_id.text(), self.copy_id_button))
+        self.api_note = QLabel()
+        self.api_note.setProperty("muted", True)
+        self.api_note.setWordWrap(True)
         self.context_size = QLabel("—")
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
-        self.error_label.setProperty("fieldError", True)
-        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_label.hide()
+        self.problem = QLabel()
+        self.problem.setObjectName("serverProblem")
+        self.problem.setWordWrap(True)
+        self.problem.setProperty("fieldError", True)
+        self.problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.problem.hide()
+        self.restart_note = QLabel()
+        self.restart_note.setProperty("muted", True)
+        self.restart_note.hide()
+        self._countdown = QTimer(self)  # redraws "Restarting in N s" once a second while one is scheduled
+        self._countdown.setInterval(500)
+        self._countdown.timeout.connect(self._refresh)
 
         form = QFormLayout()
         form.setHorizontalSpacing(16)
         form.setVerticalSpacing(8)
-        form.addRow(self._caption("Endpoint"), endpoint_row)
-        form.addRow(self._caption("Serving"), self.served_model)
+        form.addRow(self._caption("Endpoint"), self._with_button(self.endpoint, self.copy_button,
+                                                                  self.endpoint_note))
+        form.addRow(self._caption("API model id"), self._with_button(self.api_id, self.copy_id_button,
+                                                                      self.api_note))
         form.addRow(self._caption("Context size"), self.context_size)
 
         card = QFrame()
@@ -107,22 +154,14 @@ class ServerView(QWidget):
         card_layout.addLayout(state_row)
         card_layout.addLayout(control_row)
         card_layout.addLayout(form)
-        card_layout.addWidget(self.error_label)
+        card_layout.addWidget(self.restart_note)
+        card_layout.addWidget(self.problem)
 
-        # Log ----------------------------------------------------------------------------------------
         log_title = QLabel("Log")
         log_title.setObjectName("sectionTitle")
-        self.log = QPlainTextEdit()
-        self.log.setObjectName("serverLog")
-        self.log.setReadOnly(True)
-        self.log.setMaximumBlockCount(LOG_MAX_LINES)
-        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-        mono.setStyleHint(QFont.StyleHint.Monospace)
-        self.log.setFont(mono)
-        self.log.setPlaceholderText("llama-server's output appears here while it runs.")
+        self.log = ServerLog(self._public_url)
         for line in supervisor.log_lines():
-            self.log.appendPlainText(line)
+            self.log.add_line(line)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(28, 24, 28, 20)
@@ -137,7 +176,7 @@ class ServerView(QWidget):
 
         supervisor.state_changed.connect(self._on_state_changed)
         supervisor.endpoint_changed.connect(self._on_endpoint_changed)
-        supervisor.log_line.connect(self._on_log_line)
+        supervisor.log_line.connect(self.log.add_line)
         supervisor.error.connect(self._on_error)
         actions.library_changed.connect(self.refresh_models)
         theme.changed.connect(self._refresh)
@@ -147,22 +186,45 @@ class ServerView(QWidget):
     def _caption(self, text: str) -> QLabel:
         label = QLabel(text)
         label.setProperty("muted", True)
+        label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        label.setContentsMargins(0, 6, 0, 0)
         return label
 
-    # -- slots -----------------------------------------------------------------------------------------
+    @staticmethod
+    def _with_button(field: QLineEdit, button: QPushButton, note: QLabel) -> QWidget:
+        holder = QWidget()
+        column = QVBoxLayout(holder)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(4)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(10)  # a clear gap between the field and its button
+        row.addWidget(field, 1)
+        row.addWidget(button)
+        button.setFixedHeight(field.sizeHint().height())
+        column.addLayout(row)
+        column.addWidget(note)
+        return holder
+
+    def _public_url(self) -> str:
+        url = self._endpoint_url()
+        return f"{url}/v1" if url else ""
+
+    # -- feeding ---------------------------------------------------------------------------------------
     @Slot()
     def refresh_models(self) -> None:
         current = self.model_combo.currentData() or self._actions.serving_id()
+        self.model_combo.blockSignals(True)
         self.model_combo.clear()
         for record in self._actions.models():
             if not record.missing:
-                label = f"{record.name}  ·  {record.info.quant}" if record.info.quant else record.name
-                self.model_combo.addItem(label, record.id)
+                self.model_combo.addItem(picker_label(record), record.id)
         if not self.model_combo.count():
             self.model_combo.addItem("No models in the library", "")
         index = self.model_combo.findData(current)
         if index >= 0:
             self.model_combo.setCurrentIndex(index)
+        self.model_combo.blockSignals(False)
         self._refresh()
 
     def select_model(self, model_id: str) -> None:
@@ -170,30 +232,37 @@ class ServerView(QWidget):
         if index >= 0:
             self.model_combo.setCurrentIndex(index)
 
+    def refresh(self) -> None:
+        """Read everything again (the endpoint opened or closed, settings changed)."""
+        self._refresh()
+
+    # -- slots -----------------------------------------------------------------------------------------
     @Slot()
     def _on_start(self) -> None:
         model_id = self.model_combo.currentData()
         if model_id:
-            self.error_label.hide()
+            self._clear_problem()
             self._actions.serve(str(model_id))
 
     @Slot()
     def _on_stop(self) -> None:
+        self._clear_problem()
         self._actions.stop()
 
     @Slot()
     def _on_restart(self) -> None:
-        self.error_label.hide()
+        self._clear_problem()
         self._supervisor.restart()
 
-    @Slot()
-    def _on_copy(self) -> None:
-        if self.endpoint.text():
-            QGuiApplication.clipboard().setText(self.endpoint.text())
-            self.copy_button.setText("Copied")
+    def _copy(self, text: str, button: QPushButton) -> None:
+        if text:
+            QGuiApplication.clipboard().setText(text)
+            button.setText("Copied")
 
     @Slot(str, str)
-    def _on_state_changed(self, _old: str, _new: str) -> None:
+    def _on_state_changed(self, _old: str, new: str) -> None:
+        if new in (ServerState.READY, ServerState.STOPPED):
+            self._clear_problem()  # a recovered or stopped server has no current failure
         self._refresh()
 
     @Slot(str)
@@ -201,46 +270,88 @@ class ServerView(QWidget):
         self._refresh()
 
     @Slot(str)
-    def _on_log_line(self, line: str) -> None:
-        bar = self.log.verticalScrollBar()
-        at_bottom = bar.value() >= bar.maximum() - 4
-        self.log.appendPlainText(line)
-        if at_bottom:  # follow the output unless the user scrolled up to read
-            bar.setValue(bar.maximum())
-
-    @Slot(str)
     def _on_error(self, message: str) -> None:
-        self.error_label.setText(message)
-        self.error_label.show()
+        problem = explain(message)
+        self._problem_at = datetime.now().astimezone().strftime("%H:%M:%S")
+        self.problem.setText(f"{self._problem_at} — {problem.short_text()}")
+        self.problem.setToolTip(problem.full)
+        self.problem.show()
+        self._refresh()
+
+    def _clear_problem(self) -> None:
+        self.problem.hide()
+        self.problem.clear()
+
+    # -- drawing ---------------------------------------------------------------------------------------
+    def _follow_served_model(self, served: str) -> None:
+        """Move the picker to the served model when that changes (a switch made through the API, the
+        tray or the library), so it never offers to undo a client's choice."""
+        if served and served != self._followed:
+            self.select_model(served)
+        self._followed = served
+        for index in range(self.model_combo.count()):
+            model_id = str(self.model_combo.itemData(index) or "")
+            record = self._actions.find(model_id) if model_id else None
+            if record is None:
+                continue
+            text = picker_label(record)
+            self.model_combo.setItemText(index, f"{SERVED_MARK}{text}" if model_id == served and served
+                                         else text)
 
     def _refresh(self) -> None:
         sup = self._supervisor
         state = sup.state
         colors = self._theme.colors
+        running = state in ACTIVE_STATES
+        served = (sup.wanted_model_id or sup.model_id) if running else ""
+        self.model_combo.blockSignals(True)
+        self._follow_served_model(served)
+        self.model_combo.blockSignals(False)
         self.state_dot.setPixmap(icon(look(state).icon).pixmap(22, 22))
-        serving = self._actions.find(sup.model_id) if sup.model_id else None
-        name = serving.name if serving is not None else sup.model_id
+        record = self._actions.find(sup.model_id) if sup.model_id else None
+        name = title_of(record) if record is not None else sup.model_id
         words = look(state).words
-        self.state_label.setText(f"{words} — {name}" if name and state in ACTIVE_STATES else words)
-        endpoint = sup.client_endpoint
-        self.endpoint.setText(f"{endpoint}/v1" if endpoint else "")
-        self.copy_button.setEnabled(bool(endpoint))
-        self.copy_button.setText("Copy")
-        self.served_model.setText(name if name and state in ACTIVE_STATES else "—")
+        self.state_label.setText(f"{words} — {name}" if name and running else words)
+
+        proxy = self._endpoint_url()
+        base = proxy or sup.client_endpoint
+        self.endpoint.setText(f"{base}/v1" if base else "")
+        self.endpoint.setPlaceholderText("Not open")
+        self.endpoint_note.setText(endpoint_note(state, proxy_url=proxy, model=name if running else ""))
+        self.copy_button.setEnabled(bool(base))
+        self.copy_button.setText("&Copy")
+
+        chosen = str(self.model_combo.currentData() or "")
+        api_model = sup.model_id if running and sup.model_id else chosen
+        self.api_id.setText(api_model)
+        self.copy_id_button.setEnabled(bool(api_model))
+        self.copy_id_button.setText("Cop&y id")
+        api_record = self._actions.find(api_model) if api_model else None
+        self.api_note.setText(
+            f"Clients send this as \"model\" to use {title_of(api_record)}; naming another library "
+            "model switches to it." if api_record is not None and proxy else
+            "Clients send this as \"model\"." if api_record is not None else "")
         ctx = sup.context_size
         self.context_size.setText(f"{ctx:,} tokens" if ctx else "—")
-        running = state in ACTIVE_STATES
-        has_models = bool(self.model_combo.currentData())
-        chosen = str(self.model_combo.currentData() or "")
-        self.start_button.setEnabled(has_models and state != ServerState.STOPPING)
-        self.start_button.setText("Switch" if running and chosen != sup.model_id else "Start")
-        if running and chosen == sup.model_id:
-            self.start_button.setEnabled(False)
-        self.stop_button.setEnabled(state in (*ACTIVE_STATES, ServerState.CRASHED))
-        self.restart_button.setEnabled(running)
+
+        self.start_button.setEnabled(bool(chosen) and state != ServerState.STOPPING
+                                     and not (running and chosen == served))
+        self.start_button.setText("&Switch" if running and chosen != served else "&Start")
+        self.stop_button.setEnabled(state in (*ACTIVE_STATES, ServerState.CRASHED) or sup.restart_scheduled)
+        # Restart is for a running server (apply new settings) and, above all, a crashed one.
+        self.restart_button.setEnabled(running or state == ServerState.CRASHED)
         self.start_button.setIcon(tinted_icon("action-play", colors.accent_text))
         self.stop_button.setIcon(tinted_icon("action-stop", colors.text))
         self.restart_button.setIcon(tinted_icon("action-restart", colors.text))
         self.copy_button.setIcon(tinted_icon("action-copy", colors.text))
-        if state == ServerState.READY:
-            self.error_label.hide()
+        self.copy_id_button.setIcon(tinted_icon("action-copy", colors.text))
+
+        remaining = sup.restart_in_ms
+        if remaining >= 0:
+            self.restart_note.setText(f"Restarting in {max(1, round(remaining / 1000))} s…")
+            self.restart_note.show()
+            if not self._countdown.isActive():
+                self._countdown.start()
+        else:
+            self.restart_note.hide()
+            self._countdown.stop()
