@@ -6,14 +6,16 @@ defaults are used, and :class:`LoadedSettings` carries a message naming the offe
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 import shlex
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from llama_wrangler.atomic import move_aside, write_json_atomic
 from llama_wrangler.errors import SettingsError
@@ -21,6 +23,11 @@ from llama_wrangler.errors import SettingsError
 SCHEMA_VERSION = 1
 
 QUANT_CHOICES = ("F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
+MIN_CONTEXT = 256  # below this a chat template and a question do not fit; 0 means the model's own
+# Validation context key: also check that paths exist (the settings dialog asks; loading a file does not,
+# so a folder on an unplugged disk never throws the whole settings file away).
+CHECK_PATHS = "check_paths"
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 # Flags the supervisor sets itself; letting extra args repeat them would make the state lie.
 RESERVED_SERVER_FLAGS = frozenset({
@@ -74,7 +81,8 @@ class ServerSettings(_Section):
     port_conflict: PortConflict = Field(PortConflict.PICK_FREE,
                                         description="What to do when the port is already in use.")
     context_size: int = Field(4096, ge=0, le=10_000_000,
-                              description="Context length in tokens (0 = the model's own).")
+                              description=f"Context length in tokens: 0 for the model's own, else at least "
+                              f"{MIN_CONTEXT}.")
     gpu_layers: int = Field(-1, ge=-1, le=10_000, description="Layers to offload to the GPU (-1 = all).")
     threads: int = Field(0, ge=0, le=1024, description="CPU threads (0 = llama-server decides).")
     parallel: int = Field(1, ge=1, le=256, description="Parallel request slots.")
@@ -92,10 +100,15 @@ class ServerSettings(_Section):
 
     @field_validator("host")
     @classmethod
-    def _host_not_empty(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value.strip()
+    def _host_valid(cls, value: str) -> str:
+        return check_host(value)
+
+    @field_validator("context_size")
+    @classmethod
+    def _context_usable(cls, value: int) -> int:
+        if 0 < value < MIN_CONTEXT:
+            raise ValueError(f"must be 0 (the model's own) or at least {MIN_CONTEXT} tokens")
+        return value
 
     @field_validator("extra_args")
     @classmethod
@@ -105,6 +118,34 @@ class ServerSettings(_Section):
 
     def extra_arg_list(self) -> list[str]:
         return extra_arg_list(self.extra_args)
+
+
+def check_host(value: str) -> str:
+    """An IP address or a host name (letters, digits and hyphens in dot-separated labels)."""
+    host = value.strip()
+    if not host:
+        raise ValueError("must not be empty")
+    try:
+        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+        return host
+    except ValueError:
+        pass
+    labels = host.removesuffix(".").split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+        raise ValueError(f"“{host}” is not an IP address or host name (e.g. 127.0.0.1, 0.0.0.0 or "
+                         "my-computer.local)")
+    return host
+
+
+def _existing(value: Path | None, info: ValidationInfo, *, folder: bool) -> Path | None:
+    if value is None or not (info.context or {}).get(CHECK_PATHS):
+        return value
+    path = value.expanduser()
+    if folder and not path.is_dir():
+        raise ValueError(f"{path} is not an existing folder")
+    if not folder and not path.is_file():
+        raise ValueError(f"{path} is not an existing file")
+    return value
 
 
 def extra_arg_list(text: str) -> list[str]:
@@ -124,11 +165,18 @@ class LibrarySettings(_Section):
     models_dir: Path | None = Field(None, description="Where downloaded and imported models go "
                                     "(empty = the app's data folder).")
     import_mode: ImportMode = Field(ImportMode.COPY, description="How files are imported.")
-    import_mode_confirmed: bool = Field(False, description="The user chose the import mode for drag-and-drop.")
+    import_mode_confirmed: bool = Field(False, description="Add dropped files the way chosen above, without "
+                                        "asking each time.")
+
+    @field_validator("models_dir")
+    @classmethod
+    def _models_dir_exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _existing(value, info, folder=True)
 
 
 class DownloadSettings(_Section):
-    default_quant: str = Field("Q4_K_M", description="Quant picked for conversions and as the default choice.")
+    default_quant: str = Field("Q4_K_M", description="Quant picked for conversions and as the default choice.",
+                               json_schema_extra={"choices": list(QUANT_CHOICES)})
     hf_endpoint: str = Field("https://huggingface.co", description="Hugging Face Hub address.")
     hf_token: str = Field("", description="Hugging Face access token (for gated or private repos).")
     token_source: TokenSource = Field(TokenSource.AUTO, description="Where the Hugging Face token comes from.")
@@ -158,6 +206,11 @@ class RuntimeSettings(_Section):
     backend: Backend = Field(Backend.AUTO, description="GPU backend to build or install.")
     source_archive_url: str = Field("", description="Override for the llama.cpp source archive URL.")
     releases_api_url: str = Field("", description="Override for the llama.cpp releases API URL.")
+
+    @field_validator("llama_server_path")
+    @classmethod
+    def _server_exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _existing(value, info, folder=False)
 
 
 class UiSettings(_Section):

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from llama_wrangler.ui.buttons import dress_button_box
 
-def lay_out_confirm(dialog: QDialog, title: str, note: str, control: QWidget, ok_text: str) -> QPushButton:
+
+def lay_out_confirm(dialog: QDialog, title: str, note: str, control: QWidget, ok_text: str, *,
+                    destructive: bool = False) -> QPushButton:
     """Fill ``dialog`` with the title, note, ``control`` and OK/Cancel buttons; return the OK button.
+    A ``destructive`` OK button is drawn as such (red, a bin icon, never a tick).
 
     OK accepts the dialog and Cancel rejects it; the caller listens to ``accepted``.
     """
@@ -19,6 +23,9 @@ def lay_out_confirm(dialog: QDialog, title: str, note: str, control: QWidget, ok
     buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
     ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
     ok_button.setText(ok_text)
+    if destructive:
+        ok_button.setProperty("danger", True)
+    dress_button_box(buttons, destructive=ok_button if destructive else None)
     buttons.accepted.connect(dialog.accept)
     buttons.rejected.connect(dialog.reject)
     dialog.setMinimumWidth(440)

@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from llama_wrangler.ui.buttons import dress_button_box
+
 log = logging.getLogger("llama_wrangler.crash")
 
 
@@ -66,6 +68,7 @@ class CrashDialog(QDialog):
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        dress_button_box(buttons)
         row = QHBoxLayout()
         row.addWidget(self.details_button)
         row.addWidget(copy_button)

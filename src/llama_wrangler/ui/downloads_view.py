@@ -3,6 +3,8 @@ speed, ETA and cancel / retry / resume."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QFrame,
@@ -22,6 +24,10 @@ from llama_wrangler.workers.jobs import Job, JobManager, JobState
 
 # Short internal jobs (a repo lookup for the Add-model dialog) are not worth a row.
 HIDDEN_KINDS = frozenset({JobKind.INSPECT})
+STATE_WORDS = {JobState.QUEUED: "Waiting", JobState.RUNNING: "Running", JobState.DONE: "Done",
+               JobState.FAILED: "Failed", JobState.CANCELLED: "Cancelled"}
+STATE_TONES = {JobState.QUEUED: "idle", JobState.RUNNING: "busy", JobState.DONE: "ok",
+               JobState.FAILED: "bad", JobState.CANCELLED: "idle"}
 KIND_WORDS = {JobKind.DOWNLOAD: "Download", JobKind.CONVERT: "Conversion", JobKind.IMPORT: "Import",
               JobKind.BUILD: "llama.cpp build"}
 
@@ -65,21 +71,27 @@ class JobRow(QFrame):
         self.title.setObjectName("sectionTitle")
         self.kind = QLabel(KIND_WORDS.get(job.kind, job.kind.title()))
         self.kind.setProperty("muted", True)
+        self.badge = QLabel()
+        self.badge.setObjectName("jobBadge")
         self.status = QLabel()
-        self.status.setProperty("muted", True)
+        self.status.setObjectName("jobStatus")
         self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._attempt = 1
+        self._ended: str | None = None
         self.bar = QProgressBar()
         self.bar.setTextVisible(False)
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = QPushButton("&Cancel")
         self.cancel_button.clicked.connect(self._on_cancel)
         self.retry_button = QPushButton("Retry")
         self.retry_button.clicked.connect(self._on_retry)
-        self.clear_button = QPushButton("Clear")
+        self.clear_button = QPushButton("C&lear")
         self.clear_button.clicked.connect(self._on_clear)
 
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
         head.addWidget(self.kind)
+        head.addWidget(self.badge)
         buttons = QHBoxLayout()
         buttons.addWidget(self.status, 1)
         for button in (self.cancel_button, self.retry_button, self.clear_button):
@@ -100,7 +112,9 @@ class JobRow(QFrame):
         self._refresh()
 
     @Slot(str)
-    def _on_state_changed(self, _state: str) -> None:
+    def _on_state_changed(self, state: str) -> None:
+        if state in (JobState.QUEUED, JobState.RUNNING):
+            self._ended = None
         self._refresh()
 
     def _refresh(self) -> None:
@@ -114,24 +128,50 @@ class JobRow(QFrame):
             else:
                 self.bar.setRange(0, 1000)
                 self.bar.setValue(round(fraction * 1000))
-            self.status.setText(describe_progress(report) or "Starting…")
+            retry = f"Attempt {self._attempt} · " if self._attempt > 1 else ""
+            self.status.setText(retry + (describe_progress(report) or "Starting…"))
         elif state == JobState.QUEUED:
             self.bar.setRange(0, 1000)
             self.bar.setValue(0)
-            self.status.setText("Waiting for a free slot…")
+            self.status.setText("Retrying: waiting for a free slot…" if self._attempt > 1
+                                else "Waiting for a free slot…")
         elif state == JobState.DONE:
             self.bar.setRange(0, 1000)
             self.bar.setValue(1000)
-            self.status.setText("Done")
+            self.status.setText(f"Done at {self._ended_at()}" + (f" (attempt {self._attempt})"
+                                                                 if self._attempt > 1 else ""))
         else:
             self.bar.setRange(0, 1000)
             self.bar.setValue(round((report.fraction or 0.0) * 1000) if report is not None else 0)
-            self.status.setText(job.error or ("Cancelled." if state == JobState.CANCELLED else "Failed."))
+            if state == JobState.CANCELLED:
+                self.status.setText(f"Cancelled at {self._ended_at()}. Resume continues from the part "
+                                    "already downloaded." if job.kind == JobKind.DOWNLOAD
+                                    else f"Cancelled at {self._ended_at()}.")
+            else:
+                again = f"Failed again (attempt {self._attempt})" if self._attempt > 1 else "Failed"
+                self.status.setText(f"{again} at {self._ended_at()}: {job.error or 'no reason given.'}")
+        self.status.setToolTip(self.status.text())
+        self.badge.setText(STATE_WORDS[state])
+        self._set_tone(state)
         self.cancel_button.setVisible(state in (JobState.QUEUED, JobState.RUNNING))
         # A cancelled download keeps its partial file, so trying again resumes it.
         self.retry_button.setVisible(state in (JobState.FAILED, JobState.CANCELLED))
-        self.retry_button.setText("Resume" if state == JobState.CANCELLED else "Retry")
+        self.retry_button.setText("&Resume" if state == JobState.CANCELLED else "&Retry")
         self.clear_button.setVisible(job.is_final)
+
+    def _ended_at(self) -> str:
+        if self._ended is None:
+            self._ended = datetime.now().astimezone().strftime("%H:%M:%S")
+        return self._ended
+
+    def _set_tone(self, state: JobState) -> None:
+        """A failed job is drawn as failed (red badge, text and bar), not like an idle one."""
+        tone = STATE_TONES[state]
+        for widget in (self.badge, self.status, self.bar):
+            if widget.property("tone") != tone:
+                widget.setProperty("tone", tone)
+                widget.style().unpolish(widget)
+                widget.style().polish(widget)
 
     @Slot()
     def _on_cancel(self) -> None:
@@ -139,6 +179,8 @@ class JobRow(QFrame):
 
     @Slot()
     def _on_retry(self) -> None:
+        self._attempt += 1
+        self._ended = None
         self._manager.retry(self.job.job_id)
 
     @Slot()

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from llama_wrangler.settings import ImportMode
+from llama_wrangler.ui.buttons import dress_button_box
 
 MODE_TEXT = {
     ImportMode.COPY: ("Copy into the library", "Safest: the original stays untouched. Needs the disk space "
@@ -68,8 +69,9 @@ class ImportModeDialog(QDialog):
         layout.addWidget(self.remember)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         add = box.button(QDialogButtonBox.StandardButton.Ok)
-        add.setText("Add")
+        add.setText("&Add")
         add.setProperty("primary", True)
+        dress_button_box(box)
         box.accepted.connect(self.accept)
         box.rejected.connect(self.reject)
         layout.addWidget(box)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from llama_wrangler.services.messages import Level
+from llama_wrangler.ui.buttons import dress_button_box
 
 MAX_MESSAGES = 200
 LEVEL_WORDS = {Level.ERROR.value: "Error", Level.WARNING.value: "Warning", Level.INFO.value: "Info"}
@@ -112,6 +113,7 @@ class MessagesDialog(QDialog):
         self.empty.setProperty("muted", True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        dress_button_box(buttons)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(18, 16, 18, 14)
         layout.addWidget(title)

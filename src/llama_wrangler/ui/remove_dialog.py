@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QCheckBox, QDialog, QWidget
 
 from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.ui.confirm_layout import lay_out_confirm
+from llama_wrangler.ui.model_names import title_of
 from llama_wrangler.units import human_bytes
 
 
@@ -28,8 +29,8 @@ class RemoveDialog(QDialog):
             text = (f"It is linked in place from {record.path.parent}; the file stays where it is "
                     "(Llama Wrangler only deletes files in its own folder).")
             self.delete_file.setEnabled(False)
-        self.ok_button = lay_out_confirm(self, f"Remove {record.name}?", text, self.delete_file, "Remove")
-        self.ok_button.setProperty("danger", True)
+        self.ok_button = lay_out_confirm(self, f"Remove {title_of(record)}?", text, self.delete_file, "&Remove",
+                                         destructive=True)
         self.accepted.connect(self._on_accepted)
 
     @Slot()

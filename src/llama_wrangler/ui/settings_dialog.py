@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -39,14 +40,19 @@ from PySide6.QtWidgets import (
 
 from llama_wrangler.errors import SettingsError
 from llama_wrangler.services.settings_store import SettingsStore
-from llama_wrangler.settings import Settings
+from llama_wrangler.settings import CHECK_PATHS, Settings
+from llama_wrangler.ui.buttons import dress_button_box
+from llama_wrangler.ui.wheel_guard import ignore_wheel_unless_focused
 
 SECTION_TITLES = {"server": "Server", "library": "Library", "downloads": "Downloads",
                   "runtime": "llama.cpp", "ui": "Appearance"}
 LABELS = {
     "gpu_layers": "GPU layers", "api_key": "API key", "extra_args": "Extra arguments",
-    "health_timeout_s": "Load timeout (s)", "stop_grace_s": "Stop grace period (s)",
-    "models_dir": "Models folder", "import_mode_confirmed": "Don't ask when dropping files",
+    "health_timeout_s": "Load timeout (s)", "stop_grace_s": "Shutdown wait (s)",
+    "port_conflict": "If the port is taken", "context_size": "Context size", "auto_restart": "Restart after a crash",
+    "stable_endpoint": "One address for every model", "parallel": "Requests at once",
+    "models_dir": "Models folder", "import_mode": "Dropped files are",
+    "import_mode_confirmed": "Add dropped files without asking", "default_quant": "Default quantization",
     "hf_endpoint": "Hugging Face address",
     "hf_token": "Hugging Face token", "token_source": "Token source", "ollama_registry": "Ollama registry",
     "max_parallel_downloads": "Parallel downloads", "max_parallel_conversions": "Parallel conversions",
@@ -55,6 +61,17 @@ LABELS = {
     "notifications": "Show notifications",
 }
 SECRET_FIELDS = {"api_key", "hf_token"}
+# What each choice means, in words (the stored values are for the file, not for people).
+CHOICE_WORDS = {
+    "fail": "Show an error", "pick_free": "Use another free port",
+    "copy": "Copied into the library", "move": "Moved into the library", "hardlink": "Hard-linked (no extra space)",
+    "link": "Used where they are",
+    "auto": "Automatic", "settings": "The token below", "environment": "The HF_TOKEN environment variable",
+    "hf_login": "The Hugging Face CLI login",
+    "cpu": "CPU only", "cuda": "CUDA (NVIDIA)", "metal": "Metal (Apple)", "vulkan": "Vulkan", "rocm": "ROCm (AMD)",
+    "system": "Follow the system", "light": "Light", "dark": "Dark",
+}
+NO_TRAY_NOTE = ("This desktop has no system tray, so closing the window quits Llama Wrangler.")
 SKIPPED_FIELDS = {"schema_version"}
 
 
@@ -70,6 +87,13 @@ def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
         if len(args) == 1:
             return args[0], True
     return annotation, False
+
+
+def _choices(info: FieldInfo) -> list[str]:
+    """The fixed choices a text field declares (``json_schema_extra={"choices": [...]}``)."""
+    extra = info.json_schema_extra
+    choices = extra.get("choices") if isinstance(extra, dict) else None
+    return [str(c) for c in choices] if isinstance(choices, list) else []
 
 
 def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
@@ -111,8 +135,21 @@ class FieldEditor:
         elif isinstance(annotation, type) and issubclass(annotation, enum.Enum):
             combo = QComboBox(parent)
             for member in annotation:
-                combo.addItem(str(member.value).replace("_", " "), member.value)
+                value_text = str(member.value)
+                combo.addItem(CHOICE_WORDS.get(value_text, value_text.replace("_", " ")), member.value)
             combo.setCurrentIndex(max(0, combo.findData(getattr(value, "value", value))))
+            self.widget = self.input = combo
+            self._get = combo.currentData
+            self.changed = combo.currentIndexChanged
+        elif _choices(info):
+            choices = _choices(info)
+            combo = QComboBox(parent)
+            for choice in choices:
+                combo.addItem(choice, choice)
+            current = str(value)
+            if combo.findData(current) < 0:
+                combo.addItem(current, current)  # an old value: shown (and flagged) rather than lost
+            combo.setCurrentIndex(combo.findData(current))
             self.widget = self.input = combo
             self._get = combo.currentData
             self.changed = combo.currentIndexChanged
@@ -144,7 +181,7 @@ class FieldEditor:
             self.changed = edit.textChanged
             if annotation is Path:
                 edit.setPlaceholderText("(default)")
-                browse = QPushButton("Browse…", parent)
+                browse = QPushButton("&Browse…", parent)
                 browse.clicked.connect(lambda: self._browse(edit, name))
                 row = QWidget(parent)
                 layout = QHBoxLayout(row)
@@ -157,6 +194,8 @@ class FieldEditor:
             optional = self.optional
             self._get = lambda: (None if optional and not edit.text().strip() else edit.text())
         self.widget.setToolTip(info.description or "")
+        if isinstance(self.input, QAbstractSpinBox | QComboBox):
+            ignore_wheel_unless_focused(self.input)
 
     def _browse(self, edit: QLineEdit, name: str) -> None:
         if name.endswith("_dir"):
@@ -168,6 +207,15 @@ class FieldEditor:
 
     def value(self) -> Any:
         return self._get()
+
+    def keep_unchanged(self, shown: bool) -> None:
+        """Disable the field, show ``shown`` (what is true right now), and keep saving the stored value
+        (it applies again where it can, e.g. on a desktop with a tray)."""
+        stored = self._get()
+        self._get = lambda: stored
+        if isinstance(self.input, QCheckBox):
+            self.input.setChecked(shown)
+        self.input.setEnabled(False)
 
     def show_error(self, message: str | None) -> None:
         self.message = message or ""
@@ -185,8 +233,10 @@ class SettingsDialog(QDialog):
 
     saved = Signal(Settings)
 
-    def __init__(self, store: SettingsStore, parent: QWidget | None = None) -> None:
+    def __init__(self, store: SettingsStore, parent: QWidget | None = None, *,
+                 tray_available: bool = True) -> None:
         super().__init__(parent)
+        self._tray_available = tray_available
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
         self.resize(720, 600)
@@ -213,6 +263,7 @@ class SettingsDialog(QDialog):
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
         self.save_button.setProperty("primary", True)
+        dress_button_box(self.buttons)
         self.buttons.accepted.connect(self._on_save)
         self.buttons.rejected.connect(self.reject)
         note = QLabel("Server changes apply the next time a model starts (or use Restart).")
@@ -246,8 +297,12 @@ class SettingsDialog(QDialog):
             column.setSpacing(3)
             column.addWidget(editor.widget)
             column.addWidget(editor.error)
-            if info.description:
-                hint = QLabel(info.description, holder)
+            description = info.description
+            if (section, name) == ("ui", "close_to_tray") and not self._tray_available:
+                editor.keep_unchanged(False)
+                description = NO_TRAY_NOTE
+            if description:
+                hint = QLabel(description, holder)
                 hint.setProperty("muted", True)
                 hint.setWordWrap(True)
                 column.addWidget(hint)
@@ -272,7 +327,8 @@ class SettingsDialog(QDialog):
         for editor in self.editors.values():
             editor.show_error(None)
         try:
-            settings = Settings.model_validate(self.form_data())
+            # The same rules as the settings file, plus: the paths named must exist.
+            settings = Settings.model_validate(self.form_data(), context={CHECK_PATHS: True})
         except ValidationError as exc:
             leftovers = []
             for item in exc.errors():

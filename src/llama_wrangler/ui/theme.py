@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleHintReturn, QStyleOption, QWidget
 
 from llama_wrangler.settings import Theme
 from llama_wrangler.ui.icons import resource_path
@@ -34,14 +34,17 @@ class Colors:
     busy: str
     bad: str
     idle: str
+    disabled: str  # text on a disabled control: clearly fainter than ``muted`` hints in both themes
 
 
 LIGHT = Colors(dark=False, window="#f6f6f9", base="#ffffff", alt_base="#f9f9fb", sidebar="#eeeef3",
                text="#1c1c24", muted="#6b6d7a", border="#dcdce4", accent="#6a55e8", accent_text="#ffffff",
-               selection="#e4defc", ok="#22a55b", busy="#d99a00", bad="#e5484d", idle="#8b8d98")
+               selection="#e4defc", ok="#22a55b", busy="#d99a00", bad="#e5484d", idle="#8b8d98",
+               disabled="#b4b6c0")
 DARK = Colors(dark=True, window="#1b1b22", base="#22222b", alt_base="#262630", sidebar="#15151b",
               text="#ececf1", muted="#9a9cab", border="#33333f", accent="#8b7bff", accent_text="#ffffff",
-              selection="#3a3366", ok="#3dd68c", busy="#f5c542", bad="#ff6369", idle="#7c7f8c")
+              selection="#3a3366", ok="#3dd68c", busy="#f5c542", bad="#ff6369", idle="#7c7f8c",
+              disabled="#585a68")
 
 
 def state_color(colors: Colors, state: str) -> str:
@@ -80,7 +83,8 @@ def palette(colors: Colors) -> QPalette:
     pal.setColor(role.Mid, QColor(colors.border))
     pal.setColor(role.Midlight, QColor(colors.alt_base))
     for group_role in (role.WindowText, role.Text, role.ButtonText):
-        pal.setColor(QPalette.ColorGroup.Disabled, group_role, QColor(colors.muted))
+        pal.setColor(QPalette.ColorGroup.Disabled, group_role, QColor(colors.disabled))
+    pal.setColor(QPalette.ColorGroup.Disabled, role.Button, QColor(colors.window))
     return pal
 
 
@@ -117,10 +121,25 @@ QComboBox[invalid="true"] {{ border: 1px solid {c.bad}; }}
 QLabel[fieldError="true"] {{ color: {c.bad}; font-size: 9pt; }}
 QPushButton {{ border: 1px solid {c.border}; border-radius: 6px; padding: 6px 14px; background: {c.base}; }}
 QPushButton:hover {{ border-color: {c.accent}; }}
-QPushButton:disabled {{ color: {c.muted}; background: {c.alt_base}; }}
+QPushButton:disabled {{ color: {c.disabled}; background: {c.window}; border: 1px dashed {c.border}; }}
 QPushButton[primary="true"] {{ background: {c.accent}; color: {c.accent_text}; border-color: {c.accent}; }}
-QPushButton[primary="true"]:disabled {{ background: {c.border}; border-color: {c.border}; color: {c.muted}; }}
+QPushButton[primary="true"]:disabled {{ background: {c.border}; border: 1px solid {c.border};
+    color: {c.disabled}; }}
 QPushButton[danger="true"] {{ color: {c.bad}; }}
+QPushButton[danger="true"]:disabled {{ color: {c.disabled}; }}
+QPushButton#messagesButton {{ border: none; background: transparent; color: {c.muted}; padding: 2px 10px; }}
+QPushButton#messagesButton:hover {{ color: {c.text}; }}
+QPushButton#messagesButton[hasErrors="true"] {{ color: {c.bad}; }}
+QCheckBox:disabled {{ color: {c.disabled}; }}
+#jobBadge {{ border-radius: 9px; padding: 1px 9px; font-size: 9pt; font-weight: 600; }}
+#jobBadge[tone="ok"] {{ color: {c.ok}; border: 1px solid {c.ok}; }}
+#jobBadge[tone="busy"] {{ color: {c.accent}; border: 1px solid {c.accent}; }}
+#jobBadge[tone="idle"] {{ color: {c.muted}; border: 1px solid {c.border}; }}
+#jobBadge[tone="bad"] {{ color: {c.accent_text}; background: {c.bad}; border: 1px solid {c.bad}; }}
+#jobStatus {{ color: {c.muted}; }}
+#jobStatus[tone="bad"] {{ color: {c.bad}; }}
+QProgressBar[tone="bad"]::chunk {{ background: {c.bad}; }}
+QProgressBar[tone="ok"]::chunk {{ background: {c.ok}; }}
 QPushButton[compact="true"] {{ padding: 6px 8px; }}
 QProgressBar {{ border: none; border-radius: 4px; background: {c.border}; height: 8px; max-height: 8px;
     text-align: center; color: transparent; }}
@@ -151,6 +170,20 @@ QTabBar::tab:selected {{ color: {c.text}; border-bottom: 2px solid {c.accent}; }
 """
 
 
+class AppStyle(QProxyStyle):
+    """Fusion without the style's stock dialog-button icons: dialogs use the app's own
+    (:mod:`llama_wrangler.ui.buttons`), so no destructive button gets a stock tick."""
+
+    def __init__(self) -> None:
+        super().__init__("Fusion")
+
+    def styleHint(self, hint: QStyle.StyleHint, option: QStyleOption | None = None,  # noqa: N802 (Qt override)
+                  widget: QWidget | None = None, returnData: QStyleHintReturn | None = None) -> int:  # noqa: N803
+        if hint == QStyle.StyleHint.SH_DialogButtonBox_ButtonsHaveIcons:
+            return 0
+        return super().styleHint(hint, option, widget, returnData)
+
+
 class ThemeManager(QObject):
     """Applies a theme to the app and keeps following the system when the setting is ``system``.
 
@@ -171,7 +204,7 @@ class ThemeManager(QObject):
         if theme is not None:
             self._theme = theme
         self.colors = resolve(self._theme, self._app)
-        self._app.setStyle("Fusion")
+        self._app.setStyle(AppStyle())
         self._app.setPalette(palette(self.colors))
         self._app.setStyleSheet(stylesheet(self.colors))
         self.changed.emit()

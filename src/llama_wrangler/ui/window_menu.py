@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from llama_wrangler.ui.buttons import dress_button_box
+
 
 def make_action(parent: QObject, text: str, *shortcuts: QKeySequence | QKeySequence.StandardKey | str,
                 context: Qt.ShortcutContext = Qt.ShortcutContext.WindowShortcut) -> QAction:
@@ -136,6 +138,7 @@ class ShortcutsDialog(QDialog):
                                                        shortcut_text(action)]))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        dress_button_box(buttons)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(18, 16, 18, 14)
         layout.addWidget(title)
@@ -148,6 +151,6 @@ class ShortcutsDialog(QDialog):
         out = []
         for index in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(index)
-            if item.text(1):
+            if item is not None and item.text(1):
                 out.append((item.text(0).strip(), item.text(1)))
         return out

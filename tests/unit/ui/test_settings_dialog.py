@@ -84,6 +84,7 @@ def test_empty_optional_path_means_default(qtbot: QtBot, tmp_path: Path) -> None
     dialog, _store = _dialog(qtbot, tmp_path)
     models_dir = dialog.editor("library.models_dir").input
     assert isinstance(models_dir, QLineEdit)
+    (tmp_path / "elsewhere").mkdir()
     models_dir.setText(str(tmp_path / "elsewhere"))
     assert dialog.validate() is not None
     assert dialog.validate().library.models_dir == tmp_path / "elsewhere"  # type: ignore[union-attr]
