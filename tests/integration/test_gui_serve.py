@@ -19,6 +19,7 @@ from llama_wrangler.paths import AppPaths
 from llama_wrangler.server.state import ServerState
 from llama_wrangler.settings import ImportMode, PortConflict, Settings
 from llama_wrangler.ui.library_model import Column
+from llama_wrangler.ui.server_view import SERVED_MARK
 from tests.support.gui import app_session
 from tests.support.server_fixtures import TinyModels
 
@@ -55,7 +56,7 @@ def test_serve_swap_and_stop_through_the_ui(wrangler: WranglerApp, qtbot: QtBot)
     # Serve from the library page: select the row, press Serve in the details pane.
     view = wrangler.library_view
     assert view.select(alpha)
-    assert view.details.serve_button.text() == "Serve"
+    assert view.details.serve_button.text() == "&Serve"
     view.details.serve_button.click()
     qtbot.waitUntil(lambda: _ready_with(wrangler, alpha), timeout=READY_MS)
     # What every place shows is the stable endpoint (the proxy), not llama-server's own port.
@@ -70,7 +71,7 @@ def test_serve_swap_and_stop_through_the_ui(wrangler: WranglerApp, qtbot: QtBot)
     assert status.state == "ready" and endpoint in status.text.text() and "alpha" in status.text.text()
     row = view.model.row_of(alpha)
     assert view.model.index(row, Column.SERVING).data() == "Serving"
-    assert view.details.serve_button.text() == "Stop serving"
+    assert view.details.serve_button.text() == "&Stop serving"
     server_page = wrangler.server_view
     assert server_page.endpoint.text() == f"{endpoint}/v1"
     assert server_page.context_size.text() == "256 tokens", "the real n_ctx from /props"
@@ -119,7 +120,13 @@ def test_a_server_that_fails_to_start_is_reported(wrangler: WranglerApp, qtbot: 
     assert box is not None and box.isVisible()
     assert "exited during start" in box.text()
     assert wrangler.window.server_status.state == "crashed"
-    assert wrangler.server_view.error_label.isVisibleTo(wrangler.server_view)
+    problem = wrangler.server_view.problem
+    assert problem.isVisibleTo(wrangler.server_view)
+    assert "exited during start" in problem.text() and "no-such-llama-flag" in problem.text()
+    # Short and current: a time, the one-line summary and the lines that explain it, not 40 lines.
+    assert len(problem.text().splitlines()) <= 7
+    assert box.text().startswith("llama-server exited during start") and not box.text().rstrip().endswith(":")
+    assert wrangler.server_view.restart_button.isEnabled(), "Restart is what a user wants now"
     assert "no-such-llama-flag" in wrangler.server_view.log.toPlainText()
 
 
@@ -142,7 +149,7 @@ def test_requantize_from_the_details_pane(wrangler: WranglerApp, qtbot: QtBot) -
     assert made.owned and made.source == "convert"
     assert made.size_bytes < source.size_bytes
     row = next(iter(wrangler.downloads_view.rows.values()))
-    qtbot.waitUntil(lambda: row.status.text() == "Done")
+    qtbot.waitUntil(lambda: row.status.text().startswith("Done"))
     # A quantized model is not offered for re-quantizing again.
     qtbot.waitUntil(lambda: view.select(made.id))  # the page refreshes right after the library changes
     qtbot.waitUntil(lambda: view.details.record is not None and view.details.record.id == made.id)
@@ -163,7 +170,15 @@ def test_an_api_request_naming_a_library_model_switches_the_app_to_it(
     worker.join()
     assert replies[0].status_code == 200, replies[0].text
     assert wrangler.supervisor.model_id == ids["beta"]
-    qtbot.waitUntil(lambda: wrangler.server_view.served_model.text() == "beta")
+    page = wrangler.server_view
+    # The picker follows the client's choice and marks it; it offers no "Switch" back to alpha.
+    qtbot.waitUntil(lambda: page.model_combo.currentData() == ids["beta"])
+    assert page.model_combo.currentText().startswith(SERVED_MARK)
+    assert not page.model_combo.itemText(page.model_combo.findData(ids["alpha"])).startswith(SERVED_MARK)
+    assert not page.start_button.isEnabled() and page.start_button.text() == "&Start"
+    assert "beta" in page.state_label.text()
+    assert page.api_id.text() == ids["beta"]
+    assert page.endpoint.text() == f"{url}/v1" and page.endpoint_note.text().startswith("Answering")
 
 
 def test_a_runtime_set_while_the_app_runs_is_used(qapp: QApplication, app_paths: AppPaths,

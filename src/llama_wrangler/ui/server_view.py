@@ -95,7 +95,7 @@ class ServerView(QWidget):
         state_row.addWidget(self.state_label, 1)
         control_row = QHBoxLayout()
         control_row.setSpacing(8)
-        model_caption = QLabel("&Model")
+        model_caption = QLabel("Mo&del")
         model_caption.setBuddy(self.model_combo)
         model_caption.setProperty("muted", True)
         control_row.addWidget(model_caption)

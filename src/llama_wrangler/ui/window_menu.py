@@ -103,7 +103,10 @@ class WindowMenus(QObject):
 
 
 def shortcut_text(action: QAction) -> str:
-    return ", ".join(key.toString(QKeySequence.SequenceFormat.NativeText) for key in action.shortcuts())
+    """The keys to list: the action's own, without a standard key's extra bindings that only some keyboards
+    have (Find, Refresh keys) — but with Enter beside Return."""
+    keys = [action.shortcut(), *(k for k in action.shortcuts()[1:] if k.toString() == "Enter")]
+    return ", ".join(key.toString(QKeySequence.SequenceFormat.NativeText) for key in keys)
 
 
 class ShortcutsDialog(QDialog):
