@@ -28,8 +28,10 @@ class WindowMemory:
         found: dict[str, QByteArray] = {}
         self._store.beginGroup(GROUP)
         try:
-            for key in self._store.childKeys():
+            for key in self._store.allKeys():  # "library/splitter" is a key in a subgroup
                 value = self._store.value(key)
+                if isinstance(value, bytes | bytearray):  # how PySide hands a stored QByteArray back
+                    value = QByteArray(bytes(value))
                 if isinstance(value, QByteArray) and not value.isEmpty():
                     found[key] = value
         finally:

@@ -1,15 +1,16 @@
 """Dialog buttons in the app's own icon set.
 
-The style's stock icons are switched off (:class:`~llama_wrangler.ui.theme.AppStyle`), and
-:func:`dress_button_box` gives each button of a box one of ours, tinted like its text: a tick for the
-button that goes ahead, a cross for Cancel / Close, and a bin for a destructive one — a destructive
-button never carries a tick.
+Some desktops' styles put stock icons on dialog buttons (a tick on OK, whatever OK means).
+:func:`dress_button_box` replaces them with ours, tinted like the button's text: a tick for the button
+that goes ahead, a cross for Cancel / Close, and a bin for a destructive one — a destructive button never
+carries a tick. (A Python ``QProxyStyle`` could switch the stock icons off app-wide, but a style object
+the application owns must outlive every Python wrapper; dressing each box keeps ownership simple.)
 """
 
 from __future__ import annotations
 
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QDialogButtonBox, QPushButton
+from PySide6.QtWidgets import QDialogButtonBox, QMessageBox, QPushButton
 
 from llama_wrangler.ui.icons import tinted_icon
 
@@ -34,3 +35,12 @@ def dress_button_box(box: QDialogButtonBox, *, destructive: QPushButton | None =
         button = box.button(standard)
         if button is not None:
             dress_button(button, "action-cancel")
+
+
+def dress_message_box(box: QMessageBox) -> None:
+    """Our icons on a message box's standard buttons."""
+    for button in box.buttons():
+        if isinstance(button, QPushButton):
+            role = box.buttonRole(button)
+            go = role in (QMessageBox.ButtonRole.AcceptRole, QMessageBox.ButtonRole.YesRole)
+            dress_button(button, "action-check" if go else "action-cancel")

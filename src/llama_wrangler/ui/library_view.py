@@ -35,8 +35,8 @@ from llama_wrangler.units import human_bytes
 # Columns hidden first when the table gets narrow, least important first.
 NARROW_HIDE_ORDER = (Column.SOURCE, Column.ARCHITECTURE, Column.CONTEXT, Column.PARAMETERS)
 TABLE_ONLY = Qt.ShortcutContext.WidgetShortcut
-NAME_MIN_WIDTH = 180
-CELL_PADDING = 24
+NAME_MIN_WIDTH = 170
+CELL_PADDING = 18
 
 
 class LibraryView(QWidget):
@@ -118,7 +118,7 @@ class LibraryView(QWidget):
         self.no_matches.hide()
 
         self.details = ModelDetails(theme)
-        self.details.setMinimumWidth(300)
+        self.details.setMinimumWidth(280)
         self.details.setMaximumWidth(420)
 
         left = QWidget()
@@ -242,7 +242,7 @@ class LibraryView(QWidget):
             content = max((metrics.horizontalAdvance(t) for t in texts), default=0)
             if column == Column.SERVING:
                 content += 22  # the state dot
-            title = header_metrics.horizontalAdvance(HEADERS[column]) + 18  # room for the sort arrow
+            title = header_metrics.horizontalAdvance(HEADERS[column]) + 14  # room for the sort arrow
             widths[column] = self._user_widths.get(column, max(content + CELL_PADDING, title + CELL_PADDING))
             self._measuring = True
             try:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from llama_wrangler import APP_NAME
 from llama_wrangler.services.messages import Level, Messenger
+from llama_wrangler.ui.buttons import dress_message_box
 from llama_wrangler.ui.icons import icon, tinted_icon
 from llama_wrangler.ui.notifications import MessageHistory
 from llama_wrangler.ui.status_indicator import ServerStatusLabel
@@ -196,7 +197,12 @@ class MainWindow(QMainWindow):
     # -- remembered layout -----------------------------------------------------------------------------
     def save_layout(self) -> dict[str, QByteArray]:
         """The window's geometry and each page's own layout (splitters, column widths), by key."""
-        state = {"window/geometry": self.saveGeometry()}
+        # The size on its own as well: restoreGeometry() shrinks a window to the screen it thinks it is
+        # on, which is wrong on a screen that is not there yet (or an offscreen one).
+        maximized = self.isMaximized()
+        size = self.normalGeometry().size() if maximized else self.size()
+        state = {"window/geometry": self.saveGeometry(),
+                 "window/size": QByteArray(f"{size.width()}x{size.height()}".encode())}
         for key, page in self._pages.items():
             if isinstance(page, RemembersLayout):
                 state.update({f"{key}/{name}": blob for name, blob in page.save_layout().items()})
@@ -206,6 +212,10 @@ class MainWindow(QMainWindow):
         geometry = state.get("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+        width, _x, height = bytes(state.get("window/size", QByteArray()).data()).decode(
+            "ascii", "replace").partition("x")
+        if width.isdigit() and height.isdigit() and not self.isMaximized():
+            self.resize(max(int(width), MINIMUM_SIZE.width()), max(int(height), MINIMUM_SIZE.height()))
         for key, page in self._pages.items():
             if isinstance(page, RemembersLayout):
                 prefix = f"{key}/"
@@ -262,6 +272,7 @@ class MainWindow(QMainWindow):
         if self._error_box is None:
             box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME, "", QMessageBox.StandardButton.Ok, self)
             box.setObjectName("errorBox")
+            dress_message_box(box)
             box.setWindowModality(Qt.WindowModality.WindowModal)
             self._error_box = box
         self._error_box.setText(text)

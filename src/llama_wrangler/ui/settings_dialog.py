@@ -290,6 +290,10 @@ class SettingsDialog(QDialog):
         for name, info in model_type.model_fields.items():
             editor = FieldEditor(section, name, info, getattr(values, name), page)
             self.editors[(section, name)] = editor
+            description = info.description
+            if (section, name) == ("ui", "close_to_tray") and not self._tray_available:
+                editor.keep_unchanged(False)
+                description = NO_TRAY_NOTE
             editor.changed.connect(self._on_changed)
             holder = QWidget(page)
             column = QVBoxLayout(holder)
@@ -297,10 +301,6 @@ class SettingsDialog(QDialog):
             column.setSpacing(3)
             column.addWidget(editor.widget)
             column.addWidget(editor.error)
-            description = info.description
-            if (section, name) == ("ui", "close_to_tray") and not self._tray_available:
-                editor.keep_unchanged(False)
-                description = NO_TRAY_NOTE
             if description:
                 hint = QLabel(description, holder)
                 hint.setProperty("muted", True)

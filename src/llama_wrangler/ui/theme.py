@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleHintReturn, QStyleOption, QWidget
+from PySide6.QtWidgets import QApplication
 
 from llama_wrangler.settings import Theme
 from llama_wrangler.ui.icons import resource_path
@@ -170,20 +170,6 @@ QTabBar::tab:selected {{ color: {c.text}; border-bottom: 2px solid {c.accent}; }
 """
 
 
-class AppStyle(QProxyStyle):
-    """Fusion without the style's stock dialog-button icons: dialogs use the app's own
-    (:mod:`llama_wrangler.ui.buttons`), so no destructive button gets a stock tick."""
-
-    def __init__(self) -> None:
-        super().__init__("Fusion")
-
-    def styleHint(self, hint: QStyle.StyleHint, option: QStyleOption | None = None,  # noqa: N802 (Qt override)
-                  widget: QWidget | None = None, returnData: QStyleHintReturn | None = None) -> int:  # noqa: N803
-        if hint == QStyle.StyleHint.SH_DialogButtonBox_ButtonsHaveIcons:
-            return 0
-        return super().styleHint(hint, option, widget, returnData)
-
-
 class ThemeManager(QObject):
     """Applies a theme to the app and keeps following the system when the setting is ``system``.
 
@@ -204,7 +190,7 @@ class ThemeManager(QObject):
         if theme is not None:
             self._theme = theme
         self.colors = resolve(self._theme, self._app)
-        self._app.setStyle(AppStyle())
+        self._app.setStyle("Fusion")
         self._app.setPalette(palette(self.colors))
         self._app.setStyleSheet(stylesheet(self.colors))
         self.changed.emit()

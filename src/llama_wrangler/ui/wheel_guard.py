@@ -8,15 +8,30 @@ field ignores the wheel until it is clicked or tabbed into, and the scroll area 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QWidget
 
 
 class _WheelGuard(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
-        if event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget) and not watched.hasFocus():
-            event.ignore()  # passes on to the parent: the page scrolls
+        if event.type() != QEvent.Type.Wheel or not isinstance(watched, QWidget) or watched.hasFocus():
+            return False
+        area = _scroll_area_of(watched)
+        if area is None:
+            event.ignore()  # Qt hands it on to the parent
             return True
-        return False
+        # Handed to the page explicitly (and accepted, so Qt does not hand it on a second time).
+        QApplication.sendEvent(area.viewport(), event)
+        event.accept()
+        return True
+
+
+def _scroll_area_of(widget: QWidget) -> QAbstractScrollArea | None:
+    parent = widget.parentWidget()
+    while parent is not None:
+        if isinstance(parent, QAbstractScrollArea):
+            return parent
+        parent = parent.parentWidget()
+    return None
 
 
 def ignore_wheel_unless_focused(widget: QWidget) -> None:
