@@ -3,6 +3,8 @@ real models."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,7 +104,10 @@ def test_serve_swap_and_stop_through_the_ui(wrangler: WranglerApp, qtbot: QtBot)
     qtbot.waitUntil(lambda: wrangler.supervisor.state == ServerState.STOPPED, timeout=30_000)
     assert status.text.text() == "Server stopped"
     assert not any(a.isChecked() for a in wrangler.tray.model_actions.values())
-    assert server_page.endpoint.text() == ""
+    # The stable endpoint stays open after a stop, and the page says so (and what it does now).
+    assert server_page.endpoint.text() == f"{endpoint}/v1"
+    assert "no model loaded" in server_page.endpoint_note.text()
+    assert httpx.get(f"{endpoint}/v1/models", timeout=10).status_code == 200
     assert not wrangler.tray.stop_action.isEnabled()
 
 
@@ -199,3 +204,37 @@ def test_a_runtime_set_while_the_app_runs_is_used(qapp: QApplication, app_paths:
         qtbot.waitUntil(lambda: _ready_with(wrangler, record.id), timeout=READY_MS)
     finally:
         session.close()
+
+
+def test_a_crash_is_shown_short_with_the_countdown_and_cleared_when_it_recovers(
+        wrangler: WranglerApp, qtbot: QtBot) -> None:
+    current = wrangler.settings.settings
+    wrangler.settings.update(current.model_copy(update={
+        "server": current.server.model_copy(update={"auto_restart": True})}))
+    alpha = next(r.id for r in wrangler.library.models() if r.path.stem == "alpha")
+    page = wrangler.server_view
+    wrangler.window.show_page("server")
+    wrangler.actions.serve(alpha)
+    qtbot.waitUntil(lambda: _ready_with(wrangler, alpha), timeout=READY_MS)
+    # llama-server's own port is marked: only the stable endpoint is for clients.
+    qtbot.waitUntil(lambda: "internal port; clients use" in page.log.toPlainText())
+    pid = wrangler.supervisor.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+
+    qtbot.waitUntil(lambda: page.restart_note.isVisibleTo(page), timeout=10_000)
+    assert page.restart_note.text().startswith("Restarting in ")
+    assert page.problem.isVisibleTo(page) and "crashed" in page.problem.text()
+    assert len(page.problem.text().splitlines()) <= 7, "short: the summary and the lines that matter"
+    assert page.restart_button.isEnabled() and page.stop_button.isEnabled()
+    box = wrangler.window.error_box
+    assert box is not None and box.isVisible() and not box.text().rstrip().endswith("Last output:")
+
+    qtbot.waitUntil(lambda: _ready_with(wrangler, alpha), timeout=READY_MS)
+    assert not page.problem.isVisibleTo(page), "the server recovered: no stale failure"
+    assert not page.restart_note.isVisibleTo(page)
+    assert not box.isVisible()
+    assert "crashed" in wrangler.window.messages.messages[-1].text or any(
+        "crashed" in m.text for m in wrangler.window.messages.messages), "kept in Messages"
+    bar = page.log.verticalScrollBar()
+    assert page.log.following and bar.value() == bar.maximum(), "the log still follows after the crash"

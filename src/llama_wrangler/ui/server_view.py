@@ -277,6 +277,9 @@ class ServerView(QWidget):
         self.problem.setToolTip(problem.full)
         self.problem.show()
         self._refresh()
+        # The supervisor schedules an automatic restart right after announcing the crash: look again
+        # once that call is over, so "Restarting in N s" shows from the first second.
+        QTimer.singleShot(0, self._refresh)
 
     def _clear_problem(self) -> None:
         self.problem.hide()
