@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,6 +46,121 @@ def make_models(folder: Path) -> list[Path]:
     return files
 
 
+class Dialogs:
+    """Every dialog of the window, opened the way a user opens it and grabbed."""
+
+    def __init__(self, wrangler: Any, shoot: Any, pump: Any, wait_for: Any, home: Path) -> None:
+        self.w = wrangler
+        self.shoot = shoot
+        self.pump = pump
+        self.wait_for = wait_for
+        self.home = home
+
+    def shoot_all(self, suffix: str) -> None:
+        from llama_wrangler.settings import ImportMode
+        from llama_wrangler.ui.import_mode_dialog import ImportModeDialog
+        from llama_wrangler.ui.remove_dialog import RemoveDialog
+        from llama_wrangler.ui.requantize_dialog import RequantizeDialog
+
+        window = self.w.window
+        dialog = ImportModeDialog(ImportMode.COPY, window)
+        dialog.show()
+        self.shoot(dialog, f"dialog-import-mode-{suffix}")
+        dialog.close()
+
+        settings = self.w.flows.open_settings()
+        editor = settings.editor("server.host")
+        editor.input.setText("my host!")
+        settings.editor("server.context_size").input.setValue(5)
+        self.shoot(settings, f"dialog-settings-invalid-{suffix}")
+        editor.input.setText("127.0.0.1")
+        settings.editor("server.context_size").input.setValue(4096)
+        for index in range(settings.tabs.count()):
+            settings.tabs.setCurrentIndex(index)
+            name = settings.tabs.tabText(index).lower().replace(".", "").replace(" ", "-")
+            self.shoot(settings, f"dialog-settings-{name}-{suffix}")
+        settings.reject()
+
+        records = self.w.library.models()
+        remove = RemoveDialog(records[0], window)
+        remove.show()
+        self.shoot(remove, f"dialog-remove-{suffix}")
+        remove.close()
+        source = next(r for r in records if (r.info.quant or "") in ("F32", "F16", "BF16"))
+        requantize = RequantizeDialog(source, "Q4_K_M", window)
+        requantize.show()
+        self.shoot(requantize, f"dialog-requantize-{suffix}")
+        requantize.close()
+
+        shortcuts = window.show_shortcuts()
+        self.shoot(shortcuts, f"dialog-shortcuts-{suffix}")
+        shortcuts.reject()
+        messages = window.messages.open_list()
+        self.shoot(messages, f"dialog-messages-{suffix}")
+        messages.reject()
+
+        self.w.messenger.error("Download failed: the connection was reset after 812 MB.",
+                               details="GET https://huggingface.co/.../model-Q4_K_M.gguf\nconnection reset by peer\n"
+                                       "The partial file was kept: cache/downloads/3f2a.part")
+        box = window.error_box
+        if box is not None:
+            self.shoot(box, f"dialog-error-{suffix}")
+            box.close()
+
+        try:
+            raise RuntimeError("an example failure inside a slot")
+        except RuntimeError:
+            sys.excepthook(*sys.exc_info())  # type: ignore[arg-type]
+        self.pump()
+        crash = self.w.crash_handler.dialog
+        if crash is not None:
+            self.shoot(crash, f"dialog-crash-{suffix}")
+            crash.close()
+        self.shoot_add_model(suffix)
+
+    def shoot_add_model(self, suffix: str) -> None:
+        from tests.support.fake_hub import FakeHub
+        from tests.support.hf_repos import GGUF_REPO, publish_gguf_repo
+
+        from llama_wrangler.settings import TokenSource
+
+        with FakeHub() as hub:
+            publish_gguf_repo(hub, self.home / f"hub-src-{suffix}")
+            current = self.w.settings.settings
+            downloads = current.downloads.model_copy(update={"hf_endpoint": hub.endpoint,
+                                                             "token_source": TokenSource.SETTINGS})
+            self.w.settings.update(current.model_copy(update={"downloads": downloads}))
+            add = self.w.flows.open_add_model()
+            add.input.setText(f"https://huggingface.co/{GGUF_REPO}")
+            add.inspect()
+            self.wait_for(lambda: add.choices.isVisible())
+            self.shoot(add, f"dialog-add-model-{suffix}")
+            add.close()
+
+    def shoot_crash(self, suffix: str) -> None:
+        """The Server page right after llama-server was killed, with auto-restart on."""
+        import os
+        import signal
+
+        current = self.w.settings.settings
+        self.w.settings.update(current.model_copy(update={
+            "server": current.server.model_copy(update={"auto_restart": True})}))
+        window = self.w.window
+        window.resize(1280, 800)
+        window.show_page("server")
+        pid = self.w.supervisor.pid
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGKILL)
+        self.wait_for(lambda: self.w.server_view.restart_note.isVisible(), 10)
+        box = window.error_box
+        if box is not None:
+            box.hide()
+        self.shoot(window, f"server-crashed-{suffix}")
+        self.wait_for(lambda: bool(self.w.supervisor.endpoint), 60)
+        self.shoot(window, f"server-recovered-{suffix}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runtime", type=Path, default=os.environ.get("LLAMA_WRANGLER_TEST_RUNTIME"))
@@ -62,9 +178,7 @@ def main() -> int:
     from llama_wrangler.library.registry import Library
     from llama_wrangler.paths import AppPaths
     from llama_wrangler.progress import CancelToken, Progress, ProgressCallback
-    from llama_wrangler.settings import ImportMode, Settings, Theme, TokenSource, save_settings
-    from llama_wrangler.ui.import_mode_dialog import ImportModeDialog
-    from llama_wrangler.ui.remove_dialog import RemoveDialog
+    from llama_wrangler.settings import ImportMode, Settings, Theme, save_settings
     from llama_wrangler.workers.jobs import Job
 
     paths = AppPaths.from_environment().ensure()
@@ -127,66 +241,36 @@ def main() -> int:
         wrangler.server_view.select_model(tiny.id)
         wait_for(lambda: bool(wrangler.supervisor.endpoint))
 
+    wrangler.messenger.info("Imported 5 models: Tiny Llama, Qwen2.5 0.5B Instruct, Llama 3.2 1B Instruct…")
+    wrangler.messenger.warning("Skipped 1 item(s) that are not .gguf models: notes.txt (not a .gguf model file)")
+    dialogs = Dialogs(wrangler, shoot, pump, wait_for, home)
+    def use_theme(theme: Theme) -> None:
+        # Through the settings, as the Settings dialog does: a later settings change keeps the theme.
+        current = wrangler.settings.settings
+        wrangler.settings.update(current.model_copy(update={"ui": current.ui.model_copy(update={"theme": theme})}))
+
     for theme in (Theme.LIGHT, Theme.DARK):
-        wrangler.theme.apply(theme)
+        use_theme(theme)
         for width, height in ((1280, 800), (1024, 640)):
             window.resize(width, height)
+            suffix = f"{width}x{height}-{theme.value}"
             for page in ("library", "downloads", "server"):
                 window.show_page(page)
-                shoot(window, f"{page}-{width}x{height}-{theme.value}")
-    wrangler.theme.apply(Theme.LIGHT)
+                shoot(window, f"{page}-{suffix}")
+            window.show_page("library")
+            wrangler.library_view.filter.setText("no such model")
+            shoot(window, f"library-no-matches-{suffix}")
+            wrangler.library_view.filter.clear()
+            window.drop_overlay.cover("Only .gguf files or folders can be added")
+            shoot(window, f"drop-refused-{suffix}")
+            window.drop_overlay.cover("Drop to add to your library")
+            shoot(window, f"drop-overlay-{suffix}")
+            window.drop_overlay.hide()
+            dialogs.shoot_all(suffix)
+        if args.runtime:
+            dialogs.shoot_crash(f"1280x800-{theme.value}")
+    use_theme(Theme.LIGHT)
     window.resize(1280, 800)
-
-    # Drop overlay, as seen while dragging a file over the window.
-    window.show_page("library")
-    window.drop_overlay.cover("Drop to add to your library")
-    shoot(window, "drop-overlay-1280x800-light")
-    window.drop_overlay.hide()
-
-    dialog = ImportModeDialog(ImportMode.COPY, window)
-    dialog.show()
-    shoot(dialog, "dialog-import-mode")
-    dialog.close()
-
-    wrangler.flows.open_settings()
-    settings_dialog = window.findChild(QWidget, "settingsDialog")
-    if settings_dialog is not None:
-        editor = settings_dialog.editor("server.extra_args")  # type: ignore[attr-defined]
-        editor.input.setText("--port 9000")
-        settings_dialog.tabs.currentWidget().ensureWidgetVisible(editor.error, 50, 120)  # type: ignore[attr-defined]
-        shoot(settings_dialog, "dialog-settings-invalid")
-        settings_dialog.close()
-
-    try:
-        raise RuntimeError("an example failure inside a slot")
-    except RuntimeError:
-        sys.excepthook(*sys.exc_info())  # type: ignore[arg-type]
-    pump()
-    if wrangler.crash_handler.dialog is not None:
-        shoot(wrangler.crash_handler.dialog, "dialog-crash")
-        wrangler.crash_handler.dialog.close()
-
-    # Add model, inspecting a repo on a loopback hub (the dialog's lookup is a real job).
-    from tests.support.fake_hub import FakeHub
-    from tests.support.hf_repos import GGUF_REPO, publish_gguf_repo
-
-    with FakeHub() as hub:
-        publish_gguf_repo(hub, home / "hub-src")
-        current = wrangler.settings.settings
-        downloads = current.downloads.model_copy(update={"hf_endpoint": hub.endpoint,
-                                                         "token_source": TokenSource.SETTINGS})
-        wrangler.settings.update(current.model_copy(update={"downloads": downloads}))
-        add = wrangler.flows.open_add_model()
-        add.input.setText(f"https://huggingface.co/{GGUF_REPO}")  # type: ignore[attr-defined]
-        add.inspect()  # type: ignore[attr-defined]
-        wait_for(lambda: add.choices.isVisible())  # type: ignore[attr-defined]
-        shoot(add, "dialog-add-model")
-        add.close()
-
-    remove = RemoveDialog(wrangler.library.models()[0], window)
-    remove.show()
-    shoot(remove, "dialog-remove")
-    remove.close()
 
     running.cancel()
     wrangler.shutdown()

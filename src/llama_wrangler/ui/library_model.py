@@ -43,7 +43,9 @@ class Column(IntEnum):
     SERVING = 7
 
 
-HEADERS = {Column.NAME: "Name", Column.ARCHITECTURE: "Architecture", Column.PARAMETERS: "Parameters",
+# Short headers (the full words are their tooltips): at 1280 wide the names need the room.
+HEADER_TIPS = {Column.ARCHITECTURE: "Architecture", Column.PARAMETERS: "Parameters (weights)"}
+HEADERS = {Column.NAME: "Name", Column.ARCHITECTURE: "Arch", Column.PARAMETERS: "Params",
            Column.QUANT: "Quant", Column.SIZE: "Size", Column.CONTEXT: "Context", Column.SOURCE: "Source",
            Column.SERVING: "Server"}
 
@@ -119,6 +121,8 @@ class LibraryTableModel(QAbstractTableModel):
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return HEADERS[Column(section)]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS.get(Column(section), HEADERS[Column(section)])
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.TextAlignmentRole:
             return _alignment(Column(section))
         return None
@@ -142,7 +146,7 @@ class LibraryTableModel(QAbstractTableModel):
         served = record.id == self._served_id and self._served_state != ServerState.STOPPED
         if role == ID_ROLE:
             return record.id
-        if role == Qt.ItemDataRole.DecorationRole and column == Column.SERVING and served:
+        if role == Qt.ItemDataRole.DecorationRole and column in (Column.NAME, Column.SERVING) and served:
             return self._icon(look(self._served_state).icon)
         if role == Qt.ItemDataRole.ForegroundRole and record.missing:
             return self._muted
@@ -153,7 +157,8 @@ class LibraryTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if record.missing:
                 return f"The file is missing: {record.path}"
-            return f"{title_of(record)}\n{file_label(record)}\n{record.path.parent}"
+            state = f"\n{look(self._served_state).words}" if served else ""
+            return f"{title_of(record)}\n{file_label(record)}\n{record.path.parent}{state}"
         return None
 
     def _serving_text(self, record: ModelRecord) -> str:

@@ -36,7 +36,7 @@ from llama_wrangler.units import human_bytes
 NARROW_HIDE_ORDER = (Column.SOURCE, Column.ARCHITECTURE, Column.CONTEXT, Column.PARAMETERS)
 TABLE_ONLY = Qt.ShortcutContext.WidgetShortcut
 NAME_MIN_WIDTH = 170
-CELL_PADDING = 18
+CELL_PADDING = 26  # the item's padding (8 + 8) and the view's margins, so measured text is never cut
 
 
 class LibraryView(QWidget):
@@ -72,6 +72,8 @@ class LibraryView(QWidget):
         self.filter.setMaximumWidth(320)
         self.filter.textChanged.connect(self.proxy.set_filter_text)
         self.filter.textChanged.connect(self._update_count)
+        self.filter.textChanged.connect(self._restore_selection)
+        self._last_selected = ""
 
         self.table = QTableView()
         self.table.setModel(self.proxy)
@@ -118,7 +120,7 @@ class LibraryView(QWidget):
         self.no_matches.hide()
 
         self.details = ModelDetails(theme)
-        self.details.setMinimumWidth(280)
+        self.details.setMinimumWidth(300)
         self.details.setMaximumWidth(420)
 
         left = QWidget()
@@ -216,14 +218,12 @@ class LibraryView(QWidget):
 
     def _fit_columns(self) -> None:
         """Hide the least important columns when the table is narrow (the details pane shows them). The
-        Server column shows only while a model is served: empty, it would take the Name column's room."""
+        server's state is drawn in the Name column (a dot, bold): a column of its own, empty for every model
+        but one, would take the names' room."""
         available = self.table.viewport().width() - NAME_MIN_WIDTH
         widths = self._widths
-        hidden: set[Column] = set()
-        serving = bool(self.model.served_id) and self.model.served_state != ServerState.STOPPED
-        self.table.setColumnHidden(Column.SERVING, not serving)
-        if not serving:
-            hidden.add(Column.SERVING)
+        hidden: set[Column] = {Column.SERVING}
+        self.table.setColumnHidden(Column.SERVING, True)
         for column in NARROW_HIDE_ORDER:
             if sum(w for c, w in widths.items() if c not in hidden) <= available:
                 break
@@ -242,7 +242,7 @@ class LibraryView(QWidget):
             content = max((metrics.horizontalAdvance(t) for t in texts), default=0)
             if column == Column.SERVING:
                 content += 22  # the state dot
-            title = header_metrics.horizontalAdvance(HEADERS[column]) + 14  # room for the sort arrow
+            title = header_metrics.horizontalAdvance(HEADERS[column]) + 16  # room for the sort arrow
             widths[column] = self._user_widths.get(column, max(content + CELL_PADDING, title + CELL_PADDING))
             self._measuring = True
             try:
@@ -302,7 +302,14 @@ class LibraryView(QWidget):
     # -- slots -----------------------------------------------------------------------------------------
     @Slot(QItemSelection, QItemSelection)
     def _on_selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        self._last_selected = self.selected_id() or self._last_selected
         self._refresh_details()
+
+    @Slot()
+    def _restore_selection(self) -> None:
+        """A filter hid the selected model and then showed it again: select it again."""
+        if not self.selected_id() and self._last_selected:
+            self.select(self._last_selected)
 
     @Slot(QModelIndex)
     def _on_double_clicked(self, index: QModelIndex) -> None:

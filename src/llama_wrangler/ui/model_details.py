@@ -117,10 +117,12 @@ class ModelDetails(QFrame):
         self.serve_button = QPushButton("&Serve")
         self.serve_button.setProperty("primary", True)
         self.serve_button.clicked.connect(self._on_serve_clicked)
-        self.folder_button = QPushButton("F&older")
+        # Icon-only: three labelled buttons do not fit the pane at 1024 wide.
+        self.folder_button = QPushButton()
         self.folder_button.setToolTip("Show the model file in your file manager")
+        self.folder_button.setAccessibleName("Show in folder")
         self.folder_button.clicked.connect(lambda: self._emit_for(self.show_in_folder_requested))
-        self.requantize_button = QPushButton("Re-&quantize…")
+        self.requantize_button = QPushButton("&Quantize…")
         self.requantize_button.setToolTip("Re-quantize: make a smaller copy at another quant type")
         self.requantize_button.clicked.connect(lambda: self._emit_for(self.requantize_requested))
         self.remove_button = QPushButton("&Remove…")
@@ -135,7 +137,7 @@ class ModelDetails(QFrame):
         second.setSpacing(6)
         for button in (self.folder_button, self.requantize_button, self.remove_button):
             button.setProperty("compact", True)
-            second.addWidget(button)
+            second.addWidget(button, 0 if button is self.folder_button else 1)
         actions.addLayout(second)
 
         self._form_host = QWidget()
@@ -223,3 +225,7 @@ class ModelDetails(QFrame):
         colors = self._theme.colors
         self.serve_button.setIcon(tinted_icon("action-stop" if self._serving else "action-play",
                                               colors.accent_text))
+        self.folder_button.setIcon(tinted_icon("action-folder", colors.text))
+        self.requantize_button.setIcon(tinted_icon("action-quantize", colors.text))
+        self.remove_button.setIcon(tinted_icon("action-remove", colors.bad if self.remove_button.isEnabled()
+                                               else colors.disabled))

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QComboBox, QDialog, QWidget
 from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.settings import QUANT_CHOICES
 from llama_wrangler.ui.confirm_layout import lay_out_confirm
+from llama_wrangler.ui.model_names import title_of
 
 # What llama-quantize can make a smaller model from without compounding quantization loss.
 SOURCE_TYPES = frozenset({"F16", "BF16", "F32"})
@@ -36,9 +37,10 @@ class RequantizeDialog(QDialog):
             self.quant.addItem(f"{quant} — {NOTES.get(quant, '')}", quant)
         index = self.quant.findData(default.upper())
         self.quant.setCurrentIndex(index if index >= 0 else self.quant.findData("Q4_K_M"))
-        lay_out_confirm(self, f"Make a smaller copy of {record.name}",
+        self.quant.setObjectName("requantizeQuant")
+        lay_out_confirm(self, f"Make a smaller copy of {title_of(record)}",
                         "The original stays as it is; the new file is added to the library when done.",
-                        self.quant, "Re-quantize")
+                        self.quant, "&Re-quantize")
         self.accepted.connect(self._on_accepted)
 
     @Slot()

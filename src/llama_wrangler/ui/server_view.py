@@ -41,8 +41,10 @@ ACTIVE_STATES = (ServerState.STARTING, ServerState.LOADING, ServerState.READY)
 SERVED_MARK = "●  "
 
 
-def endpoint_note(state: str, *, proxy_url: str, model: str) -> str:
+def endpoint_note(state: str, *, proxy_url: str, model: str, restarting: bool = False) -> str:
     """What the endpoint does with a request right now, in the user's words."""
+    if proxy_url and restarting:
+        return "Open: requests wait while the server restarts."
     if state == ServerState.READY:
         return f"Answering requests with {model}." if model else "Answering requests."
     if proxy_url and state in (ServerState.STARTING, ServerState.LOADING):
@@ -320,7 +322,8 @@ class ServerView(QWidget):
         base = proxy or sup.client_endpoint
         self.endpoint.setText(f"{base}/v1" if base else "")
         self.endpoint.setPlaceholderText("Not open")
-        self.endpoint_note.setText(endpoint_note(state, proxy_url=proxy, model=name if running else ""))
+        self.endpoint_note.setText(endpoint_note(state, proxy_url=proxy, model=name if running else "",
+                                                 restarting=sup.restart_scheduled))
         self.copy_button.setEnabled(bool(base))
         self.copy_button.setText("&Copy")
 

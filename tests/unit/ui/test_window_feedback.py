@@ -15,6 +15,7 @@ from llama_wrangler.app import WranglerApp
 from llama_wrangler.errors import DownloadError
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, ProgressCallback
+from llama_wrangler.server.state import ServerState
 from llama_wrangler.settings import ImportMode
 from llama_wrangler.ui.library_model import Column
 from llama_wrangler.ui.model_names import picker_label
@@ -130,9 +131,23 @@ def test_the_name_column_gets_the_room_at_1280(wrangler: WranglerApp, qtbot: QtB
     view = wrangler.library_view
     qtbot.waitUntil(lambda: view.table.isVisible())
     table = view.table
-    assert table.isColumnHidden(Column.SERVING), "nothing is served: no empty Server column"
-    assert not table.isColumnHidden(Column.ARCHITECTURE) and not table.isColumnHidden(Column.SOURCE)
-    assert table.columnWidth(Column.NAME) >= 200
+    served = wrangler.library.models()[0].id
+    for state in (ServerState.STOPPED, ServerState.READY):
+        view.set_served(served if state == ServerState.READY else "", state)
+        # The state is a dot in the Name column, not a column of its own that is empty for every other row.
+        assert table.isColumnHidden(Column.SERVING)
+        assert not table.isColumnHidden(Column.ARCHITECTURE) and not table.isColumnHidden(Column.SOURCE)
+        assert table.columnWidth(Column.NAME) >= 200
+    row = view.proxy.mapFromSource(view.model.index(view.model.row_of(served), Column.NAME))
+    assert row.data(Qt.ItemDataRole.DecorationRole) is not None
+    assert "Serving" in row.data(Qt.ItemDataRole.ToolTipRole)
+    # Every shown text fits its column (nothing is cut to "Q4_K…").
+    metrics = table.fontMetrics()
+    for column in (Column.ARCHITECTURE, Column.PARAMETERS, Column.QUANT, Column.SIZE, Column.CONTEXT,
+                   Column.SOURCE):
+        widest = max(metrics.horizontalAdvance(view.proxy.index(r, column).data())
+                     for r in range(view.proxy.rowCount()))
+        assert widest + 16 <= table.columnWidth(column), column
 
 
 def _failing(progress: ProgressCallback, cancel: CancelToken) -> object:
