@@ -298,6 +298,8 @@ class MainWindow(QMainWindow):
         Messages)."""
         if self._error_box is not None and self._error_box.isVisible() and self._error_box.text() == text:
             self._error_box.close()
+        if text and self.statusBar().currentMessage() == text.splitlines()[0]:
+            self.statusBar().clearMessage()
 
     @property
     def error_box(self) -> QMessageBox | None:

@@ -22,8 +22,11 @@ from PySide6.QtWidgets import (
 
 from llama_wrangler.services.messages import Level
 from llama_wrangler.ui.buttons import dress_button_box
+from llama_wrangler.ui.icons import icon
 
 MAX_MESSAGES = 200
+LEVEL_ICONS = {Level.ERROR.value: "state-crashed", Level.WARNING.value: "state-busy",
+               Level.INFO.value: "state-stopped"}
 LEVEL_WORDS = {Level.ERROR.value: "Error", Level.WARNING.value: "Warning", Level.INFO.value: "Info"}
 
 
@@ -105,6 +108,7 @@ class MessagesDialog(QDialog):
         self.list = QListWidget()
         self.list.setWordWrap(False)
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # elide, the tooltip has it all
         self.list.currentItemChanged.connect(self._on_current_changed)
         self.full = QPlainTextEdit()
         self.full.setReadOnly(True)
@@ -126,7 +130,8 @@ class MessagesDialog(QDialog):
         self.list.clear()
         for message in messages:
             first = message.text.splitlines()[0] if message.text else ""
-            item = QListWidgetItem(f"{message.time}   {LEVEL_WORDS.get(message.level, '')}   {first}")
+            item = QListWidgetItem(icon(LEVEL_ICONS.get(message.level, "state-stopped")),
+                                   f"{message.time}   {LEVEL_WORDS.get(message.level, '')}   {first}")
             item.setToolTip(message.full_text())
             item.setData(Qt.ItemDataRole.UserRole, message.full_text())
             self.list.addItem(item)

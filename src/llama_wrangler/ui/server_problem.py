@@ -22,9 +22,10 @@ _NOISE = re.compile(
     r"^\s*slot\s|^\s*srv\s+(update_slots|log_server_r|params_from_|cancel_tasks|operator|handle_)|"
     r"all slots are idle|^\s*que\s|request: (GET|POST) |^\s*$",
     re.IGNORECASE)
-# llama.cpp's own log lines carry a level letter after the timestamp ("0.00.419.872 I srv ..."): an info
-# line is never the reason on its own, so it is not offered as one even when nothing better is found.
-_INFO = re.compile(r"^\s*\d+\.\d+\.\d+\.\d+ I ")
+# llama.cpp's own log lines carry a level letter after the timestamp ("0.00.419.872 I srv ..."): an info,
+# warning or debug line is not the reason on its own (the usual start-up warnings about CORS or the
+# context would only mislead), so none is offered as one when no line says what went wrong.
+_CHATTER = re.compile(r"^\s*\d+\.\d+\.\d+\.\d+ [IWD] ")
 _RELEVANT = re.compile(
     r"error|fail|abort|assert|terminat|what\(\)|out of memory|oom|unable|cannot|can't|invalid|"
     r"segmentation|exception|killed|signal|not found|no such|unsupported|denied",
@@ -53,7 +54,7 @@ def explain(message: str) -> ServerProblem:
     lines = [line.rstrip() for line in tail.splitlines()]
     useful = [line for line in lines if not _NOISE.search(line)]
     relevant = [line.strip() for line in useful if _RELEVANT.search(line)]
-    fallback = [line.strip() for line in useful if not _INFO.search(line)]
+    fallback = [line.strip() for line in useful if not _CHATTER.search(line)]
     chosen = relevant[-MAX_RELEVANT:] if relevant else fallback[-FALLBACK_LINES:]
     return ServerProblem(summary=summary or "llama-server stopped unexpectedly.", lines=tuple(chosen),
                          full=message)

@@ -90,6 +90,7 @@ def palette(colors: Colors) -> QPalette:
 
 def stylesheet(c: Colors) -> str:
     chevron = resource_path("chevron-down.svg").as_posix()
+    tick = resource_path("indicator-check.svg").as_posix()
     return f"""
 QWidget {{ font-size: 10pt; }}
 #sidebar {{ background: {c.sidebar}; border: none; border-right: 1px solid {c.border}; }}
@@ -131,6 +132,11 @@ QPushButton#messagesButton {{ border: none; background: transparent; color: {c.m
 QPushButton#messagesButton:hover {{ color: {c.text}; }}
 QPushButton#messagesButton[hasErrors="true"] {{ color: {c.bad}; }}
 QCheckBox:disabled {{ color: {c.disabled}; }}
+QCheckBox::indicator {{ width: 15px; height: 15px; border: 1px solid {c.idle}; border-radius: 4px;
+    background: {c.base}; }}
+QCheckBox::indicator:checked {{ background: {c.accent}; border-color: {c.accent}; image: url("{tick}"); }}
+QCheckBox::indicator:disabled {{ background: {c.window}; border: 1px dashed {c.disabled}; }}
+QCheckBox::indicator:checked:disabled {{ background: {c.disabled}; border-color: {c.disabled}; }}
 #jobBadge {{ border-radius: 9px; padding: 1px 9px; font-size: 9pt; font-weight: 600; }}
 #jobBadge[tone="ok"] {{ color: {c.ok}; border: 1px solid {c.ok}; }}
 #jobBadge[tone="busy"] {{ color: {c.accent}; border: 1px solid {c.accent}; }}

@@ -116,7 +116,7 @@ class ShortcutsDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("shortcutsDialog")
         self.setWindowTitle("Keyboard shortcuts")
-        self.resize(520, 520)
+        self.resize(520, 580)
         title = QLabel("Keyboard shortcuts")
         title.setObjectName("sectionTitle")
         note = QLabel("In the library table, Enter serves the selected model and Delete asks to remove "
@@ -126,6 +126,7 @@ class ShortcutsDialog(QDialog):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Command", "Keys"])
         self.tree.setRootIsDecorated(False)
+        self.tree.setSelectionMode(QTreeWidget.SelectionMode.NoSelection)
         self.tree.setColumnWidth(0, 300)
         group = ""
         for menu, action in entries:
