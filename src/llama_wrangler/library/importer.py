@@ -24,6 +24,7 @@ from llama_wrangler.library.records import absolute, inside
 from llama_wrangler.library.shards import group_shards, model_stem, shard_parts
 from llama_wrangler.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 from llama_wrangler.settings import ImportMode
+from llama_wrangler.units import human_bytes
 
 if TYPE_CHECKING:
     from llama_wrangler.library.registry import Library, ModelRecord
@@ -222,5 +223,5 @@ def _claim(temp: Path, target: Path) -> None:
 def _check_space(folder: Path, needed: int) -> None:
     free = shutil.disk_usage(folder).free
     if needed > free:
-        raise DiskSpaceError(f"Not enough space in {folder}: the import needs {needed / 1e9:.1f} GB, "
-                             f"{free / 1e9:.1f} GB are free.")
+        raise DiskSpaceError(f"Not enough space in {folder}: the import needs {human_bytes(needed)}, "
+                             f"{human_bytes(free)} are free.")

@@ -17,6 +17,7 @@ from llama_wrangler.server.state import ServerState
 from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.model_actions import ModelActions
 from llama_wrangler.ui.icons import icon
+from llama_wrangler.ui.model_names import picker_label, title_of
 from llama_wrangler.ui.state_look import describe_state, look
 from llama_wrangler.work import JobKind
 from llama_wrangler.workers.jobs import Job, JobManager, JobState
@@ -111,7 +112,7 @@ class TrayController(QObject):
             empty = self.menu.addAction("No models yet")
             empty.setEnabled(False)
         for record in records[:MAX_MENU_MODELS]:
-            label = f"{record.name} ({record.info.quant})" if record.info.quant else record.name
+            label = picker_label(record)
             action = QAction(label, self)
             action.setCheckable(True)
             action.setData(record.id)
@@ -146,7 +147,7 @@ class TrayController(QObject):
                 checked.setChecked(False)
                 self._model_group.setExclusive(True)
         record = self._actions.find(served) if served else None
-        text = describe_state(state, record.name if record else served, self._supervisor.client_endpoint)
+        text = describe_state(state, title_of(record) if record else served, self._supervisor.client_endpoint)
         self.status_action.setText(text)
         self.stop_action.setEnabled(state not in (ServerState.STOPPED, ServerState.STOPPING))
         self.state_icon = tray_icon_for(state)
@@ -178,7 +179,7 @@ class TrayController(QObject):
         endpoint = self._supervisor.client_endpoint  # the stable one, when a proxy stands in front
         if endpoint and self._supervisor.state == ServerState.READY:
             record = self._actions.find(self._supervisor.model_id)
-            name = record.name if record else self._supervisor.model_id
+            name = title_of(record) if record else self._supervisor.model_id
             self.notify("Model ready", f"{name} is being served at {endpoint}.")
 
     @Slot(str)
