@@ -159,6 +159,13 @@ class Dialogs:
         self.shoot(window, f"server-crashed-{suffix}")
         self.wait_for(lambda: bool(self.w.supervisor.endpoint), 60)
         self.shoot(window, f"server-recovered-{suffix}")
+        # Stopped, with the stable endpoint still open: the page says what a request gets now.
+        served = self.w.supervisor.model_id
+        self.w.actions.stop()
+        self.wait_for(lambda: self.w.supervisor.state == "stopped", 30)
+        self.shoot(window, f"server-stopped-{suffix}")
+        self.w.actions.serve(served)
+        self.wait_for(lambda: bool(self.w.supervisor.endpoint), 60)
 
 
 def main() -> int:

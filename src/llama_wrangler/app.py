@@ -234,12 +234,13 @@ class WranglerApp:
         model_id = self.actions.serving_id()
         record = self.actions.find(model_id) if model_id else None
         self.window.server_status.set_state(sup.state, title_of(record) if record else model_id,
-                                            sup.client_endpoint)
+                                            sup.client_endpoint, open_endpoint=self.stable.url)
         self.library_view.set_served(sup.model_id, sup.state)
 
     def _on_settings_changed(self, settings: Settings) -> None:
         self.stable.apply(settings.server, opening=False)  # gives the supervisor its settings too
         self.server_view.refresh()  # the endpoint may have opened, moved or closed
+        self._on_server_changed()
         self.hub.set_settings(settings)
         self._refresh_runtime()
         self.theme.apply(settings.ui.theme)

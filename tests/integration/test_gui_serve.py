@@ -102,7 +102,7 @@ def test_serve_swap_and_stop_through_the_ui(wrangler: WranglerApp, qtbot: QtBot)
     assert server_page.stop_button.isEnabled()
     server_page.stop_button.click()
     qtbot.waitUntil(lambda: wrangler.supervisor.state == ServerState.STOPPED, timeout=30_000)
-    assert status.text.text() == "Server stopped"
+    assert status.text.text() == f"Server stopped · endpoint open at {endpoint}"
     assert not any(a.isChecked() for a in wrangler.tray.model_actions.values())
     # The stable endpoint stays open after a stop, and the page says so (and what it does now).
     assert server_page.endpoint.text() == f"{endpoint}/v1"

@@ -44,9 +44,13 @@ def look(state: ServerState | str) -> StateLook:
         return STATE_LOOKS[ServerState.STOPPED]
 
 
-def describe_state(state: ServerState | str, model: str = "", endpoint: str = "") -> str:
-    """One line for the status bar and the tray tooltip."""
+def describe_state(state: ServerState | str, model: str = "", endpoint: str = "", *,
+                   open_endpoint: str = "") -> str:
+    """One line for the status bar and the tray tooltip. ``open_endpoint``: the stable endpoint's address
+    while it listens with no model ready (it still answers, so "stopped" alone would mislead)."""
     words = look(state).words
+    if open_endpoint and state in (ServerState.STOPPED, ServerState.CRASHED):
+        return f"{words} · endpoint open at {open_endpoint}"
     if state == ServerState.READY and model:
         return f"{words} {model}" + (f" at {endpoint}" if endpoint else "")
     if state in (ServerState.STARTING, ServerState.LOADING) and model:

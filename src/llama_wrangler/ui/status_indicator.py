@@ -29,8 +29,8 @@ class ServerStatusLabel(QWidget):
         self.state = ""
         self.set_state(ServerState.STOPPED)
 
-    def set_state(self, state: str, model: str = "", endpoint: str = "") -> None:
+    def set_state(self, state: str, model: str = "", endpoint: str = "", *, open_endpoint: str = "") -> None:
         self.state = state
         self.dot.setPixmap(icon(look(state).icon).pixmap(self._dot_size, self._dot_size))
-        self.text.setText(describe_state(state, model, endpoint))
+        self.text.setText(describe_state(state, model, endpoint, open_endpoint=open_endpoint))
         self.setToolTip(self.text.text())

@@ -94,7 +94,10 @@ def test_the_open_endpoint_says_what_it_does_with_a_request(wrangler: WranglerAp
     assert page.endpoint.text() == "" and page.endpoint.placeholderText() == "Not open"
     assert "opens when you serve" in page.endpoint_note.text()
     assert not page.copy_button.isEnabled()
-    server = wrangler.settings.settings.server.model_copy(update={"port": pick_free_port("127.0.0.1")})
+    current = wrangler.settings.settings
+    server = current.server.model_copy(update={"port": pick_free_port("127.0.0.1")})
+    wrangler.settings.update(current.model_copy(update={"server": server}))  # opens nothing by itself
+    assert wrangler.stable.url == ""
     wrangler.stable.apply(server, opening=True)  # what serving does first
     page.refresh()
     url = wrangler.stable.url
@@ -109,6 +112,8 @@ def test_the_open_endpoint_says_what_it_does_with_a_request(wrangler: WranglerAp
     assert chat.status_code == 503
     page.copy_button.click()
     assert QGuiApplication.clipboard().text() == f"{url}/v1"
+    wrangler.settings.update(wrangler.settings.settings)  # any settings change reads the endpoint again
+    assert wrangler.window.server_status.text.text() == f"Server stopped · endpoint open at {url}"
     wrangler.stable.close()
     page.refresh()
     assert page.endpoint.text() == ""
