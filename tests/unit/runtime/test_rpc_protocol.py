@@ -51,10 +51,10 @@ def test_a_worker_of_another_build_is_refused_naming_both_versions() -> None:
 
 def test_odd_peers_get_plain_reasons() -> None:
     with silent_listener() as address:
-        with pytest.raises(WorkerError, match="did not answer within 0.5 s"):
+        with pytest.raises(WorkerError, match=r"did not answer within 0\.5 s"):
             probe_worker(address, timeout=0.5)
         assert reachable(address)  # busy, but there
-    with banner_listener() as address, pytest.raises(WorkerError, match="does not speak llama.cpp's RPC"):
+    with banner_listener() as address, pytest.raises(WorkerError, match=r"does not speak llama\.cpp's RPC"):
         probe_worker(address, timeout=2)  # e.g. an SSH server on that port
     with silent_listener() as address:
         pass  # closed again: nothing listens there now
