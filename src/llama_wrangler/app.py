@@ -24,6 +24,7 @@ from llama_wrangler.services.endpoint import EndpointService
 from llama_wrangler.services.hub_actions import HubActions
 from llama_wrangler.services.messages import Messenger
 from llama_wrangler.services.model_actions import ModelActions
+from llama_wrangler.services.pool_actions import PoolActions
 from llama_wrangler.services.settings_store import SettingsStore
 from llama_wrangler.settings import ImportMode, Settings, load_settings
 from llama_wrangler.ui.crash_dialog import CrashHandler
@@ -35,6 +36,7 @@ from llama_wrangler.ui.icons import icon
 from llama_wrangler.ui.import_mode_dialog import dialog_chooser
 from llama_wrangler.ui.library_view import LibraryView
 from llama_wrangler.ui.main_window import MainWindow
+from llama_wrangler.ui.pool_panel import PoolPanel, worker_toggle
 from llama_wrangler.ui.server_view import ServerView
 from llama_wrangler.ui.startup_probe import StartupProbe
 from llama_wrangler.ui.theme import ThemeManager
@@ -80,6 +82,9 @@ class WranglerApp:
         # The stable endpoint opens on the first serve, not here: browsing models must not take a port.
         self.stable = EndpointService(self.supervisor, self._resolve_requested_model)
         self.hub = HubActions(paths, self.library, self.jobs, settings, self.messenger)
+        self.pool = PoolActions(self.settings, self.supervisor, self.jobs, self.messenger, self._located_runtime,
+                                paths)
+        self.actions.set_serve_gate(self.pool.gate)
 
         self.tray = TrayController(self.actions, self.supervisor, self.jobs,
                                    notifications=settings.ui.notifications, tray_available=tray_available)
@@ -92,6 +97,9 @@ class WranglerApp:
         self.window.add_page("library", "Library", "nav-library", self.library_view)
         self.window.add_page("downloads", "Downloads", "nav-downloads", self.downloads_view)
         self.window.add_page("server", "Server", "nav-server", self.server_view)
+        self.server_view.add_section(PoolPanel(self.pool, self.settings))
+        self.tray.extra_actions.append(worker_toggle(self.pool, self.tray))
+        self.tray.rebuild()
         self.drop_importer = DropImporter(
             self.window, self.messenger,
             dialog_chooser(self.window, lambda: self.settings.settings.library.import_mode),
@@ -112,6 +120,12 @@ class WranglerApp:
             if report:
                 self._problems.append(str(exc))
             return self.paths.runtime_root / "bin" / "llama-server"
+
+    def _located_runtime(self) -> LlamaRuntime | None:
+        try:
+            return locate_runtime(self.settings.settings, self.paths)
+        except LlamaRuntimeError:
+            return None
 
     def _refresh_runtime(self) -> None:
         """Look for llama-server again (installed with the CLI, or its path changed in the settings while
@@ -181,6 +195,7 @@ class WranglerApp:
         self.actions.close()
         self.drop_importer.remove(self.app)
         self.supervisor.shutdown()
+        self.pool.shutdown()
         self.stable.close()
         self.jobs.shutdown()
         self.library.close()

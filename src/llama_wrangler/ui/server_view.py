@@ -110,7 +110,7 @@ class ServerView(QWidget):
         card_layout.addWidget(self.error_label)
 
         # Log ----------------------------------------------------------------------------------------
-        log_title = QLabel("Log")
+        self._log_title = log_title = QLabel("Log")
         log_title.setObjectName("sectionTitle")
         self.log = QPlainTextEdit()
         self.log.setObjectName("serverLog")
@@ -135,6 +135,7 @@ class ServerView(QWidget):
         layout.addWidget(log_title)
         layout.addWidget(self.log, 1)
 
+        self._layout = layout
         supervisor.state_changed.connect(self._on_state_changed)
         supervisor.endpoint_changed.connect(self._on_endpoint_changed)
         supervisor.log_line.connect(self._on_log_line)
@@ -150,6 +151,10 @@ class ServerView(QWidget):
         return label
 
     # -- slots -----------------------------------------------------------------------------------------
+    def add_section(self, widget: QWidget) -> None:
+        """Another part of the page (the worker pool), placed above the log."""
+        self._layout.insertWidget(self._layout.indexOf(self._log_title), widget)
+
     @Slot()
     def refresh_models(self) -> None:
         current = self.model_combo.currentData() or self._actions.serving_id()

@@ -42,7 +42,7 @@ from llama_wrangler.services.settings_store import SettingsStore
 from llama_wrangler.settings import Settings
 
 SECTION_TITLES = {"server": "Server", "library": "Library", "downloads": "Downloads",
-                  "runtime": "llama.cpp", "ui": "Appearance"}
+                  "runtime": "llama.cpp", "pool": "Pool", "ui": "Appearance"}
 LABELS = {
     "gpu_layers": "GPU layers", "api_key": "API key", "extra_args": "Extra arguments",
     "health_timeout_s": "Load timeout (s)", "stop_grace_s": "Stop grace period (s)",
