@@ -85,6 +85,7 @@ class WranglerApp:
         self.pool = PoolActions(self.settings, self.supervisor, self.jobs, self.messenger, self._located_runtime,
                                 paths)
         self.actions.set_serve_gate(self.pool.gate)
+        self.hub.set_pool_memory(self.pool.pooled_memory)
 
         self.tray = TrayController(self.actions, self.supervisor, self.jobs,
                                    notifications=settings.ui.notifications, tray_available=tray_available)

@@ -175,3 +175,17 @@ def test_worker_command_runs_until_ctrl_c_and_guards_the_network(app_home: Path,
             child.kill()
             child.communicate()
     assert child.returncode == 0 and "worker: stopped" in out
+
+
+def test_a_crashed_worker_is_restarted(qtbot: QtBot, start_worker: WorkerFactory) -> None:
+    import psutil
+
+    worker = start_worker()
+    children = [child for child in psutil.Process().children(recursive=True) if child.name() == "ggml-rpc-server"]
+    assert children
+    for child in children:
+        child.kill()
+    qtbot.waitUntil(lambda: worker.state is ServerState.CRASHED, timeout=20_000)
+    assert worker.restart_scheduled
+    qtbot.waitUntil(lambda: worker.state is ServerState.READY, timeout=READY_MS)
+    assert probe_worker(worker.options.address).version == PINNED_VERSION

@@ -17,7 +17,7 @@ from llama_wrangler.server.state import ServerState
 from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.server.worker import WorkerOptions, WorkerSupervisor, exposure_warning, is_loopback
 from llama_wrangler.services.messages import Messenger
-from llama_wrangler.services.pool import WorkerStatus, check_workers, rpc_plan
+from llama_wrangler.services.pool import WorkerStatus, check_workers, pooled_free_bytes, rpc_plan
 from llama_wrangler.services.pool_watch import PoolWatch
 from llama_wrangler.services.serve_target import ServeTarget
 from llama_wrangler.services.settings_store import SettingsStore
@@ -76,6 +76,12 @@ class PoolActions(QObject):
         self.checked.emit(self.statuses)
         if then is not None:
             then(self.statuses)
+
+    def pooled_memory(self) -> int:
+        """Free memory the pool offered at its last check, when models are split across it (else 0)."""
+        if not self._settings.settings.pool.enabled:
+            return 0
+        return pooled_free_bytes(self.statuses)
 
     # -- the serve gate --------------------------------------------------------------------------------
     def gate(self, target: ServeTarget, proceed: Callable[[], None]) -> None:
