@@ -25,6 +25,7 @@ from llama_wrangler.services.endpoint import EndpointService
 from llama_wrangler.services.hub_actions import HubActions
 from llama_wrangler.services.messages import Messenger
 from llama_wrangler.services.model_actions import ModelActions
+from llama_wrangler.services.pool_actions import PoolActions
 from llama_wrangler.services.settings_store import SettingsStore
 from llama_wrangler.services.window_memory import WindowMemory
 from llama_wrangler.settings import ImportMode, Settings, load_settings
@@ -38,6 +39,7 @@ from llama_wrangler.ui.import_mode_dialog import dialog_chooser
 from llama_wrangler.ui.library_view import LibraryView
 from llama_wrangler.ui.main_window import MainWindow
 from llama_wrangler.ui.model_names import title_of
+from llama_wrangler.ui.pool_panel import PoolPanel, worker_toggle
 from llama_wrangler.ui.server_problem import explain
 from llama_wrangler.ui.server_view import ServerView
 from llama_wrangler.ui.startup_probe import StartupProbe
@@ -85,6 +87,10 @@ class WranglerApp:
         # The stable endpoint opens on the first serve, not here: browsing models must not take a port.
         self.stable = EndpointService(self.supervisor, self._resolve_requested_model)
         self.hub = HubActions(paths, self.library, self.jobs, settings, self.messenger)
+        self.pool = PoolActions(self.settings, self.supervisor, self.jobs, self.messenger, self._located_runtime,
+                                paths)
+        self.actions.set_serve_gate(self.pool.gate)
+        self.hub.set_pool_memory(self.pool.pooled_memory)
 
         self.tray = TrayController(self.actions, self.supervisor, self.jobs,
                                    notifications=settings.ui.notifications, tray_available=tray_available)
@@ -101,6 +107,9 @@ class WranglerApp:
         self.window.add_page("server", "Server", "nav-server", self.server_view)
         self.window.menus.add_menu("&Model", self.library_view.menu_actions())
         self.window_memory = WindowMemory(paths.config_dir)
+        self.server_view.add_section(PoolPanel(self.pool, self.settings))
+        self.tray.extra_actions.append(worker_toggle(self.pool, self.tray))
+        self.tray.rebuild()
         self.drop_importer = DropImporter(
             self.window, self.messenger,
             dialog_chooser(self.window, lambda: self.settings.settings.library.import_mode),
@@ -121,6 +130,12 @@ class WranglerApp:
             if report:
                 self._problems.append(str(exc))
             return self.paths.runtime_root / "bin" / "llama-server"
+
+    def _located_runtime(self) -> LlamaRuntime | None:
+        try:
+            return locate_runtime(self.settings.settings, self.paths)
+        except LlamaRuntimeError:
+            return None
 
     def _refresh_runtime(self) -> None:
         """Look for llama-server again (installed with the CLI, or its path changed in the settings while
@@ -196,6 +211,7 @@ class WranglerApp:
         self.actions.close()
         self.drop_importer.remove(self.app)
         self.supervisor.shutdown()
+        self.pool.shutdown()
         self.stable.close()
         self.jobs.shutdown()
         self.library.close()

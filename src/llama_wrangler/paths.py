@@ -85,6 +85,10 @@ class AppPaths:
     def server_log_file(self) -> Path:
         return self.log_dir / "llama-server.log"
 
+    @property
+    def worker_log_file(self) -> Path:
+        return self.log_dir / "rpc-server.log"
+
     def ensure(self) -> AppPaths:
         """Create every directory the app writes to (first use)."""
         for folder in (self.data_dir, self.cache_dir, self.log_dir, self.config_dir, self.models_dir,

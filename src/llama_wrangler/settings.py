@@ -213,6 +213,49 @@ class RuntimeSettings(_Section):
         return _existing(value, info, folder=False)
 
 
+class PoolSettings(_Section):
+    workers: str = Field("", description="llama.cpp RPC workers to split models across, as llama-server's "
+                         "--rpc takes them: host:port,host:port (start each with `llama-wrangler worker`).")
+    enabled: bool = Field(False, description="Serve models across the workers (checked before each start).")
+    tensor_split: str = Field("", description="Share of the model per worker, e.g. 3,1 (empty: by free memory).")
+    worker_host: str = Field("127.0.0.1", description="Address this computer's own worker binds when started "
+                             "from the tray. Anything but 127.0.0.1 exposes it: use a private network.")
+    worker_port: int = Field(50052, ge=1, le=65535, description="Port of this computer's own worker.")
+
+    @field_validator("workers")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        from llama_wrangler.runtime.rpc_protocol import WorkerError, parse_address
+
+        addresses = [item.strip() for item in value.split(",") if item.strip()]
+        for address in addresses:
+            try:
+                parse_address(address)
+            except WorkerError as exc:
+                raise ValueError(exc.message) from None
+        if len(set(addresses)) != len(addresses):
+            raise ValueError("lists a worker twice")
+        return ",".join(addresses)
+
+    @field_validator("tensor_split")
+    @classmethod
+    def _split(cls, value: str) -> str:
+        parts = [item.strip() for item in value.split(",") if item.strip()]
+        try:
+            numbers = [float(part) for part in parts]
+        except ValueError:
+            raise ValueError("must be numbers separated by commas, e.g. 3,1") from None
+        if any(number < 0 for number in numbers) or (numbers and sum(numbers) <= 0):
+            raise ValueError("must be non-negative shares with a positive sum")
+        return ",".join(parts)
+
+    def worker_list(self) -> list[str]:
+        return [item for item in self.workers.split(",") if item]
+
+    def split_list(self) -> list[float]:
+        return [float(item) for item in self.tensor_split.split(",") if item]
+
+
 class UiSettings(_Section):
     theme: Theme = Field(Theme.SYSTEM, description="Light, dark, or follow the system.")
     close_to_tray: bool = Field(True, description="Closing the window keeps the app in the tray.")
@@ -225,6 +268,7 @@ class Settings(_Section):
     library: LibrarySettings = Field(default_factory=LibrarySettings)
     downloads: DownloadSettings = Field(default_factory=DownloadSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+    pool: PoolSettings = Field(default_factory=PoolSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
 
 

@@ -78,7 +78,8 @@ def gather_status(context: CliContext) -> dict[str, Any]:
     runtime = found.runtime
     report.update(found=True, where=found.where, where_text=WHERE_WORDS.get(found.where, found.where),
                   server=str(runtime.server), quantize=str(runtime.quantize) if runtime.quantize else None,
-                  root=str(runtime.root) if runtime.root else None, backend=runtime.backend)
+                  root=str(runtime.root) if runtime.root else None, backend=runtime.backend,
+                  rpc_server=str(runtime.rpc_server) if runtime.rpc_server else None)
     if runtime.backend != "llama-cpp-python":
         try:
             verified = verify_runtime(runtime)
@@ -116,6 +117,7 @@ def format_status(report: dict[str, Any]) -> str:
         lines.append(f"llama.cpp runtime: found in {report['where_text']}")
         lines.append(f"  llama-server:   {report['server']}")
         lines.append(f"  llama-quantize: {report.get('quantize') or 'missing'}")
+        lines.append(f"  RPC worker:     {report.get('rpc_server') or 'missing (pools need a rebuild with GGML_RPC)'}")
         if report.get("build_number") is not None or report.get("commit"):
             build = report.get("build_number")
             pinned = " — the pinned version" if report.get("is_pinned") else ""

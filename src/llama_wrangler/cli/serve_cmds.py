@@ -15,8 +15,11 @@ from llama_wrangler.errors import SettingsError, WranglerError
 from llama_wrangler.settings import ServerSettings, describe_validation_error
 
 if TYPE_CHECKING:
+    from llama_wrangler.runtime.runtime_info import LlamaRuntime
+    from llama_wrangler.server.argv import RpcPlan
     from llama_wrangler.server.stable_link import Resolver
     from llama_wrangler.services.model_actions import ModelActions
+    from llama_wrangler.services.pool import lost_message, lost_workers
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -36,6 +39,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads (0 = automatic)")
     parser.add_argument("--parallel", type=int, help="parallel request slots")
     parser.add_argument("--api-key", dest="api_key", help="API key clients must send")
+    parser.add_argument("--pool", action="store_true",
+                        help="split the model across the pool's RPC workers (see `llama-wrangler pool`)")
+    parser.add_argument("--tensor-split", dest="tensor_split", metavar="SHARES",
+                        help="with --pool: share of the model per worker, e.g. 3,1")
     parser.add_argument("-v", "--verbose", action="store_true", help="print llama-server's own output too")
     parser.set_defaults(handler=serve)
 
@@ -73,6 +80,10 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     messenger = Messenger()
     messenger.shown.connect(_print_message)
     supervisor = ServerSupervisor(runtime, settings, log_file=context.paths.server_log_file)
+    pool_workers: list[str] = []
+    if args.pool or context.settings.pool.enabled:
+        supervisor.set_rpc(_checked_pool(args, context, runtime))
+        pool_workers = list(supervisor.rpc.workers) if supervisor.rpc else []
     # The same services the window uses: the model named here, on the stdin prompt or by an API request
     # is resolved and served by ModelActions; the stable endpoint is the window's EndpointService.
     actions = ModelActions(library, supervisor, None, messenger)
@@ -96,6 +107,9 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
 
     def check_crash() -> None:
         if supervisor.state is ServerState.CRASHED and not supervisor.restart_scheduled:
+            lost = lost_workers(pool_workers)  # a terminal may wait a second for the answer
+            if lost:
+                _print_message("error", lost_message(lost), "")
             outcome["status"] = 1
             app.quit()
 
@@ -177,3 +191,25 @@ def _print_message(level: str, text: str, _details: str) -> None:
         print(text, flush=True)
     else:
         print(f"llama-wrangler: {level}: {text}", file=sys.stderr, flush=True)
+
+
+def _checked_pool(args: argparse.Namespace, context: CliContext, runtime: LlamaRuntime) -> RpcPlan:
+    """Check every pool worker before anything loads; print what each offers."""
+    from llama_wrangler.services.pool import check_workers, pooled_free_bytes, rpc_plan
+    from llama_wrangler.settings import PoolSettings
+    from llama_wrangler.units import human_bytes
+
+    pool = context.settings.pool
+    if args.tensor_split is not None:
+        try:
+            pool = PoolSettings.model_validate({**pool.model_dump(), "tensor_split": args.tensor_split})
+        except ValidationError as exc:
+            raise SettingsError(f"Invalid option: {describe_validation_error(exc)}.") from None
+    statuses = check_workers(pool.worker_list(), runtime)
+    for status in statuses:
+        print(f"pool: {status.describe()}", flush=True)
+    plan = rpc_plan(pool, statuses)
+    print(f"pool: splitting the model across {len(plan.workers)} workers "
+          f"({human_bytes(pooled_free_bytes(statuses))} free)", flush=True)
+    return plan
+

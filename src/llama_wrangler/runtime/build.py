@@ -1,4 +1,5 @@
-"""Build llama.cpp's ``llama-server`` and ``llama-quantize`` from a source tree with cmake.
+"""Build llama.cpp's ``llama-server``, ``llama-quantize`` and the RPC worker (``ggml-rpc-server``) from a
+source tree with cmake.
 
 The generic driver (:func:`cmake_build`) runs configure + build for any cmake project, parses ``[ NN%]``
 lines into progress, writes the full log, and kills the whole build on cancel; :func:`build_llama` is the
@@ -30,7 +31,10 @@ from llama_wrangler.runtime.pinned import PINNED
 from llama_wrangler.runtime.process import run_streaming
 from llama_wrangler.settings import Backend
 
-LLAMA_TARGETS = ("llama-server", "llama-quantize")
+# The RPC worker is named ``ggml-rpc-server`` in the pinned tree (``rpc-server`` in older ones); it pools
+# machines for a model too big for one (``llama-wrangler worker``).
+RPC_TARGET = "ggml-rpc-server"
+LLAMA_TARGETS = ("llama-server", "llama-quantize", RPC_TARGET)
 # Static libraries (relocatable bin/), no libcurl/OpenSSL (the app downloads models itself), no tests or
 # examples (minutes of build we never use).
 COMMON_FLAGS = (
@@ -41,6 +45,7 @@ COMMON_FLAGS = (
     "-DLLAMA_BUILD_TESTS=OFF",
     "-DLLAMA_BUILD_EXAMPLES=OFF",
     "-DLLAMA_BUILD_SERVER=ON",
+    "-DGGML_RPC=ON",  # llama-server --rpc, and the worker binary
 )
 _PERCENT = re.compile(r"^\[\s*(\d{1,3})%\]")
 _NINJA = re.compile(r"^\[(\d+)/(\d+)\]")
@@ -146,7 +151,7 @@ class LlamaBuild:
 def build_llama(tree: Path, build_dir: Path, backend: Backend, *, log_file: Path, pinned: bool = True,
                 jobs: int | None = None, progress: ProgressCallback = ignore_progress,
                 cancel: CancelToken | None = None, which: Which = shutil.which) -> LlamaBuild:
-    """Build llama-server and llama-quantize from ``tree`` for ``backend``."""
+    """Build llama-server, llama-quantize and the RPC worker from ``tree`` for ``backend``."""
     if backend is Backend.AUTO:
         raise ValueError("resolve Backend.AUTO with backends.choose_backend first")
     missing = backend_missing_tools(backend, which)

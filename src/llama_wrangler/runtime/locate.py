@@ -86,7 +86,21 @@ def runtime_from_dir(root: Path) -> LlamaRuntime:
         build_number=build if isinstance(build, int) and not isinstance(build, bool) else None,
         commit=commit if isinstance(commit, str) and commit else None,
         backend=backend if isinstance(backend, str) and backend else "unknown",
+        rpc_server=find_rpc_server(root / "bin"),
     )
+
+
+# The pinned tree builds ``ggml-rpc-server``; older trees (and some packagers) call it ``rpc-server``.
+RPC_SERVER_NAMES = ("ggml-rpc-server", "rpc-server")
+
+
+def find_rpc_server(folder: Path) -> Path | None:
+    """The RPC worker binary in ``folder`` (beside llama-server), if there is one."""
+    for name in RPC_SERVER_NAMES:
+        candidate = folder / exe_name(name)
+        if _is_executable(candidate):
+            return candidate
+    return None
 
 
 def runtime_from_binary(server: Path) -> LlamaRuntime:
@@ -104,7 +118,7 @@ def runtime_from_binary(server: Path) -> LlamaRuntime:
     quantize = server.with_name(exe_name("llama-quantize"))
     return LlamaRuntime(root=None, server=server, quantize=quantize if _is_executable(quantize) else None,
                         convert_script=None, convert_python=None, build_number=None, commit=None,
-                        backend="unknown")
+                        backend="unknown", rpc_server=find_rpc_server(server.parent))
 
 
 def installed_runtime_dirs(runtime_root: Path, preferred_backend: str | None = None) -> list[Path]:

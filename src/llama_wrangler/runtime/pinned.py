@@ -24,7 +24,7 @@ class PinnedLlamaCpp:
     # byte. They are the files that change with almost every upstream commit.
     key_files: dict[str, str] = field(default_factory=dict)
     # Recipe version: bump when the cmake flags or runtime layout change, so caches rebuild.
-    recipe: int = 1
+    recipe: int = 2  # 2: GGML_RPC=ON and the ggml-rpc-server worker
 
     @property
     def tag(self) -> str:

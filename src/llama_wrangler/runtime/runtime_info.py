@@ -23,3 +23,5 @@ class LlamaRuntime:
     build_number: int | None
     commit: str | None
     backend: str
+    # The RPC worker binary (``ggml-rpc-server``, or ``rpc-server`` in older trees), when the build has it.
+    rpc_server: Path | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from llama_wrangler.settings import ServerSettings
@@ -11,8 +12,22 @@ from llama_wrangler.settings import ServerSettings
 ALL_GPU_LAYERS = "999"
 
 
+@dataclass(frozen=True)
+class RpcPlan:
+    """Split the model across llama.cpp RPC workers (``--rpc``), optionally in given shares."""
+
+    workers: tuple[str, ...]
+    tensor_split: tuple[float, ...] = ()
+
+    def argv(self) -> list[str]:
+        argv = ["--rpc", ",".join(self.workers)]
+        if self.tensor_split:
+            argv += ["--tensor-split", ",".join(f"{share:g}" for share in self.tensor_split)]
+        return argv
+
+
 def build_server_argv(server: Path, settings: ServerSettings, model_path: Path, model_id: str,
-                      port: int) -> list[str]:
+                      port: int, *, rpc: RpcPlan | None = None) -> list[str]:
     """argv for ``llama-server`` serving ``model_path`` as ``model_id`` on ``settings.host:port``.
 
     Flags the supervisor relies on (host, port, alias...) come first and are reserved: the settings
@@ -34,5 +49,7 @@ def build_server_argv(server: Path, settings: ServerSettings, model_path: Path, 
         argv += ["-t", str(settings.threads)]
     if settings.api_key:
         argv += ["--api-key", settings.api_key]
+    if rpc is not None:
+        argv += rpc.argv()  # with -ngl, the layers go to the workers' devices
     argv += settings.extra_arg_list()
     return argv

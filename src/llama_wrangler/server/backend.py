@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from llama_wrangler.errors import ServerError
 from llama_wrangler.runtime import pyserver
 from llama_wrangler.runtime.runtime_info import LlamaRuntime
-from llama_wrangler.server.argv import build_server_argv
+from llama_wrangler.server.argv import RpcPlan, build_server_argv
 from llama_wrangler.settings import ServerSettings
 
 
@@ -40,9 +41,10 @@ class LlamaServerBackend:
     program: Path
     ready_path: str = pyserver.LLAMA_SERVER_READY_PATH
     reads_props: bool = True
+    rpc: RpcPlan | None = None  # a worker pool to split the model across
 
     def argv(self, settings: ServerSettings, model_path: Path, model_id: str, port: int) -> list[str]:
-        return build_server_argv(self.program, settings, model_path, model_id, port)
+        return build_server_argv(self.program, settings, model_path, model_id, port, rpc=self.rpc)
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,14 @@ class PyServerBackend:
             api_key=settings.api_key)
 
 
-def server_backend(server: Path | LlamaRuntime) -> ServerBackend:
-    """The backend for a llama-server binary, or for a located runtime (which may be the fallback)."""
+def server_backend(server: Path | LlamaRuntime, *, rpc: RpcPlan | None = None) -> ServerBackend:
+    """The backend for a llama-server binary, or for a located runtime (which may be the fallback).
+    Raises :class:`ServerError` when a worker pool is asked of the fallback, which cannot use one."""
     if isinstance(server, LlamaRuntime):
         if pyserver.is_pyserver(server):
+            if rpc is not None:
+                raise ServerError("The llama-cpp-python fallback server cannot split a model across workers.",
+                                  hint="Install the llama.cpp runtime (`llama-wrangler runtime install`).")
             return PyServerBackend(server.server)
-        return LlamaServerBackend(server.server)
-    return LlamaServerBackend(Path(server))
+        return LlamaServerBackend(server.server, rpc=rpc)
+    return LlamaServerBackend(Path(server), rpc=rpc)

@@ -29,6 +29,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
 from llama_wrangler.errors import ServerError
 from llama_wrangler.runtime.runtime_info import LlamaRuntime
+from llama_wrangler.server.argv import RpcPlan
 from llama_wrangler.server.backend import ServerBackend, server_backend
 from llama_wrangler.server.drain import DrainHook, StopDrain
 from llama_wrangler.server.health import ReadinessProbe
@@ -61,6 +62,8 @@ class ServerSupervisor(QObject):
     def __init__(self, server: Path | LlamaRuntime, settings: ServerSettings, *, log_file: Path | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self._server = server
+        self._rpc: RpcPlan | None = None
         self._backend: ServerBackend = server_backend(server)
         self._settings = settings
         self._log_path = log_file
@@ -166,7 +169,18 @@ class ServerSupervisor(QObject):
     def set_server_binary(self, server: Path | LlamaRuntime) -> None:
         """The llama-server to run from the next start: a binary, or a located runtime (which may be the
         llama-cpp-python fallback server, driven with its own flags and readiness URL)."""
-        self._backend = server_backend(server)
+        self._server = server
+        self._backend = server_backend(server, rpc=self._rpc)
+
+    @property
+    def rpc(self) -> RpcPlan | None:
+        return self._rpc
+
+    def set_rpc(self, plan: RpcPlan | None) -> None:
+        """Split models across these llama.cpp RPC workers from the next start (None: this computer only).
+        Raises :class:`ServerError` when the server in use cannot (the llama-cpp-python fallback)."""
+        self._backend = server_backend(self._server, rpc=plan)
+        self._rpc = plan
 
     def set_drain_hook(self, hook: DrainHook | None) -> None:
         """Before a *ready* server is signalled to stop, call ``hook(endpoint, done)`` and wait for ``done()``

@@ -7,7 +7,9 @@ command line runs in the foreground; jobs the last session left unfinished are q
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
@@ -40,9 +42,14 @@ class HubActions(QObject):
         self._settings = settings
         self._messenger = messenger
         self._work: HubWork | None = None
+        self._pool_memory: Callable[[], int] = lambda: 0
 
     def set_settings(self, settings: Settings) -> None:
         self._settings = settings
+
+    def set_pool_memory(self, provider: Callable[[], int]) -> None:
+        """Free memory of the worker pool when models are split across it (counted by the fit estimate)."""
+        self._pool_memory = provider
 
     def _hub_work(self) -> HubWork:
         # huggingface_hub and httpx take ~0.4 s to import: loaded on first use, not at app start.
@@ -57,13 +64,16 @@ class HubActions(QObject):
         """Look a repo up in the background. The job leaves the manager when done (it has no row)."""
         from llama_wrangler.sources.hf_hub import HubAccess
         from llama_wrangler.sources.hf_repo import inspect_repo
+        from llama_wrangler.sources.machine import MachineResources
 
         settings = self._settings
         access = HubAccess.from_settings(settings.downloads)
         context = settings.server.context_size
+        pooled = self._pool_memory()
 
         def work(_progress: ProgressCallback, cancel: CancelToken) -> RepoListing:
-            listing = inspect_repo(request, access, context=context)
+            machine = dataclasses.replace(MachineResources.detect(), pooled_bytes=pooled)
+            listing = inspect_repo(request, access, machine=machine, context=context)
             cancel.raise_if_cancelled()
             return listing
 

@@ -26,6 +26,12 @@ from llama_wrangler.workers.jobs import Job, JobManager
 
 log = logging.getLogger(__name__)
 
+ServeGate = Callable[[ServeTarget, Callable[[], None]], None]
+
+
+def _no_gate(_target: ServeTarget, proceed: Callable[[], None]) -> None:
+    proceed()
+
 COALESCE_MS = 150
 
 
@@ -44,6 +50,7 @@ class ModelActions(QObject):
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._before_serve = before_serve
+        self._gate: ServeGate = _no_gate
         self.library = library
         self.supervisor = supervisor
         self.jobs = jobs
@@ -101,6 +108,14 @@ class ModelActions(QObject):
 
     def serve_target(self, target: ServeTarget) -> None:
         log.info("serve %s", target.model_id)
+        self._gate(target, lambda: self._start(target))
+
+    def set_serve_gate(self, gate: ServeGate | None) -> None:
+        """Something that must happen before a start, maybe in the background (the worker pool's check):
+        ``gate(target, proceed)`` calls ``proceed()`` when the start may go ahead, or never."""
+        self._gate = gate or _no_gate
+
+    def _start(self, target: ServeTarget) -> None:
         self._before_serve()
         self.supervisor.start(target.path, target.model_id)
 

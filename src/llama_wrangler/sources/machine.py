@@ -33,14 +33,16 @@ def estimate_memory(file_size: int, context: int) -> int:
 class MachineResources:
     ram_bytes: int
     vram_bytes: int = 0  # total over NVIDIA GPUs; 0 when none (or no nvidia-smi)
+    pooled_bytes: int = 0  # free memory the worker pool offers when models are split across it
 
     @classmethod
     def detect(cls) -> MachineResources:
         return cls(ram_bytes=int(psutil.virtual_memory().total), vram_bytes=nvidia_vram_bytes())
 
     def fits(self, needed: int) -> bool:
-        """Fully offloaded to the GPUs, or run from RAM within :data:`RAM_SHARE` of it."""
-        return needed <= self.vram_bytes or needed <= self.ram_bytes * RAM_SHARE
+        """Fully offloaded to the GPUs (and the pool's workers, whose layers are offloaded the same way), or
+        run from RAM within :data:`RAM_SHARE` of it."""
+        return needed <= self.vram_bytes + self.pooled_bytes or needed <= self.ram_bytes * RAM_SHARE
 
 
 def nvidia_vram_bytes(timeout: float = 5.0) -> int:

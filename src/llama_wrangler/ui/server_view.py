@@ -159,7 +159,7 @@ class ServerView(QWidget):
         card_layout.addWidget(self.restart_note)
         card_layout.addWidget(self.problem)
 
-        log_title = QLabel("Log")
+        self._log_title = log_title = QLabel("Log")
         log_title.setObjectName("sectionTitle")
         self.log = ServerLog(self._public_url)
         for line in supervisor.log_lines():
@@ -176,6 +176,7 @@ class ServerView(QWidget):
         layout.addWidget(log_title)
         layout.addWidget(self.log, 1)
 
+        self._layout = layout
         supervisor.state_changed.connect(self._on_state_changed)
         supervisor.endpoint_changed.connect(self._on_endpoint_changed)
         supervisor.log_line.connect(self.log.add_line)
@@ -211,6 +212,10 @@ class ServerView(QWidget):
     def _public_url(self) -> str:
         url = self._endpoint_url()
         return f"{url}/v1" if url else ""
+
+    def add_section(self, widget: QWidget) -> None:
+        """Another part of the page (the worker pool), placed above the log."""
+        self._layout.insertWidget(self._layout.indexOf(self._log_title), widget)
 
     # -- feeding ---------------------------------------------------------------------------------------
     @Slot()

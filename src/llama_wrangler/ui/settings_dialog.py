@@ -45,7 +45,7 @@ from llama_wrangler.ui.buttons import dress_button_box
 from llama_wrangler.ui.wheel_guard import ignore_wheel_unless_focused
 
 SECTION_TITLES = {"server": "Server", "library": "Library", "downloads": "Downloads",
-                  "runtime": "llama.cpp", "ui": "Appearance"}
+                  "runtime": "llama.cpp", "pool": "Pool", "ui": "Appearance"}
 LABELS = {
     "gpu_layers": "GPU layers", "api_key": "API key", "extra_args": "Extra arguments",
     "health_timeout_s": "Load timeout (s)", "stop_grace_s": "Shutdown wait (s)",

@@ -56,3 +56,15 @@ def test_extra_args_cannot_override_reserved_flags() -> None:
 def test_port_out_of_range_is_refused() -> None:
     with pytest.raises(ValueError, match="port"):
         build_server_argv(SERVER, ServerSettings(), MODEL, "m", 70000)
+
+
+def test_a_pool_adds_rpc_and_the_split_as_llama_server_takes_them() -> None:
+    from llama_wrangler.server.argv import RpcPlan
+
+    plan = RpcPlan(("192.168.1.20:50052", "[fe80::1]:50052"), (3.0, 1.5))
+    argv = build_server_argv(SERVER, ServerSettings(extra_args="--flash-attn on"), MODEL, "tiny", 8123, rpc=plan)
+    assert flag_value(argv, "--rpc") == "192.168.1.20:50052,[fe80::1]:50052"
+    assert flag_value(argv, "--tensor-split") == "3,1.5"
+    assert argv.index("--rpc") < argv.index("--flash-attn")  # the user's extras still come last
+    assert "--tensor-split" not in build_server_argv(SERVER, ServerSettings(), MODEL, "t", 1,
+                                                     rpc=RpcPlan(("h:1",)))

@@ -43,6 +43,9 @@ def test_memory_estimate_formula() -> None:
     assert estimate_memory(1000, 0) == estimate_memory(1000, 4096)
     assert MachineResources(ram_bytes=0, vram_bytes=100).fits(100)
     assert not MachineResources(ram_bytes=100).fits(81)
+    # A pool's workers take offloaded layers as GPUs do: their memory adds to the VRAM side.
+    assert MachineResources(ram_bytes=0, vram_bytes=60, pooled_bytes=40).fits(100)
+    assert not MachineResources(ram_bytes=0, vram_bytes=60, pooled_bytes=39).fits(100)
 
 
 def test_token_order(monkeypatch: pytest.MonkeyPatch) -> None:
