@@ -15,7 +15,7 @@ from llama_wrangler.errors import SettingsError, WranglerError
 from llama_wrangler.settings import ServerSettings, describe_validation_error
 
 if TYPE_CHECKING:
-    from llama_wrangler.server.stable_link import Resolver
+    from llama_wrangler.server.endpoint.link import Resolver
     from llama_wrangler.services.model_actions import ModelActions
 
 

@@ -46,6 +46,8 @@ SECTION_TITLES = {"server": "Server", "library": "Library", "downloads": "Downlo
 LABELS = {
     "gpu_layers": "GPU layers", "api_key": "API key", "extra_args": "Extra arguments",
     "health_timeout_s": "Load timeout (s)", "stop_grace_s": "Stop grace period (s)",
+    "drain_timeout_s": "Let generations finish (s)", "swap_fairness_s": "Switch fairness window (s)",
+    "cors_origins": "Allowed web origins (CORS)", "load_on_request": "Load models on request",
     "models_dir": "Models folder", "import_mode_confirmed": "Don't ask when dropping files",
     "hf_endpoint": "Hugging Face address",
     "hf_token": "Hugging Face token", "token_source": "Token source", "ollama_registry": "Ollama registry",
