@@ -28,14 +28,14 @@ log = logging.getLogger(__name__)
 class _Connection(RequestHandler):
     """One client connection, with a deadline for a request's head."""
 
-    header_timeout_s = 15.0  # set per server by LimitedServer
+    header_timeout_s: Callable[[], float] = staticmethod(lambda: 15.0)  # set per server by LimitedServer
 
     def data_received(self, data: bytes) -> None:
         waiter = getattr(self, "_waiter", None)
         idle = waiter is not None and not waiter.done()  # between requests: this byte starts a head
         super().data_received(data)
         if idle and data and waiter is not None and not waiter.done():
-            self._tighten_deadline(self.header_timeout_s)
+            self._tighten_deadline(self.header_timeout_s())
 
     def _tighten_deadline(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -54,11 +54,12 @@ class LimitedServer(web.Server):
     """``web.Server`` with a connection cap and the header deadline; counts what it refused."""
 
     def __init__(self, handler: Callable[[web.BaseRequest], Any], *, max_connections: Callable[[], int],
-                 header_timeout_s: float, idle_timeout_s: float) -> None:
+                 header_timeout_s: Callable[[], float], idle_timeout_s: float) -> None:
         super().__init__(handler, handler_cancellation=True, keepalive_timeout=idle_timeout_s,
                          access_log=None)
         self._max_connections = max_connections
-        self._connection_class = type("Connection", (_Connection,), {"header_timeout_s": header_timeout_s})
+        self._connection_class = type("Connection", (_Connection,),
+                                      {"header_timeout_s": staticmethod(header_timeout_s)})
         self.refused_connections = 0
 
     def __call__(self) -> RequestHandler:

@@ -127,6 +127,16 @@ class ModelScheduler:
     def served_model(self) -> str:
         return self._backend.model_id if self._backend.url else ""
 
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a lease now."""
+        return sum(1 for w in self._waiters if w.future is not None and not w.done)
+
+    @property
+    def in_flight(self) -> int:
+        """Requests running on a backend now."""
+        return sum(self._in_flight.values())
+
     def model_states(self, catalog: list[str]) -> list[tuple[str, str]]:
         """Every library model with its state: loaded, loading, failed or unloaded."""
         served, coming = self.served_model, self._target()

@@ -15,7 +15,7 @@ import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 _CONNECT_TIMEOUT_S = 10.0
 _CLOSE_TIMEOUT_S = 5.0
 SHUTTING_DOWN = "The endpoint is shutting down."
+
+T = TypeVar("T")
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -95,6 +97,19 @@ class EndpointServer:
         with contextlib.suppress(RuntimeError):  # closed: nothing is served any more
             self._loop.call_soon_threadsafe(function, *args)
 
+    def ask(self, question: Callable[[], T], timeout_s: float = 10.0) -> T:
+        """``question()``'s answer, computed on the loop (the scheduler's counts, for tests and benches)."""
+        answer: Future[T] = Future()
+
+        def run() -> None:
+            try:
+                answer.set_result(question())
+            except Exception as exc:
+                answer.set_exception(exc)
+
+        self.call(run)
+        return answer.result(timeout_s)
+
     def set_config(self, config: EndpointConfig) -> None:
         self.config = config
         self.call(self.scheduler.set_config, config)
@@ -135,7 +150,7 @@ class EndpointServer:
             skip_auto_headers=("Accept-Encoding", "User-Agent"))
         handler = EndpointHandler(lambda: self.config, self.scheduler, lambda: self._catalog, self._get_session)
         self.web_server = LimitedServer(handler, max_connections=lambda: self.config.max_connections,
-                                        header_timeout_s=config.header_timeout_s,
+                                        header_timeout_s=lambda: self.config.header_timeout_s,
                                         idle_timeout_s=config.idle_timeout_s)
         runner = web.ServerRunner(self.web_server, shutdown_timeout=_CLOSE_TIMEOUT_S)
         await runner.setup()
