@@ -50,6 +50,9 @@ class Served:
     def ready_on(self, qtbot: QtBot, model_id: str) -> None:
         qtbot.waitUntil(lambda: self.supervisor.state is ServerState.READY
                         and self.supervisor.model_id == model_id, timeout=READY_TIMEOUT_MS)
+        # ... and the endpoint knows (tests then call it from this thread, which blocks the Qt loop).
+        qtbot.waitUntil(lambda: self.server.ask(lambda: self.server.scheduler.served_model) == model_id,
+                        timeout=READY_TIMEOUT_MS)
 
     def queued(self) -> int:
         return self.server.ask(lambda: self.server.scheduler.queued)

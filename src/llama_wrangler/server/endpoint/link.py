@@ -77,8 +77,11 @@ class EndpointLink(QObject):
         self.server.call(self.server.scheduler.drain, url, done)
 
     @Slot(str, str)
-    def _on_state_changed(self, _old: str, _new: str) -> None:
-        self._sync_soon()
+    def _on_state_changed(self, _old: str, new: str) -> None:
+        if new == ServerState.READY:
+            self._sync()  # at once: requests are waiting for exactly this
+        else:
+            self._sync_soon()
 
     @Slot(str)
     def _on_error(self, _message: str) -> None:
