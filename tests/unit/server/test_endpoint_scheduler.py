@@ -34,7 +34,7 @@ class Harness:
 
 def run(test: Callable[[Harness], Awaitable[None]], **config: Any) -> None:
     async def main() -> None:
-        await test(Harness(replace(EndpointConfig(fairness_s=60.0, wait_s=30.0), **config)))
+        await test(Harness(replace(EndpointConfig(fairness_s=60.0, wait_s=30.0, idle_linger_s=0.0), **config)))
 
     asyncio.run(main())
 
@@ -90,6 +90,24 @@ def test_a_busy_model_yields_after_the_fairness_window() -> None:
         beta.cancel()
 
     run(scenario, fairness_s=0.05)
+
+
+def test_an_idle_model_lingers_for_its_client_to_come_back() -> None:
+    async def scenario(h: Harness) -> None:
+        h.scheduler.update(ready("alpha"))
+        h.scheduler.release(await h.scheduler.acquire("alpha"))
+        beta = h.request("beta")
+        await settle()
+        assert h.asked == []  # alpha's client may be about to send its next request
+        h.scheduler.release(await h.scheduler.acquire("alpha"))  # and it does
+        for _ in range(100):
+            if h.asked:
+                break
+            await asyncio.sleep(0.05)
+        assert h.asked == ["beta"]  # alpha stayed idle: beta's turn
+        beta.cancel()
+
+    run(scenario, idle_linger_s=0.5)
 
 
 def test_a_client_that_goes_away_leaves_the_queue() -> None:

@@ -15,6 +15,9 @@ MAX_BODY_BYTES = 64 * 1024 * 1024  # prompts with images are big, but not this b
 MAX_CONNECTIONS = 4096  # far above what a desktop's clients open; below the usual fd limits
 IDLE_TIMEOUT_S = 75.0  # a keep-alive connection with no request for this long is closed
 HEADER_TIMEOUT_S = 15.0  # a request's head must arrive whole this soon after its first byte
+# How long the served model stays after its last request before another model's waiting requests get
+# it: a client sending one request after another is back within milliseconds, and a swap costs seconds.
+IDLE_LINGER_S = 0.3
 RETRY_AFTER_S = 5  # what a 503 during a load suggests (tiny models load in under a second)
 
 
@@ -26,6 +29,7 @@ class EndpointConfig:
     retry_later: bool = False  # 503 + Retry-After instead of waiting while a model loads
     load_on_request: bool = True
     fairness_s: float = 30.0
+    idle_linger_s: float = IDLE_LINGER_S
     idle_timeout_s: float = IDLE_TIMEOUT_S
     header_timeout_s: float = HEADER_TIMEOUT_S
     max_connections: int = MAX_CONNECTIONS

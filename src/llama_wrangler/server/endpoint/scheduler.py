@@ -7,9 +7,10 @@ snapshots through :meth:`ModelScheduler.update`, requests ask with :meth:`acquir
 The rules (what a last-wins gate got wrong):
 - Requests are grouped by the model they name; one with no model takes whatever is served.
 - One swap at a time: while a model is on its way, nothing else is asked for.
-- The served model keeps taking its own requests while others wait, until it is idle (nothing in flight,
-  nothing queued) or the oldest waiting request has waited ``fairness_s``; then the model whose request
-  waited longest is asked for, and the served model takes no new requests (they queue for its turn).
+- The served model keeps taking its own requests while others wait, until it has been idle (nothing in
+  flight, nothing queued) for ``idle_linger_s`` or the oldest waiting request has waited ``fairness_s``;
+  then the model whose request waited longest is asked for, and the served model takes no new requests
+  (they queue for its turn).
 - A request never waits for a model nobody will load: when nothing is on its way, the oldest waiting
   model is asked for (or, with loading on request off, such requests are refused at once).
 - A client that disconnects while queued leaves the queue (its task is cancelled).
@@ -83,6 +84,7 @@ class ModelScheduler:
         self._draining: dict[str, list[Callable[[], None]]] = {}  # url -> done callbacks
         self._failed: dict[str, str] = {}  # model -> why it could not be served (shown in /v1/models)
         self._timer: asyncio.TimerHandle | None = None
+        self._idle_since = 0.0  # when the last request on the served backend finished
         self._closed = ""
 
     # ----------------------------------------------------------------- fed by the supervisor's side
@@ -184,6 +186,7 @@ class ModelScheduler:
         self._in_flight[lease.url] -= 1
         if self._in_flight[lease.url] <= 0:
             del self._in_flight[lease.url]
+            self._idle_since = self._loop.time()
             self._drained_check(lease.url)
         self._step()
 
@@ -254,9 +257,10 @@ class ModelScheduler:
             self._admit(admitting)
             oldest = self._oldest_other(admitting)
             if oldest is not None:
-                idle = not self._in_flight[self._backend.url] and not self._queued(admitting)
                 due = oldest.since + self.config.fairness_s
-                if idle or self._loop.time() >= due:
+                if not self._in_flight[self._backend.url] and not self._queued(admitting):
+                    due = min(due, max(self._idle_since, oldest.since) + self.config.idle_linger_s)
+                if self._loop.time() >= due:
                     self._ask_for(oldest.model)
                 else:
                     self._timer = self._loop.call_at(due, self._step)
