@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from llama_wrangler.server.endpoint.config import EndpointConfig
 from llama_wrangler.server.endpoint.scheduler import Lease, ModelScheduler, Unavailable
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 BROKEN_OFF = ("The model server stopped while answering this request (it crashed or was stopped); "
               "retry it.")
+
+
+_SEND_ATTEMPTS = 3
 
 
 class _TooLargeError(Exception):
@@ -89,37 +93,68 @@ class EndpointHandler:
 
     async def _relay(self, request: web.BaseRequest, lease: Lease, body: bytes,
                      cors: dict[str, str]) -> web.StreamResponse:
-        headers = forwardable_headers(request.headers.items())
         try:
-            upstream = await self._session().request(
-                request.method, lease.url + request.path_qs, headers=headers,
-                data=body if body or request.method in ("POST", "PUT", "PATCH") else None,
-                allow_redirects=False)
+            upstream = await self._send(request, lease, body)
         except aiohttp.ClientError as exc:
-            log.info("the model server did not answer: %s", exc)
+            log.warning("the model server did not answer: %r", exc)
             return _error(502, BROKEN_OFF, "unavailable", "backend_unavailable", cors)
-        async with upstream:
+        # llama-server closes a connection after a chunked (streamed) answer although it offers keep-alive:
+        # such a connection is closed here too, never handed to the next request.
+        streamed = "Transfer-Encoding" in upstream.headers
+        try:
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
             for name, value in forwardable_headers(upstream.headers.items()):
                 response.headers.add(name, value)
             response.headers.update(cors)
             length = upstream.headers.get("Content-Length")
-            if length is not None and "Transfer-Encoding" not in upstream.headers:
+            if length is not None and not streamed:
                 response.content_length = int(length)
             await response.prepare(request)
-            if request.method == "HEAD":
-                return response
-            try:
-                async for chunk in upstream.content.iter_any():
-                    await response.write(chunk)
-            except aiohttp.ClientError as exc:
-                log.info("the model server broke off a response: %s", exc)
-                if "text/event-stream" in upstream.headers.get("Content-Type", ""):
-                    await response.write(sse_error_event(BROKEN_OFF))
-                request.protocol.force_close()
-                return response
-            await response.write_eof()
+            if request.method != "HEAD":
+                await self._copy(upstream, response, request)
             return response
+        except ConnectionResetError:  # the client went away: closing upstream stops the generation
+            streamed = True
+            return response
+        finally:
+            if streamed:
+                upstream.close()
+            else:
+                upstream.release()
+
+    async def _send(self, request: web.BaseRequest, lease: Lease, body: bytes) -> aiohttp.ClientResponse:
+        """The upstream response. A connection the server closed before taking the request (a pooled one
+        it dropped, or a fresh one it shed under load) is retried on a new one: nothing ran twice."""
+        url = URL(lease.url + request.raw_path, encoded=True)
+        data = body if body or request.method in ("POST", "PUT", "PATCH") else None
+        headers = forwardable_headers(request.headers.items())
+        for attempt in range(1, _SEND_ATTEMPTS + 1):
+            try:
+                return await self._session().request(request.method, url, headers=headers, data=data,
+                                                     allow_redirects=False)
+            except aiohttp.ClientConnectorError:
+                raise  # nothing listens there: no point in another try
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                if attempt == _SEND_ATTEMPTS:
+                    raise
+                log.info("the model server dropped the connection (%r); sending again", exc)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    async def _copy(upstream: aiohttp.ClientResponse, response: web.StreamResponse,
+                    request: web.BaseRequest) -> None:
+        try:
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+        except ConnectionResetError:
+            raise  # the client went away (aiohttp's error for that is a ClientError too)
+        except aiohttp.ClientError as exc:  # the model server died mid-answer
+            log.warning("the model server broke off a response: %r", exc)
+            if "text/event-stream" in upstream.headers.get("Content-Type", ""):
+                await response.write(sse_error_event(BROKEN_OFF))
+            request.protocol.force_close()  # the client must not take the cut body for a whole one
+            return
+        await response.write_eof()
 
 
 async def _read_body(request: web.BaseRequest, cap: int) -> bytes:

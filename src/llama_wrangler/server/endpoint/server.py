@@ -83,6 +83,11 @@ class EndpointServer:
         """Base URL clients use (``http://127.0.0.1:8080``)."""
         return f"http://{url_host(connect_host(self._host))}:{self.port}"
 
+    @property
+    def thread_id(self) -> int | None:
+        """The loop thread's native id (benches read its CPU time), None before start()."""
+        return self._thread.native_id if self._thread is not None else None
+
     def start(self) -> None:
         """Serve on a thread of its own; returns once requests are being accepted."""
         if self._thread is not None:
