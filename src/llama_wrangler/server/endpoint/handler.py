@@ -8,6 +8,7 @@ upstream's bytes are written as they come, so server-sent events keep llama-serv
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -35,6 +36,7 @@ BROKEN_OFF = ("The model server stopped while answering this request (it crashed
 
 
 _SEND_ATTEMPTS = 3
+_PARSE_ON_LOOP_BYTES = 256 * 1024  # json.loads of more than this would stall every other stream
 
 
 class _TooLargeError(Exception):
@@ -74,7 +76,11 @@ class EndpointHandler:
         except _TooLargeError:
             return _error(413, f"The request body is over {config.max_body_bytes // (1024 * 1024)} MiB.",
                           "invalid_request_error", None, cors, close=True)
-        model = requested_model(request.headers.get("Content-Type", ""), body)
+        content_type = request.headers.get("Content-Type", "")
+        if len(body) > _PARSE_ON_LOOP_BYTES:  # a prompt full of images: parsed off the loop
+            model = await asyncio.to_thread(requested_model, content_type, body)
+        else:
+            model = requested_model(content_type, body)
         if model is not None and model != self._scheduler.served_model and model not in self._catalog():
             return _error(404, f"The model '{model}' is not in the library.", "invalid_request_error",
                           "model_not_found", cors)
