@@ -117,6 +117,8 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=64, help="tokens per stream")
     parser.add_argument("--rounds", type=int, default=4, help="streams each client sends, one after another")
     parser.add_argument("--idle", type=int, default=1000, help="idle connections to hold")
+    parser.add_argument("--embd", type=int, default=64, help="model width (64: the tests' tiny model, ~5k tokens/s)")
+    parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--swap-requests", type=int, default=8, help="requests per client, two-model phase")
     args = parser.parse_args()
 
@@ -161,7 +163,8 @@ def main() -> int:
         return result
 
     with tempfile.TemporaryDirectory(prefix="endpoint-bench-") as tmp:
-        models = {name: write_tiny_llama_gguf(Path(tmp) / f"{name}.gguf", name=name, seed=seed, n_ctx_train=8192)
+        models = {name: write_tiny_llama_gguf(Path(tmp) / f"{name}.gguf", name=name, seed=seed, n_ctx_train=8192,
+                                              n_embd=args.embd, n_layer=args.layers, n_head=max(4, args.embd // 64))
                   for name, seed in (("alpha", 1), ("beta", 2))}
         server = runtime_from_dir(args.runtime).server
         threads = max(1, (os.cpu_count() or 2) // 2)
@@ -178,7 +181,8 @@ def main() -> int:
         spin_until(lambda: supervisor.state is ServerState.READY)
         direct, through = supervisor.endpoint, service.url
         print(f"llama-server {server} (threads {threads}, 16 slots); {os.cpu_count()} CPUs, load average "
-              f"{os.getloadavg()[0]:.1f}; {args.tokens} tokens per stream, {args.reps} repetitions", flush=True)
+              f"{os.getloadavg()[0]:.1f}; model n_embd {args.embd}, {args.layers} layers; {args.tokens} tokens per "
+              f"stream, {args.reps} repetitions", flush=True)
         run_client(direct, "4", str(args.tokens), "1", "alpha")  # warm-up, not counted
 
         loop_thread = service.server.thread_id if service.server else None

@@ -116,5 +116,9 @@ class EndpointLink(QObject):
         except WranglerError as exc:
             self.server.call(self.server.scheduler.refuse, model_id, short_reason(str(exc)))
             return
+        if resolved_id != model_id:  # requests are grouped by the id they named: it must be the served one
+            self.server.call(self.server.scheduler.refuse, model_id,
+                             f"'{model_id}' names the library model '{resolved_id}'; use that id.")
+            return
         log.info("requests wait for %s: starting it", resolved_id)
         self._supervisor.start(path, resolved_id)
