@@ -45,9 +45,9 @@ from tests.support.tiny_models import FileType, write_tiny_llama_gguf  # noqa: E
 
 from llama_wrangler.runtime.locate import runtime_from_dir  # noqa: E402
 from llama_wrangler.server.argv import build_server_argv  # noqa: E402
-from llama_wrangler.server.backend_gate import BackendGate  # noqa: E402
+from llama_wrangler.server.endpoint.link import EndpointLink  # noqa: E402
+from llama_wrangler.server.endpoint.opening import backend_settings, open_endpoint  # noqa: E402
 from llama_wrangler.server.ports import pick_free_port  # noqa: E402
-from llama_wrangler.server.stable_link import StableLink, backend_settings, open_stable_endpoint  # noqa: E402
 from llama_wrangler.server.state import ServerState  # noqa: E402
 from llama_wrangler.server.supervisor import ServerSupervisor  # noqa: E402
 from llama_wrangler.settings import ServerSettings  # noqa: E402
@@ -128,8 +128,8 @@ def dropped_during_swaps(server: Path, settings: ServerSettings, tiny: Path, big
     """(failed, sent) requests of a client hammering the stable endpoint while the model swaps."""
     user = settings.model_copy(update={"port": pick_free_port("127.0.0.1")})
     supervisor = ServerSupervisor(server, backend_settings(user))
-    endpoint = open_stable_endpoint(user, BackendGate(), routing=False)
-    link = StableLink(supervisor, endpoint)
+    endpoint = open_endpoint(user)
+    link = EndpointLink(supervisor, endpoint)
     endpoint.start()
     outcomes: list[bool] = []
     stop = threading.Event()

@@ -279,6 +279,21 @@ def main() -> int:
     use_theme(Theme.LIGHT)
     window.resize(1280, 800)
 
+    for theme in (Theme.LIGHT, Theme.DARK):  # the stable endpoint's settings, at the end of the Server tab
+        use_theme(theme)
+        wrangler.flows.open_settings()
+        settings_dialog = window.findChild(QWidget, "settingsDialog")
+        if settings_dialog is not None:
+            for size in ((1280, 800), (1024, 640)):
+                settings_dialog.resize(*size)
+                cors = settings_dialog.editor("server.cors_origins")  # type: ignore[attr-defined]
+                settings_dialog.tabs.currentWidget().ensureWidgetVisible(cors.widget, 50, 50)  # type: ignore[attr-defined]
+                shoot(settings_dialog, f"dialog-settings-endpoint-{size[0]}x{size[1]}-{theme.value}")
+            settings_dialog.close()
+            settings_dialog.deleteLater()
+            pump()
+    use_theme(Theme.LIGHT)
+
     running.cancel()
     wrangler.shutdown()
     QCoreApplication.processEvents()

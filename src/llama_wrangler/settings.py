@@ -48,6 +48,11 @@ class PortConflict(StrEnum):
     PICK_FREE = "pick_free"  # take any free loopback port
 
 
+class WhileLoading(StrEnum):
+    WAIT = "wait"  # hold the request until its model is ready (OpenAI clients wait up to 600 s)
+    RETRY_LATER = "retry_later"  # answer 503 with Retry-After at once; the model still loads
+
+
 class TokenSource(StrEnum):
     AUTO = "auto"  # settings token, then HF_TOKEN, then huggingface_hub's login
     SETTINGS = "settings"
@@ -92,11 +97,23 @@ class ServerSettings(_Section):
                                     description="How long a model may take to load before start fails.")
     stop_grace_s: float = Field(5.0, ge=0, le=120,
                                 description="Seconds between SIGTERM and SIGKILL when stopping.")
-    auto_restart: bool = Field(False, description="Restart a crashed server (at most 3 times a minute).")
+    auto_restart: bool = Field(True, description="Restart a crashed server (at most 3 times a minute); requests "
+                               "wait for it as they wait during a switch.")
     stable_endpoint: bool = Field(True, description="Serve host:port through Llama Wrangler's own proxy, "
                                   "so switching models never drops a request: requests wait for the new "
                                   "model, and one naming a library model switches to it. Off: llama-server "
                                   "binds host:port itself.")
+    load_on_request: bool = Field(True, description="A request naming a library model loads it. Off: such a "
+                                  "request is refused unless that model is already served, and Stop closes "
+                                  "the port.")
+    while_loading: WhileLoading = Field(WhileLoading.WAIT, description="While a model loads, requests wait "
+                                        "for it, or get 503 with Retry-After at once.")
+    drain_timeout_s: float = Field(600.0, ge=0, le=86_400, description="Before switching models, how long "
+                                   "running generations may take to finish (separate from the stop grace).")
+    swap_fairness_s: float = Field(30.0, ge=0, le=3600, description="How long one model keeps taking new "
+                                   "requests while requests for another model wait, before switching.")
+    cors_origins: str = Field("", description="Web pages allowed to call the endpoint: origins separated by "
+                              "commas, or * for any. Empty: pages served from this computer only.")
 
     @field_validator("host")
     @classmethod

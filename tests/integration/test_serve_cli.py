@@ -184,3 +184,16 @@ def test_serve_on_a_busy_port_says_so_when_told_to(app_home: Path, llama_server_
                                  "--port", str(port)], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1
     assert f"Port {port} on 127.0.0.1 is already in use" in result.stderr
+
+
+def test_serve_of_a_model_that_crashes_while_loading_exits_with_the_reason(
+        app_home: Path, llama_server_binary: Path, tiny_models: TinyModels) -> None:
+    (app_home / "settings.json").write_text(json.dumps(
+        {"runtime": {"llama_server_path": str(llama_server_binary)}, "server": {"auto_restart": False}}),
+        encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "llama_wrangler", "serve", str(tiny_models.corrupt),
+                             "--port", str(pick_free_port("127.0.0.1"))], capture_output=True, text=True,
+                            timeout=120, check=False, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1
+    assert "server: crashed" in result.stdout and "Traceback" not in result.stderr
+    assert "llama-wrangler: error:" in result.stderr

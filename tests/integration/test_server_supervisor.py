@@ -290,7 +290,7 @@ def test_busy_port_is_replaced_by_a_free_one_when_allowed(
 
 def test_sigkill_of_a_ready_server_is_a_crash_with_the_cause(
         qtbot: QtBot, make_supervisor: SupervisorFactory, tiny_models: TinyModels) -> None:
-    supervisor = make_supervisor()
+    supervisor = make_supervisor(auto_restart=False)  # on by default; the cause is what is tried here
     supervisor.start(tiny_models.alpha, "alpha")
     wait_state(qtbot, supervisor, ServerState.READY)
     pid = supervisor.pid
@@ -301,7 +301,7 @@ def test_sigkill_of_a_ready_server_is_a_crash_with_the_cause(
     assert "Last output:" in blocker.args[0]
     assert supervisor.state is ServerState.CRASHED
     assert supervisor.endpoint == ""
-    assert not supervisor.restart_scheduled  # auto_restart is off by default
+    assert not supervisor.restart_scheduled
 
 
 def test_auto_restart_gives_up_after_three_crashes_a_minute(

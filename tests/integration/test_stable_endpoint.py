@@ -1,10 +1,9 @@
-"""The stable endpoint (proxy) in front of the real llama-server: swaps drop no request."""
+"""The stable endpoint in front of the real llama-server: swaps drop no request."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,67 +11,15 @@ import httpx
 import pytest
 from pytestqt.qtbot import QtBot
 
-from llama_wrangler.errors import ModelNotFoundError
-from llama_wrangler.server.backend_gate import BackendGate
-from llama_wrangler.server.ports import pick_free_port
-from llama_wrangler.server.stable_link import StableLink, backend_settings, open_stable_endpoint
 from llama_wrangler.server.state import ServerState
-from llama_wrangler.server.supervisor import ServerSupervisor
-from llama_wrangler.settings import ServerSettings
-from tests.support.server_fixtures import TinyModels
+from tests.support.endpoint_fixtures import READY_TIMEOUT_MS, Served, ServeEndpoint, in_thread
 
 pytestmark = pytest.mark.runtime
 
-READY_TIMEOUT_MS = 60_000
-
-
-class Served:
-    def __init__(self, supervisor: ServerSupervisor, link: StableLink) -> None:
-        self.supervisor = supervisor
-        self.link = link
-        self.url = link.url
-
-    def ready_on(self, qtbot: QtBot, model_id: str) -> None:
-        qtbot.waitUntil(lambda: self.supervisor.state is ServerState.READY
-                        and self.supervisor.model_id == model_id, timeout=READY_TIMEOUT_MS)
-
 
 @pytest.fixture
-def served(qtbot: QtBot, llama_server_binary: Path, tiny_models: TinyModels,
-           app_paths: Any) -> Iterator[Served]:
-    user = ServerSettings(port=pick_free_port("127.0.0.1"), context_size=256, health_timeout_s=60.0,
-                          stop_grace_s=10.0, threads=1)
-    files = {"alpha": tiny_models.alpha, "beta": tiny_models.beta}
-
-    def resolve(model_id: str) -> tuple[Path, str]:
-        if model_id not in files:
-            raise ModelNotFoundError(f"No model {model_id}.")
-        return files[model_id], model_id
-
-    supervisor = ServerSupervisor(llama_server_binary, backend_settings(user), log_file=app_paths.server_log_file)
-    endpoint = open_stable_endpoint(user, BackendGate(), routing=True)
-    link = StableLink(supervisor, endpoint, resolve=resolve)
-    link.set_catalog(list(files))
-    endpoint.start()
-    assert endpoint.port == user.port  # the user's port belongs to the proxy
-    yield Served(supervisor, link)
-    supervisor.shutdown()
-    link.close()
-
-
-def in_thread(work: Callable[[], Any]) -> Callable[[], Any]:
-    """Run ``work`` on a thread (the Qt loop must keep turning for swaps); returns a getter of its result
-    (None until done)."""
-    box: list[Any] = []
-
-    def run() -> None:
-        try:
-            box.append(work())
-        except Exception as exc:  # the test asserts on it
-            box.append(exc)
-
-    threading.Thread(target=run, daemon=True).start()
-    return lambda: box[0] if box else None
+def served(serve_endpoint: ServeEndpoint) -> Served:
+    return serve_endpoint()
 
 
 def complete(url: str, **extra: Any) -> httpx.Response:
@@ -80,9 +27,9 @@ def complete(url: str, **extra: Any) -> httpx.Response:
                       json={"prompt": "hello world", "max_tokens": 3, **extra})
 
 
-def test_requests_keep_succeeding_across_swaps(qtbot: QtBot, served: Served, tiny_models: TinyModels) -> None:
+def test_requests_keep_succeeding_across_swaps(qtbot: QtBot, served: Served) -> None:
     sup = served.supervisor
-    sup.start(tiny_models.alpha, "alpha")
+    sup.start(served.models["alpha"], "alpha")
     served.ready_on(qtbot, "alpha")
     results: list[int | str] = []
     stop = threading.Event()
@@ -102,7 +49,7 @@ def test_requests_keep_succeeding_across_swaps(qtbot: QtBot, served: Served, tin
     for model_id in ("beta", "alpha"):
         before = len(results)
         qtbot.waitUntil(lambda before=before: len(results) > before + 2, timeout=READY_TIMEOUT_MS)
-        sup.start(tiny_models.beta if model_id == "beta" else tiny_models.alpha, model_id)
+        sup.start(served.models["beta"] if model_id == "beta" else served.models["alpha"], model_id)
         served.ready_on(qtbot, model_id)
     before = len(results)
     qtbot.waitUntil(lambda: len(results) > before + 2, timeout=READY_TIMEOUT_MS)
@@ -110,26 +57,26 @@ def test_requests_keep_succeeding_across_swaps(qtbot: QtBot, served: Served, tin
     worker.join(timeout=60)
     assert results and all(status == 200 for status in results), [r for r in results if r != 200]
     props = httpx.get(f"{served.url}/props", timeout=10).json()
-    assert Path(props["model_path"]) == tiny_models.alpha
+    assert Path(props["model_path"]) == served.models["alpha"]
 
 
 def test_a_request_arriving_mid_swap_waits_for_the_new_model(
-        qtbot: QtBot, served: Served, tiny_models: TinyModels) -> None:
+        qtbot: QtBot, served: Served) -> None:
     sup = served.supervisor
-    sup.start(tiny_models.alpha, "alpha")
+    sup.start(served.models["alpha"], "alpha")
     served.ready_on(qtbot, "alpha")
-    sup.start(tiny_models.beta, "beta")
+    sup.start(served.models["beta"], "beta")
     assert sup.state is ServerState.STOPPING
     result = in_thread(lambda: httpx.get(f"{served.url}/props", timeout=60))
     qtbot.waitUntil(lambda: result() is not None, timeout=READY_TIMEOUT_MS)
     response = result()
     assert isinstance(response, httpx.Response) and response.status_code == 200
-    assert Path(response.json()["model_path"]) == tiny_models.beta
+    assert Path(response.json()["model_path"]) == served.models["beta"]
 
 
 def test_a_streaming_completion_streams_through_the_proxy(
-        qtbot: QtBot, served: Served, tiny_models: TinyModels) -> None:
-    served.supervisor.start(tiny_models.alpha, "alpha")
+        qtbot: QtBot, served: Served) -> None:
+    served.supervisor.start(served.models["alpha"], "alpha")
     served.ready_on(qtbot, "alpha")
     events: list[dict[str, Any]] = []
     with httpx.stream("POST", f"{served.url}/v1/completions", timeout=60,
@@ -144,13 +91,14 @@ def test_a_streaming_completion_streams_through_the_proxy(
 
 
 def test_a_stopped_server_answers_503_with_an_openai_error(
-        qtbot: QtBot, served: Served, tiny_models: TinyModels) -> None:
+        qtbot: QtBot, served: Served) -> None:
     response = complete(served.url)
     assert response.status_code == 503
     error = response.json()["error"]
     assert error["type"] == "unavailable" and "stopped" in error["message"]
+    assert "A request naming a model loads it" in error["message"]
 
-    served.supervisor.start(tiny_models.alpha, "alpha")
+    served.supervisor.start(served.models["alpha"], "alpha")
     served.ready_on(qtbot, "alpha")
     served.supervisor.stop()
     qtbot.waitUntil(lambda: served.supervisor.state is ServerState.STOPPED, timeout=READY_TIMEOUT_MS)
@@ -158,11 +106,12 @@ def test_a_stopped_server_answers_503_with_an_openai_error(
 
 
 def test_models_are_listed_and_an_unknown_one_is_404(
-        qtbot: QtBot, served: Served, tiny_models: TinyModels) -> None:
-    served.supervisor.start(tiny_models.alpha, "alpha")
+        qtbot: QtBot, served: Served) -> None:
+    served.supervisor.start(served.models["alpha"], "alpha")
     served.ready_on(qtbot, "alpha")
     listed = httpx.get(f"{served.url}/v1/models", timeout=10).json()
-    assert [model["id"] for model in listed["data"]] == ["alpha", "beta"]
+    assert [(model["id"], model["state"]) for model in listed["data"]] == [("alpha", "loaded"), ("beta", "unloaded")]
+    assert all(model["object"] == "model" and "created" in model and model["owned_by"] for model in listed["data"])
     response = complete(served.url, model="no-such-model")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "model_not_found"
@@ -170,8 +119,8 @@ def test_models_are_listed_and_an_unknown_one_is_404(
 
 
 def test_a_request_naming_another_model_swaps_to_it(
-        qtbot: QtBot, served: Served, tiny_models: TinyModels) -> None:
-    served.supervisor.start(tiny_models.alpha, "alpha")
+        qtbot: QtBot, served: Served) -> None:
+    served.supervisor.start(served.models["alpha"], "alpha")
     served.ready_on(qtbot, "alpha")
     result = in_thread(lambda: complete(served.url, model="beta"))
     qtbot.waitUntil(lambda: result() is not None, timeout=READY_TIMEOUT_MS)
@@ -182,9 +131,9 @@ def test_a_request_naming_another_model_swaps_to_it(
 
 
 def test_a_stream_in_flight_finishes_before_the_old_server_stops(
-        qtbot: QtBot, served: Served, tiny_models: TinyModels) -> None:
+        qtbot: QtBot, served: Served) -> None:
     sup = served.supervisor
-    sup.start(tiny_models.alpha, "alpha")
+    sup.start(served.models["alpha"], "alpha")
     served.ready_on(qtbot, "alpha")
     events: list[str] = []
 
@@ -197,7 +146,7 @@ def test_a_stream_in_flight_finishes_before_the_old_server_stops(
 
     done = in_thread(read_stream)
     qtbot.waitUntil(lambda: len(events) > 0 or done() is not None, timeout=READY_TIMEOUT_MS)
-    sup.start(tiny_models.beta, "beta")  # while the old model is still answering
+    sup.start(served.models["beta"], "beta")  # while the old model is still answering
     qtbot.waitUntil(lambda: done() is not None, timeout=READY_TIMEOUT_MS)
     assert done() is True
     assert events[-1] == "data: [DONE]"

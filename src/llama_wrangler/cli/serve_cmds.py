@@ -17,9 +17,8 @@ from llama_wrangler.settings import ServerSettings, describe_validation_error
 if TYPE_CHECKING:
     from llama_wrangler.runtime.runtime_info import LlamaRuntime
     from llama_wrangler.server.argv import RpcPlan
-    from llama_wrangler.server.stable_link import Resolver
+    from llama_wrangler.server.endpoint.link import Resolver
     from llama_wrangler.services.model_actions import ModelActions
-    from llama_wrangler.services.pool import lost_message, lost_workers
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -68,6 +67,7 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     from llama_wrangler.services.endpoint import EndpointService
     from llama_wrangler.services.messages import Messenger
     from llama_wrangler.services.model_actions import ModelActions
+    from llama_wrangler.services.pool import lost_message, lost_workers
     from llama_wrangler.services.serve_target import resolve_target
     from llama_wrangler.services.stop_signals import StopSignals
 

@@ -184,7 +184,8 @@ class ServerSupervisor(QObject):
 
     def set_drain_hook(self, hook: DrainHook | None) -> None:
         """Before a *ready* server is signalled to stop, call ``hook(endpoint, done)`` and wait for ``done()``
-        (at most ``stop_grace_s``), so requests already sent to it can finish."""
+        (at most ``drain_timeout_s`` before a swap, ``stop_grace_s`` before a stop), so requests already
+        sent to it can finish."""
         self._drain.set_hook(hook)
 
     def log_lines(self) -> list[str]:
@@ -374,7 +375,9 @@ class ServerSupervisor(QObject):
         self._set_state(ServerState.STOPPING)
         if not run.process.running:
             return  # never got going (or exit already queued): its finished signal completes the stop
-        if drain and was_ready and self._drain.begin(run.generation, run.base_url, self._settings.stop_grace_s):
+        # A swap lets running generations finish (drain_timeout_s); a plain stop waits stop_grace_s at most.
+        cap = self._settings.drain_timeout_s if self._desired is not None else self._settings.stop_grace_s
+        if drain and was_ready and self._drain.begin(run.generation, run.base_url, cap):
             return
         run.process.stop(ready=was_ready, grace_s=self._settings.stop_grace_s)
 

@@ -3,18 +3,20 @@
 It keeps the endpoint as the settings say: opened on the user's host:port before a model is served,
 reopened when that address changes, closed when ``server.stable_endpoint`` is turned off — and tells the
 supervisor which settings to start llama-server with (its own loopback port behind the proxy, or the
-user's address when there is no proxy).
+user's address when there is no proxy). With ``load_on_request`` off, a Stop closes the port too.
 """
 
 from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from llama_wrangler.errors import ServerError
-from llama_wrangler.server.backend_gate import BackendGate
-from llama_wrangler.server.stable_link import Resolver, StableLink, backend_settings, open_stable_endpoint, wait_seconds
+from llama_wrangler.server.endpoint.config import EndpointConfig
+from llama_wrangler.server.endpoint.link import EndpointLink, Resolver
+from llama_wrangler.server.endpoint.opening import backend_settings, open_endpoint
+from llama_wrangler.server.endpoint.server import EndpointServer
 from llama_wrangler.server.state import ServerState
 from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.settings import ServerSettings
@@ -37,9 +39,11 @@ class EndpointService(QObject):
         super().__init__(parent)
         self._supervisor = supervisor
         self._resolve = resolve
-        self._link: StableLink | None = None
+        self._link: EndpointLink | None = None
         self._address: tuple[str, int, str] | None = None
         self._catalog: list[str] = []
+        self._settings: ServerSettings | None = None
+        supervisor.state_changed.connect(self._on_state_changed)
 
     @property
     def url(self) -> str:
@@ -60,9 +64,9 @@ class EndpointService(QObject):
         wanted = opening or self._supervisor.state not in _IDLE
         if server.stable_endpoint and self._link is None and wanted:
             self._open(server, address, strict=strict)
+        self._settings = server
         if self._link is not None:
-            self._link.endpoint.wait_s = wait_seconds(server)
-            self._link.endpoint.api_key = server.api_key
+            self._link.server.set_config(EndpointConfig.from_settings(server))
             self._supervisor.set_settings(backend_settings(server))
         else:
             self._supervisor.set_settings(server)
@@ -71,7 +75,12 @@ class EndpointService(QObject):
         """The library's servable model ids, for ``/v1/models`` and routing by name."""
         self._catalog = list(model_ids)
         if self._link is not None:
-            self._link.set_catalog(self._catalog)
+            self._link.server.set_catalog(self._catalog)
+
+    @property
+    def server(self) -> EndpointServer | None:
+        """The open endpoint (None when closed): its scheduler and connection counts, for tests and benches."""
+        return self._link.server if self._link is not None else None
 
     def close(self) -> None:
         if self._link is not None:
@@ -82,15 +91,28 @@ class EndpointService(QObject):
 
     def _open(self, server: ServerSettings, address: tuple[str, int, str], *, strict: bool) -> None:
         try:
-            endpoint = open_stable_endpoint(server, BackendGate(), routing=True)
+            endpoint = open_endpoint(server)
         except ServerError as exc:
             if strict:
                 raise
             log.warning("stable endpoint not opened: %s", exc)
             return
-        self._link = StableLink(self._supervisor, endpoint, resolve=self._resolve)
-        self._link.swap_requested.connect(self.swap_requested)
-        self._link.set_catalog(self._catalog)
+        self._link = EndpointLink(self._supervisor, endpoint, resolve=self._resolve)
+        self._link.load_requested.connect(self.swap_requested)
+        endpoint.set_catalog(self._catalog)
         self._address = address
         endpoint.start()
         log.info("stable endpoint at %s", endpoint.url)
+
+    @Slot(str, str)
+    def _on_state_changed(self, _old: str, new: str) -> None:
+        if new == ServerState.STOPPED and self._settings is not None and not self._settings.load_on_request:
+            # A swap passes through "stopped" on its way to the next start: look once it has settled.
+            QTimer.singleShot(0, self, self._close_if_stopped)
+
+    @Slot()
+    def _close_if_stopped(self) -> None:
+        sup = self._supervisor
+        if sup.state is ServerState.STOPPED and not sup.wanted_model_id and not sup.restart_scheduled:
+            log.info("server stopped and loading on request is off: closing the endpoint")
+            self.close()

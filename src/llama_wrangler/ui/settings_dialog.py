@@ -53,6 +53,8 @@ LABELS = {
     "stable_endpoint": "One address for every model", "parallel": "Requests at once",
     "models_dir": "Models folder", "import_mode": "Dropped files are",
     "import_mode_confirmed": "Add dropped files without asking", "default_quant": "Default quantization",
+    "drain_timeout_s": "Let generations finish (s)", "swap_fairness_s": "Switch fairness window (s)",
+    "cors_origins": "Allowed web origins (CORS)", "load_on_request": "Load models on request",
     "hf_endpoint": "Hugging Face address",
     "hf_token": "Hugging Face token", "token_source": "Token source", "ollama_registry": "Ollama registry",
     "max_parallel_downloads": "Parallel downloads", "max_parallel_conversions": "Parallel conversions",

@@ -1,0 +1,185 @@
+"""One request through the stable endpoint: who may call, which model it needs, and the relay.
+
+Order matters: the Origin and the API key are checked on the head alone, before a byte of the body is
+read (a stranger cannot make us buffer 64 MiB, nor trigger a model load); then the body (capped), the
+model it names, a lease from the scheduler (waiting while that model loads), and the relay — the
+upstream's bytes are written as they come, so server-sent events keep llama-server's framing and pace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from llama_wrangler.server.endpoint.config import EndpointConfig
+from llama_wrangler.server.endpoint.scheduler import Lease, ModelScheduler, Unavailable
+from llama_wrangler.server.endpoint.wire import (
+    authorized,
+    cors_headers,
+    error_body,
+    forwardable_headers,
+    models_document,
+    origin_allowed,
+    requested_model,
+    sse_error_event,
+)
+
+log = logging.getLogger(__name__)
+
+BROKEN_OFF = ("The model server stopped while answering this request (it crashed or was stopped); "
+              "retry it.")
+
+
+_SEND_ATTEMPTS = 3
+_PARSE_ON_LOOP_BYTES = 256 * 1024  # json.loads of more than this would stall every other stream
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+class EndpointHandler:
+    """The request handler of :class:`~.server.EndpointServer` (runs on its event loop)."""
+
+    def __init__(self, config: Callable[[], EndpointConfig], scheduler: ModelScheduler,
+                 catalog: Callable[[], list[str]], session: Callable[[], aiohttp.ClientSession]) -> None:
+        self._config = config
+        self._scheduler = scheduler
+        self._catalog = catalog
+        self._session = session
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        config = self._config()
+        origin = request.headers.get("Origin", "")
+        cors: dict[str, str] = {}
+        if origin:
+            if not origin_allowed(origin, config.cors_origins):
+                return _error(403, f"Pages from {origin} may not call this endpoint (see the CORS setting).",
+                              "permission_error", close=True)
+            cors = cors_headers(origin, preflight=request.method == "OPTIONS",
+                                requested_headers=request.headers.get("Access-Control-Request-Headers", ""))
+            if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+                return web.Response(status=204, headers=cors)  # a preflight carries no credentials
+        if not authorized(request.headers, config.api_key):
+            # close=True: the unread body is never read, the connection goes with it.
+            return _error(401, "Invalid API key.", "authentication_error", "invalid_api_key", cors, close=True)
+        if request.method == "GET" and request.path == "/v1/models":
+            states = self._scheduler.model_states(self._catalog())
+            return web.Response(body=models_document(states), content_type="application/json", headers=cors)
+        try:
+            body = await _read_body(request, config.max_body_bytes)
+        except _TooLargeError:
+            return _error(413, f"The request body is over {config.max_body_bytes // (1024 * 1024)} MiB.",
+                          "invalid_request_error", None, cors, close=True)
+        content_type = request.headers.get("Content-Type", "")
+        if len(body) > _PARSE_ON_LOOP_BYTES:  # a prompt full of images: parsed off the loop
+            model = await asyncio.to_thread(requested_model, content_type, body)
+        else:
+            model = requested_model(content_type, body)
+        if model is not None and model != self._scheduler.served_model and model not in self._catalog():
+            return _error(404, f"The model '{model}' is not in the library.", "invalid_request_error",
+                          "model_not_found", cors)
+        try:
+            lease = await self._scheduler.acquire(model)
+        except Unavailable as exc:
+            headers = dict(cors)
+            if exc.retry_after is not None:
+                headers["Retry-After"] = str(exc.retry_after)
+            kind = "invalid_request_error" if exc.status == 404 else "unavailable"
+            return _error(exc.status, str(exc), kind, exc.code, headers)
+        try:
+            return await self._relay(request, lease, body, cors)
+        finally:
+            self._scheduler.release(lease)
+
+    async def _relay(self, request: web.BaseRequest, lease: Lease, body: bytes,
+                     cors: dict[str, str]) -> web.StreamResponse:
+        try:
+            upstream = await self._send(request, lease, body)
+        except aiohttp.ClientError as exc:
+            log.warning("the model server did not answer: %r", exc)
+            return _error(502, BROKEN_OFF, "unavailable", "backend_unavailable", cors)
+        # llama-server closes a connection after a chunked (streamed) answer although it offers keep-alive:
+        # such a connection is closed here too, never handed to the next request.
+        streamed = "Transfer-Encoding" in upstream.headers
+        try:
+            response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+            for name, value in forwardable_headers(upstream.headers.items()):
+                response.headers.add(name, value)
+            response.headers.update(cors)
+            length = upstream.headers.get("Content-Length")
+            if length is not None and not streamed:
+                response.content_length = int(length)
+            await response.prepare(request)
+            if request.method != "HEAD":
+                await self._copy(upstream, response, request)
+            return response
+        except ConnectionResetError:  # the client went away: closing upstream stops the generation
+            streamed = True
+            return response
+        finally:
+            if streamed:
+                upstream.close()
+            else:
+                upstream.release()
+
+    async def _send(self, request: web.BaseRequest, lease: Lease, body: bytes) -> aiohttp.ClientResponse:
+        """The upstream response. A connection the server closed before taking the request (a pooled one
+        it dropped, or a fresh one it shed under load) is retried on a new one: nothing ran twice."""
+        url = URL(lease.url + request.raw_path, encoded=True)
+        data = body if body or request.method in ("POST", "PUT", "PATCH") else None
+        headers = forwardable_headers(request.headers.items())
+        for attempt in range(1, _SEND_ATTEMPTS + 1):
+            try:
+                return await self._session().request(request.method, url, headers=headers, data=data,
+                                                     allow_redirects=False)
+            except aiohttp.ClientConnectorError:
+                raise  # nothing listens there: no point in another try
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                if attempt == _SEND_ATTEMPTS:
+                    raise
+                log.info("the model server dropped the connection (%r); sending again", exc)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    async def _copy(upstream: aiohttp.ClientResponse, response: web.StreamResponse,
+                    request: web.BaseRequest) -> None:
+        try:
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+        except ConnectionResetError:
+            raise  # the client went away (aiohttp's error for that is a ClientError too)
+        except aiohttp.ClientError as exc:  # the model server died mid-answer
+            log.warning("the model server broke off a response: %r", exc)
+            if "text/event-stream" in upstream.headers.get("Content-Type", ""):
+                await response.write(sse_error_event(BROKEN_OFF))
+            request.protocol.force_close()  # the client must not take the cut body for a whole one
+            return
+        await response.write_eof()
+
+
+async def _read_body(request: web.BaseRequest, cap: int) -> bytes:
+    if request.content_length is not None and request.content_length > cap:
+        raise _TooLargeError
+    parts: list[bytes] = []
+    total = 0
+    async for chunk in request.content.iter_any():
+        total += len(chunk)
+        if total > cap:
+            raise _TooLargeError
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _error(status: int, message: str, kind: str, code: str | None = None,
+           headers: dict[str, str] | None = None, *, close: bool = False) -> web.Response:
+    response = web.Response(status=status, body=error_body(message, kind, code), content_type="application/json",
+                            headers=headers)
+    if close:
+        response.force_close()
+    return response

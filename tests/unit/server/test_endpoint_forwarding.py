@@ -1,0 +1,133 @@
+"""The endpoint against a stdlib backend on loopback (no Qt, no llama-server): what travels, and routing."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+
+from llama_wrangler.server.endpoint.config import EndpointConfig
+from llama_wrangler.server.endpoint.scheduler import Backend
+from llama_wrangler.server.endpoint.server import EndpointServer
+
+
+class _Echo(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    seen: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.seen.append({"method": self.command, "path": self.path, "headers": dict(self.headers.items()),
+                          "body": body})
+        reply = b'{"ok": true}'
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Backend", "echo")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def backend() -> Iterator[str]:
+    _Echo.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class Endpoint:
+    def __init__(self, config: EndpointConfig) -> None:
+        self.asked: list[str] = []
+        self.server = EndpointServer("127.0.0.1", 0, config, self.asked.append)
+        self.server.start()
+
+    def serve(self, url: str, model: str) -> None:
+        self.server.call(self.server.scheduler.update, Backend(state="ready", url=url, model_id=model,
+                                                               wanted=model))
+        self.server.ask(lambda: None)  # the update has run
+
+
+@pytest.fixture
+def endpoint() -> Iterator[Endpoint]:
+    made = Endpoint(EndpointConfig(idle_linger_s=0.0))
+    made.server.set_catalog(["alpha", "beta"])
+    yield made
+    made.server.close()
+
+
+def test_method_path_query_body_and_end_to_end_headers_travel(backend: str, endpoint: Endpoint) -> None:
+    endpoint.serve(backend, "alpha")
+    response = httpx.post(f"{endpoint.server.url}/v1/completions?x=1&y=%2F", content=b'{"prompt": "hi"}',
+                          timeout=10, headers={"Authorization": "Bearer k", "Content-Type": "application/json",
+                                               "Connection": "keep-alive, X-Private", "X-Private": "no"})
+    assert response.status_code == 201
+    assert response.headers["x-backend"] == "echo"
+    assert response.json() == {"ok": True}
+    (seen,) = _Echo.seen
+    assert (seen["method"], seen["path"], seen["body"]) == ("POST", "/v1/completions?x=1&y=%2F", b'{"prompt": "hi"}')
+    names = {name.lower() for name in seen["headers"]}
+    assert seen["headers"]["Authorization"] == "Bearer k"
+    assert "x-private" not in names
+    assert endpoint.server.ask(lambda: endpoint.server.scheduler.in_flight) == 0  # the lease was given back
+
+
+def test_routing_lists_refuses_and_asks_for_models(backend: str, endpoint: Endpoint) -> None:
+    endpoint.serve(backend, "alpha")
+    listed = httpx.get(f"{endpoint.server.url}/v1/models", timeout=10).json()
+    assert [(model["id"], model["state"]) for model in listed["data"]] == [("alpha", "loaded"), ("beta", "unloaded")]
+    unknown = httpx.post(f"{endpoint.server.url}/v1/completions", json={"model": "gamma"}, timeout=10)
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "model_not_found"
+    assert httpx.post(f"{endpoint.server.url}/v1/completions", json={"model": "alpha"}, timeout=10).status_code == 201
+    assert httpx.post(f"{endpoint.server.url}/v1/completions", json={"prompt": "x"}, timeout=10).status_code == 201
+    assert endpoint.asked == []  # the served model, and no model at all: nothing to load
+
+    box: list[httpx.Response] = []
+    client = threading.Thread(target=lambda: box.append(
+        httpx.post(f"{endpoint.server.url}/v1/completions", json={"model": "beta"}, timeout=30)))
+    client.start()
+    for _ in range(500):
+        if endpoint.asked:
+            break
+        threading.Event().wait(0.01)
+    assert endpoint.asked == ["beta"]
+    endpoint.serve(backend, "beta")  # what the supervisor does, later, on its own thread
+    client.join(30)
+    assert box[0].status_code == 201
+    assert json.loads(_Echo.seen[-1]["body"])["model"] == "beta"
+
+
+def test_with_an_api_key_every_request_must_carry_it(backend: str, endpoint: Endpoint) -> None:
+    endpoint.server.set_config(replace(endpoint.server.config, api_key="s3cret"))
+    endpoint.serve(backend, "alpha")
+    refused = httpx.get(f"{endpoint.server.url}/v1/models", timeout=10)
+    assert refused.status_code == 401 and refused.json()["error"]["type"] == "authentication_error"
+    wrong = httpx.post(f"{endpoint.server.url}/v1/completions", json={}, timeout=10,
+                       headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert _Echo.seen == []
+    assert httpx.get(f"{endpoint.server.url}/v1/models", headers={"Authorization": "Bearer s3cret"},
+                     timeout=10).status_code == 200
+    assert httpx.post(f"{endpoint.server.url}/v1/completions", json={}, headers={"X-Api-Key": "s3cret"},
+                      timeout=10).status_code == 201
+
+
+def test_nothing_served_is_a_503_error_document(endpoint: Endpoint) -> None:
+    response = httpx.post(f"{endpoint.server.url}/v1/completions", json={"prompt": "hi"}, timeout=10)
+    assert response.status_code == 503
+    assert response.json()["error"] == {
+        "message": "The model server is stopped. A request naming a model loads it.", "type": "unavailable",
+        "code": None}
