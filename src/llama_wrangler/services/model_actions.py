@@ -100,7 +100,12 @@ class ModelActions(QObject):
 
     def serve_target(self, target: ServeTarget) -> None:
         log.info("serve %s", target.model_id)
-        self._before_serve()
+        try:
+            # Raises when serving cannot work (no llama.cpp yet): said plainly, never a crashed server.
+            self._before_serve()
+        except WranglerError as exc:
+            self._messenger.report(exc)
+            return
         self.supervisor.start(target.path, target.model_id)
 
     def stop(self) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QItemSelection, QModelIndex, QObject, Qt, Slot
+from PySide6.QtCore import QEvent, QItemSelection, QModelIndex, QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -36,7 +37,14 @@ CELL_PADDING = 24
 
 class LibraryView(QWidget):
     """Shows records it is given (:meth:`set_records`) and the served model (:meth:`set_served`).
-    Actions leave through :attr:`details`' signals; the view itself changes nothing."""
+    Actions leave through :attr:`details`' signals; the view itself changes nothing.
+
+    Signals:
+        find_other_apps_requested(): look for models other apps downloaded (Hugging Face cache, Ollama,
+            LM Studio) to use in place.
+    """
+
+    find_other_apps_requested = Signal()
 
     def __init__(self, theme: ThemeManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -110,6 +118,11 @@ class LibraryView(QWidget):
         titles.addWidget(title)
         titles.addWidget(self.count_label)
         head.addLayout(titles, 1)
+        self.other_apps_button = QPushButton("Find models from other apps")
+        self.other_apps_button.setToolTip("Use models already downloaded by the Hugging Face tools, Ollama or "
+                                          "LM Studio, where they are (nothing is copied)")
+        self.other_apps_button.clicked.connect(self.find_other_apps_requested)
+        head.addWidget(self.other_apps_button, 0, Qt.AlignmentFlag.AlignBottom)
         head.addWidget(self.filter, 0, Qt.AlignmentFlag.AlignBottom)
 
         layout = QVBoxLayout(self)
@@ -117,7 +130,12 @@ class LibraryView(QWidget):
         layout.setSpacing(14)
         layout.addLayout(head)
         layout.addWidget(self.splitter, 1)
+        self._layout = layout
         self._update_count()
+
+    def add_notice(self, widget: QWidget) -> None:
+        """Put a banner or an offer between the title and the table (the first-run notices)."""
+        self._layout.insertWidget(self._layout.count() - 1, widget)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:

@@ -124,12 +124,15 @@ class ServerView(QWidget):
         for line in supervisor.log_lines():
             self.log.appendPlainText(line)
 
+        self._serve_blocker = ""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(28, 24, 28, 20)
         layout.setSpacing(10)
         layout.addWidget(title)
         layout.addWidget(subtitle)
         layout.addSpacing(4)
+        self._notice_index = layout.count()
+        self._layout = layout
         layout.addWidget(card)
         layout.addSpacing(4)
         layout.addWidget(log_title)
@@ -142,6 +145,16 @@ class ServerView(QWidget):
         actions.library_changed.connect(self.refresh_models)
         theme.changed.connect(self._refresh)
         self.refresh_models()
+        self._refresh()
+
+    def add_notice(self, widget: QWidget) -> None:
+        """Put a banner (llama.cpp missing) above the state card."""
+        self._layout.insertWidget(self._notice_index, widget)
+        self._notice_index += 1
+
+    def set_serve_blocker(self, reason: str) -> None:
+        """Disable Start with ``reason`` in its tooltip ('' enables it again)."""
+        self._serve_blocker = reason
         self._refresh()
 
     def _caption(self, text: str) -> QLabel:
@@ -232,8 +245,9 @@ class ServerView(QWidget):
         running = state in ACTIVE_STATES
         has_models = bool(self.model_combo.currentData())
         chosen = str(self.model_combo.currentData() or "")
-        self.start_button.setEnabled(has_models and state != ServerState.STOPPING)
+        self.start_button.setEnabled(has_models and state != ServerState.STOPPING and not self._serve_blocker)
         self.start_button.setText("Switch" if running and chosen != sup.model_id else "Start")
+        self.start_button.setToolTip(self._serve_blocker or ("" if has_models else "Add a model to the library first."))
         if running and chosen == sup.model_id:
             self.start_button.setEnabled(False)
         self.stop_button.setEnabled(state in (*ACTIVE_STATES, ServerState.CRASHED))
