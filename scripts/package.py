@@ -48,7 +48,6 @@ def folder_size(path: Path) -> int:
 def render_icons(folder: Path, target: Target) -> dict[str, Path]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtGui import QGuiApplication
-
     from scripts.bundle.icons import write_icons
 
     app = QGuiApplication.instance() or QGuiApplication([])

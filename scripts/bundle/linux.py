@@ -10,13 +10,13 @@ of the AppImage project's type2-runtime releases). See the README's "App bundles
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
-from llama_wrangler.desktop import desktop_entry
 from scripts.bundle.plan import APP_ID
+
+from llama_wrangler.desktop import desktop_entry
 
 APPIMAGE_MAGIC_OFFSET = 8
 APPIMAGE_TYPE2_MAGIC = b"AI\x02"
@@ -49,7 +49,7 @@ def make_appdir(bundle: Path, appdir: Path, icons: dict[int, Path]) -> Path:
         shutil.copy2(png, target)
     biggest = icons[max(s for s in icons if s <= 256)]
     shutil.copy2(biggest, appdir / f"{APP_ID}.png")
-    os.symlink(f"{APP_ID}.png", appdir / ".DirIcon")
+    (appdir / ".DirIcon").symlink_to(f"{APP_ID}.png")
     return appdir
 
 

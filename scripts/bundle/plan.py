@@ -33,7 +33,10 @@ UNUSED_QT_MODULES = (
     "QtXml",
 )
 UNUSED_PYTHON_MODULES = ("tkinter", "_tkinter", "pytest", "_pytest", "pytestqt", "mypy", "ruff", "gguf",
-                         "numpy", "sentencepiece", "safetensors", "torch", "IPython", "setuptools", "pip")
+                         "numpy", "sentencepiece", "safetensors", "torch", "IPython", "setuptools", "pip",
+                         # huggingface_hub's optional extras: Xet transfers (the app downloads through its
+                         # own transfer layer, with Xet off) and the async inference client.
+                         "hf_xet", "aiohttp", "multidict", "yarl", "frozenlist", "aiosignal")
 
 # Qt plugin folders worth keeping (relative to PySide6/Qt/plugins): window systems, image formats for
 # icons, the TLS backends QtNetwork loads, and the input/theme plugins a Linux desktop uses.
@@ -47,6 +50,8 @@ PRUNED_LIBRARY = re.compile(
     r"QuickParticles|QuickShapes|QuickTemplates|QuickTest|QuickTimeline|QuickVectorImage|RemoteObjects|Scxml|"
     r"Sensors|SerialBus|SerialPort|ShaderTools|SpatialAudio|Sql|StateMachine|Test|TextToSpeech|UiTools|"
     r"VirtualKeyboard|WebEngineQuick|WebSockets|WebView|Xml|Svg?Widgets)")
+# Only read when Chromium's developer tools are opened, which the app never offers.
+PRUNED_FILES = frozenset({"qtwebengine_devtools_resources.pak"})
 _LOCALE_PAK = re.compile(r"qtwebengine_locales/(?P<name>[^/]+)\.pak$")
 _TRANSLATION = re.compile(r"translations/(?P<name>[^/]+)\.qm$")
 KEPT_LOCALES = frozenset({"en-US"})
@@ -79,7 +84,7 @@ def keep_file(dest: str) -> bool:
     name = path.rsplit("/", 1)[-1]
     if name.endswith((".debug", ".pdb", ".dSYM", ".prl")) or "/qml/" in f"/{path}":
         return False
-    if PRUNED_LIBRARY.search(name):
+    if PRUNED_LIBRARY.search(name) or name in PRUNED_FILES:
         return False
     locale = _LOCALE_PAK.search(path)
     if locale:
@@ -120,6 +125,13 @@ def output_layout(target: Target) -> dict[str, str]:
                 "installer": f"{APP_ID}-setup-{target.arch}.exe"}
     return {"app": APP_ID, "executable": f"{APP_ID}/{APP_ID}", "installer": f"{APP_NAME.replace(' ', '_')}"
             f"-{target.arch}.AppImage"}
+
+
+def strip_binaries(target: Target) -> bool:
+    """Strip debug symbols from the collected libraries (libpython ships with them: 22 MB -> 4 MB) on
+    Linux. Not on macOS, where stripping a signed library invalidates its signature, nor on Windows, which
+    has no ``strip``."""
+    return target.system == "linux"
 
 
 def windowed(target: Target) -> bool:

@@ -20,7 +20,7 @@ from llama_wrangler.errors import WranglerError
 
 DESKTOP_FILE = f"{APP_ID}.desktop"
 COMMENT = "Find, download, convert and serve local LLMs with llama.cpp"
-CATEGORIES = "Development;Utility;"
+CATEGORIES = "Development;"
 KEYWORDS = "LLM;AI;llama;GGUF;chat;model;server;"
 # Characters that must be escaped inside a quoted Exec argument (Desktop Entry spec, "The Exec key").
 _EXEC_ESCAPED = ('\\', '"', "`", "$")
@@ -65,7 +65,7 @@ def desktop_entry(argv: Sequence[str], *, icon: str = APP_ID, try_exec: str | No
     lines = [
         "[Desktop Entry]",
         "Type=Application",
-        "Version=1.5",
+        "Version=1.4",
         f"Name={APP_NAME}",
         "GenericName=Local LLM manager",
         f"Comment={COMMENT}",

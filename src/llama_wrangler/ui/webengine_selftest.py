@@ -9,9 +9,13 @@ QtWebEngine must be imported before the QApplication exists: :func:`prepare` doe
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QUrl
 from PySide6.QtWidgets import QWidget
+
+if TYPE_CHECKING:
+    from PySide6.QtWebEngineWidgets import QWebEngineView
 
 SELFTEST_ENV = "LLAMA_WRANGLER_WEBENGINE_SELFTEST"
 
@@ -26,20 +30,26 @@ class WebEngineSelfTest(QObject):
         super().__init__(parent)
         from PySide6.QtWebEngineWidgets import QWebEngineView
 
-        self.view = QWebEngineView()
-        self.view.setWindowTitle("Llama Wrangler web engine self-test")
-        self.view.resize(640, 400)
-        self.view.loadFinished.connect(self._on_loaded)
-        self.view.load(QUrl(url))
-        self.view.show()
+        view = QWebEngineView()
+        view.setWindowTitle("Llama Wrangler web engine self-test")
+        view.resize(640, 400)
+        view.loadFinished.connect(self._on_loaded)
+        view.load(QUrl(url))
+        view.show()
+        self._view: QWebEngineView | None = view
 
     def _on_loaded(self, ok: bool) -> None:
+        title = self._view.title() if self._view is not None else ""
         if ok:
-            print(f"webengine-selftest: loaded {self.view.title()}", flush=True)
+            print(f"webengine-selftest: loaded {title}", flush=True)
         else:
             print("webengine-selftest: failed", flush=True)
         sys.stdout.flush()
 
     def close(self) -> None:
-        self.view.close()
-        self.view.deleteLater()
+        """Delete the view now (not later): the event loop has ended, and a page still alive when
+        QtWebEngine's profile goes makes it warn at exit."""
+        view, self._view = self._view, None
+        if view is not None:
+            view.close()
+            del view  # Python owns the parentless view: this deletes it
