@@ -136,6 +136,8 @@ def test_the_linux_bundle_starts_shows_its_window_loads_a_page_and_quits(
             proc.kill()
             proc.wait()
         reader.join(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
     with capsys.disabled():
         print(f"bundle: window shown {shown_after:.1f} s after start (Xvfb, cold cache not guaranteed)",
               flush=True)

@@ -38,8 +38,9 @@ def describe_progress(report: Progress | None) -> str:
     if report.total:
         if report.bytes_per_second is not None or report.total > 4096:
             parts.append(f"{human_bytes(report.done)} of {human_bytes(report.total)}")
-        elif report.total == 100:  # a build's percentage (cmake's "[ 42%]")
-            parts.append(f"[{report.done}%]")
+        elif report.total == 100:  # a build's percentage, unless its message is cmake's own "[ 42%] ..."
+            if not report.message.startswith("["):
+                parts.append(f"[{report.done}%]")
         else:
             parts.append(f"{report.done} of {report.total}")
     if report.bytes_per_second:

@@ -115,12 +115,13 @@ class RuntimeView(QWidget):
         head.addWidget(self.refresh_button)
         self.problem = self._wrapping_label()
         self.problem.setProperty("fieldError", True)
+        self.advice = self._wrapping_label()
         self.mismatch = self._wrapping_label()
         self.mismatch.setProperty("muted", True)
         self.form = QFormLayout()
         self.form.setHorizontalSpacing(16)
         self.form.setVerticalSpacing(6)
-        status_card = self._card(head, self.problem, self.mismatch, self.form)
+        status_card = self._card(head, self.problem, self.advice, self.mismatch, self.form)
 
         # Install card ------------------------------------------------------------------------------
         install_title = QLabel("Install or replace")
@@ -273,8 +274,12 @@ class RuntimeView(QWidget):
         else:
             self.headline.setText(report.headline + ("  (checking again…)" if self._checking else ""))
             self.state_dot.setPixmap(icon(STATE_ICONS[report.state]).pixmap(22, 22))
-        self.problem.setText(report.problem if report is not None and not report.usable else "")
+        # Missing is not an error (a first run): the advice says what to do; broken or too old is.
+        missing = report is not None and report.state is RuntimeState.MISSING
+        self.problem.setText(report.problem if report is not None and not report.usable and not missing else "")
         self.problem.setVisible(bool(self.problem.text()))
+        self.advice.setText(report.advice if report is not None and not report.usable else "")
+        self.advice.setVisible(bool(self.advice.text()))
         self.mismatch.setText(report.mismatch if report is not None else "")
         self.mismatch.setVisible(bool(self.mismatch.text()))
         while self.form.rowCount():
