@@ -18,7 +18,7 @@ from llama_wrangler.runtime.install import InstallRequest, InstallStep, install_
 from llama_wrangler.runtime.pinned import PINNED
 from llama_wrangler.runtime.release import asset_patterns, install_release
 from llama_wrangler.runtime.verify import VersionInfo, probe_binary, too_old
-from llama_wrangler.settings import Settings
+from llama_wrangler.settings import Backend, Settings
 from llama_wrangler.work import JobKind, Work
 
 # What the conversion environment weighs once installed (torch CPU + transformers + the rest), measured
@@ -75,14 +75,24 @@ class RuntimeWork:
         release_problem = ""
         if asset_patterns(PINNED.tag, plat, backend):
             try:
-                return install_release(settings, self._paths.ensure(), progress=progress, cancel=cancel)
+                # This backend exactly: a GPU machine is better served by a GPU build than a CPU release.
+                return self._release(settings, backend, progress, cancel)
             except CancelledError:
                 raise
             except WranglerError as exc:
                 release_problem = str(exc)
                 progress(Progress("release", message=f"No prebuilt release could be used ({exc}); "
                                                      "building from source"))
+        if backend is not Backend.CPU and missing_build_tools(plat, self._which) and \
+                asset_patterns(PINNED.tag, plat, Backend.CPU):
+            # No compiler to build for the GPU: a CPU release still runs models (slower).
+            return self._release(settings, Backend.CPU, progress, cancel)
         return self._build(progress, cancel, release_problem=release_problem)
+
+    def _release(self, settings: Settings, backend: Backend, progress: ProgressCallback,
+                 cancel: CancelToken) -> InstallStep:
+        return install_release(settings, self._paths.ensure(), backend=backend, plat=self._plat(),
+                               progress=progress, cancel=cancel)
 
     def _build(self, progress: ProgressCallback, cancel: CancelToken, *,
                release_problem: str = "") -> InstallStep:
