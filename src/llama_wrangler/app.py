@@ -32,7 +32,7 @@ from llama_wrangler.services.store_scan import StoreScan
 from llama_wrangler.settings import ImportMode, Settings, load_settings
 from llama_wrangler.ui.crash_dialog import CrashHandler
 from llama_wrangler.ui.dialog_flows import DialogFlows
-from llama_wrangler.ui.downloads_view import DownloadsView, describe_progress
+from llama_wrangler.ui.downloads_view import DownloadsView
 from llama_wrangler.ui.drop_import import DropImporter
 from llama_wrangler.ui.first_shown import FirstShown
 from llama_wrangler.ui.icons import icon
@@ -249,7 +249,9 @@ class WranglerApp:
         job = runtime.build_job
         installing = ""
         if runtime.busy() and job is not None:
-            installing = describe_progress(job.last_progress) or "starting…"
+            progress = job.last_progress
+            installing = ("starting" if progress is None else f"{progress.stage} {progress.fraction:.0%}"
+                          if progress.fraction is not None else progress.stage or "working")
         for banner in (self.library_banner, self.server_banner):
             banner.show_report(report, installing=installing)
         blocker = runtime.serve_blocker()

@@ -24,7 +24,7 @@ from llama_wrangler.workers.jobs import Job, JobManager, JobState
 # Short internal jobs (a repo lookup for the Add-model dialog) are not worth a row.
 HIDDEN_KINDS = frozenset({JobKind.INSPECT})
 KIND_WORDS = {JobKind.DOWNLOAD: "Download", JobKind.CONVERT: "Conversion", JobKind.IMPORT: "Import",
-              JobKind.BUILD: "llama.cpp build"}
+              JobKind.BUILD: "llama.cpp"}
 
 
 def describe_progress(report: Progress | None) -> str:

@@ -51,7 +51,8 @@ class RuntimeBanner(QFrame):
             return
         self.headline.setText(report.headline)
         if installing:
-            self.text.setText(f"Installing llama.cpp… {installing}")
+            self.text.setText(f"Installing llama.cpp: {installing}. Follow it on the llama.cpp page, where "
+                              "its log is one click away.")
         else:
             problem = f"{report.problem} " if report.problem and report.state != RuntimeState.MISSING else ""
             self.text.setText(f"{problem}{report.advice}")
