@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication
 
 from llama_wrangler.errors import LlamaRuntimeError, SettingsError
@@ -198,7 +196,7 @@ class WranglerApp:
         view.refresh_requested.connect(runtime.refresh)
         view.use_existing_requested.connect(lambda path: runtime.use_existing(Path(path)))
         view.cancel_requested.connect(self.jobs.cancel)
-        view.open_log_requested.connect(self._open_build_log)
+        view.open_log_requested.connect(lambda: view.open_log(runtime.build_log()))
         for banner in (self.library_banner, self.server_banner):
             banner.install_requested.connect(runtime.install)
             banner.details_requested.connect(lambda: self.window.show_page("runtime"))
@@ -266,13 +264,6 @@ class WranglerApp:
             job.progress.connect(self._on_runtime_changed)
             job.state_changed.connect(self._on_runtime_changed)
             self._on_runtime_changed()
-
-    def _open_build_log(self) -> None:
-        log_file = self.runtime.build_log()
-        if log_file is None:
-            self.messenger.info("There is no build log yet.")
-        elif not QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_file))):
-            self.messenger.warning(f"Could not open the log. It is {log_file}")
 
     def _keep_in_tray(self) -> bool:
         return self.tray.available and self.settings.settings.ui.close_to_tray

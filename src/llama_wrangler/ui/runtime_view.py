@@ -5,7 +5,10 @@ jobs (the Downloads list shows them too); this page follows the current one with
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal, Slot
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
@@ -232,6 +235,13 @@ class RuntimeView(QWidget):
             job.progress.connect(self._on_job_changed)
             job.state_changed.connect(self._on_job_changed)
         self._refresh()
+
+    def open_log(self, log_file: Path | None) -> None:
+        """Show ``log_file`` in the desktop's text viewer (or say where it is)."""
+        if log_file is None:
+            self.job_status.setText("There is no build log yet.")
+        elif not QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_file))):
+            self.job_status.setText(f"The log is {log_file}")
 
     @property
     def file_dialog(self) -> QFileDialog | None:
