@@ -138,7 +138,7 @@ def main() -> int:
         wrangler.theme.apply(theme)
         for width, height in ((1280, 800), (1024, 640)):
             window.resize(width, height)
-            for page in ("library", "downloads", "server"):
+            for page in ("library", "downloads", "server", "runtime"):
                 window.show_page(page)
                 shoot(window, f"{page}-{width}x{height}-{theme.value}")
     wrangler.theme.apply(Theme.LIGHT)

@@ -288,7 +288,7 @@ class WranglerApp:
         self._refresh_runtime()
         self.theme.apply(settings.ui.theme)
         self.tray.notifications = settings.ui.notifications
-        self.runtime.refresh()
+        self.runtime.settings_changed()
         self.jobs.set_limit(JobKind.DOWNLOAD, settings.downloads.max_parallel_downloads)
         self.jobs.set_limit(JobKind.CONVERT, settings.downloads.max_parallel_conversions)
         self.app.setQuitOnLastWindowClosed(not self.tray.available)

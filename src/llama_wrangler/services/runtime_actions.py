@@ -19,6 +19,7 @@ from llama_wrangler.progress import CancelToken, ProgressCallback
 from llama_wrangler.runtime.report import RuntimeReport, RuntimeState, runtime_report
 from llama_wrangler.services.messages import Messenger
 from llama_wrangler.services.settings_store import SettingsStore
+from llama_wrangler.settings import RuntimeSettings
 from llama_wrangler.work import JobKind, Work
 from llama_wrangler.workers.jobs import Job, JobManager, JobState
 
@@ -52,6 +53,7 @@ class RuntimeActions(QObject):
         self.report: RuntimeReport | None = None
         self._check: Job | None = None
         self._check_again = False
+        self._checked_with: RuntimeSettings | None = None
         self.build_job: Job | None = None  # the latest install / build / toolchain job
 
     @property
@@ -88,12 +90,18 @@ class RuntimeActions(QObject):
         return candidates[0] if candidates else None
 
     # -- the check -------------------------------------------------------------------------------------
+    def settings_changed(self) -> None:
+        """Check again when the runtime settings changed (a theme change runs nothing)."""
+        if self._settings.settings.runtime != self._checked_with:
+            self.refresh()
+
     def refresh(self) -> None:
         """Check the runtime again in the background (a check already running is followed by one more)."""
         if self._check is not None:
             self._check_again = True
             return
         settings, paths = self._settings.settings, self._paths
+        self._checked_with = settings.runtime
 
         def work(_progress: ProgressCallback, _cancel: CancelToken) -> RuntimeReport:
             return runtime_report(settings, paths)
