@@ -116,3 +116,24 @@ def test_use_an_existing_llama_server_opens_a_file_dialog(qapp: QApplication, qt
         dialog.fileSelected.emit("/opt/llama/llama-server")
     assert chosen.args == ["/opt/llama/llama-server"]
     dialog.close()
+
+
+def test_a_too_old_llama_server_on_path_is_said_plainly(qapp: QApplication, app_paths: AppPaths, tmp_path: Path,
+                                                        qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    old = bin_dir / "llama-server"
+    old.write_text('#!/bin/sh\necho "version: 4000 (abc1234)" >&2\n')
+    old.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    session = app_session(qapp, app_paths)
+    wrangler = next(session)
+    try:
+        qtbot.waitUntil(lambda: wrangler.runtime.report is not None, timeout=CHECK_MS)
+        assert wrangler.runtime.report.state is RuntimeState.TOO_OLD
+        assert wrangler.library_banner.headline.text() == "The llama.cpp found here is too old"
+        assert "build 4000" in wrangler.library_banner.text.text()
+        tooltip = wrangler.server_view.start_button.toolTip()
+        assert tooltip.startswith("The llama.cpp found here is too old: ") and "build 4000" in tooltip
+    finally:
+        session.close()
