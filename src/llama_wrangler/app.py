@@ -202,7 +202,7 @@ class WranglerApp:
             banner.details_requested.connect(lambda: self.window.show_page("runtime"))
         self.stores.found.connect(self.store_offer.offer)
         self.store_offer.accepted.connect(self.stores.use_in_place)
-        self.library_view.find_other_apps_requested.connect(self.stores.scan)
+        self.library_view.find_other_apps_requested.connect(lambda: self.stores.scan(announce_none=True))
 
     def _remember_import_mode(self, mode: str) -> None:
         try:

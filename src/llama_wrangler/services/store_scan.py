@@ -68,22 +68,25 @@ class StoreScan(QObject):
         self._messenger = messenger
         self.findings: StoreFindings | None = None
 
-    def scan(self) -> Job:
+    def scan(self, *, announce_none: bool = False) -> Job:
+        """Look in the background; ``announce_none`` says so when nothing new is found (the user asked)."""
         library = self._library
 
         def work(_progress: ProgressCallback, _cancel: CancelToken) -> StoreFindings:
             return find_new_models(library)
 
         job = Job(JobKind.INSPECT, "Look for models from other apps", work)
-        job.finished.connect(lambda result, j=job: self._on_found(result, j))
+        job.finished.connect(lambda result, j=job: self._on_found(result, j, announce_none))
         job.failed.connect(lambda message, j=job: self._on_failed(message, j))
         return self._jobs.submit(job)
 
-    def _on_found(self, result: object, job: Job) -> None:
+    def _on_found(self, result: object, job: Job, announce_none: bool) -> None:
         self._jobs.remove(job.job_id)
         if isinstance(result, StoreFindings):
             self.findings = result
             self.found.emit(result)
+            if announce_none and not result.count:
+                self._messenger.info("No new models were found in the Hugging Face cache, Ollama or LM Studio.")
 
     def _on_failed(self, message: str, job: Job) -> None:
         self._jobs.remove(job.job_id)
