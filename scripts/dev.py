@@ -46,7 +46,7 @@ def run_app(args: list[str]) -> int:
 
 
 def run_tests(args: list[str]) -> int:
-    ensure_venv("test")
+    ensure_venv("test,package")  # the bundle test builds the app with PyInstaller
     env = dict(os.environ)
     # Build the pinned llama.cpp runtime once (minutes) and reuse it on later runs.
     result = subprocess.run([str(PYTHON), "-m", "tests.support.ci_cache"], cwd=ROOT, env=env,

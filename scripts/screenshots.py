@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Render every view of the app offscreen to PNG (1280×800 and 1024×640, light and dark) into ``out/``.
 
-    .venv/bin/python scripts/screenshots.py [--runtime DIR]
+    .venv/bin/python scripts/screenshots.py [--runtime DIR] [--first-run]
 
 Builds a throwaway app home with a few real tiny GGUF models (tests/support), opens the real window
 (``WranglerApp``), and grabs each page and dialog. With a llama.cpp runtime (``--runtime``, or
 ``LLAMA_WRANGLER_TEST_RUNTIME``) the Server page shows a real llama-server serving the tiny model.
+``--first-run`` renders a first start instead: no llama.cpp (the banner), an empty library with models
+found in a Hugging Face cache (the offer), the llama.cpp page while missing, installing and ready.
 """
 
 from __future__ import annotations
@@ -172,9 +174,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runtime", type=Path, default=os.environ.get("LLAMA_WRANGLER_TEST_RUNTIME"))
     parser.add_argument("--out", type=Path, default=ROOT / "out")
+    parser.add_argument("--first-run", action="store_true", help="render the first-run state")
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
+    if args.first_run:
+        from scripts.screenshots_first_run import first_run_shots
+
+        return first_run_shots(out, args.runtime)
 
     home = Path(tempfile.mkdtemp(prefix="lw-shots-"))
     os.environ["LLAMA_WRANGLER_HOME"] = str(home)
@@ -261,7 +268,7 @@ def main() -> int:
         for width, height in ((1280, 800), (1024, 640)):
             window.resize(width, height)
             suffix = f"{width}x{height}-{theme.value}"
-            for page in ("library", "downloads", "server"):
+            for page in ("library", "downloads", "server", "runtime"):
                 window.show_page(page)
                 shoot(window, f"{page}-{suffix}")
             window.show_page("library")

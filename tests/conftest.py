@@ -28,6 +28,13 @@ def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv(HOME_ENV, str(home))
+    # The app looks for other apps' models (Hugging Face cache, Ollama, LM Studio) under the user's home
+    # on its first run: give each test an empty one of its own.
+    user_home = tmp_path / "user-home"
+    user_home.mkdir()
+    monkeypatch.setenv("HOME", str(user_home))
+    for variable in ("HF_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", "OLLAMA_MODELS", "XDG_DATA_HOME"):
+        monkeypatch.delenv(variable, raising=False)
     return home
 
 

@@ -26,7 +26,9 @@ from llama_wrangler.services.hub_actions import HubActions
 from llama_wrangler.services.messages import Messenger
 from llama_wrangler.services.model_actions import ModelActions
 from llama_wrangler.services.pool_actions import PoolActions
+from llama_wrangler.services.runtime_actions import NEEDED_TO_SERVE, RuntimeActions
 from llama_wrangler.services.settings_store import SettingsStore
+from llama_wrangler.services.store_scan import StoreScan
 from llama_wrangler.services.window_memory import WindowMemory
 from llama_wrangler.settings import ImportMode, Settings, load_settings
 from llama_wrangler.ui.crash_dialog import CrashHandler
@@ -40,13 +42,16 @@ from llama_wrangler.ui.library_view import LibraryView
 from llama_wrangler.ui.main_window import MainWindow
 from llama_wrangler.ui.model_names import title_of
 from llama_wrangler.ui.pool_panel import PoolPanel, worker_toggle
+from llama_wrangler.ui.runtime_banner import RuntimeBanner
+from llama_wrangler.ui.runtime_view import RuntimeView
 from llama_wrangler.ui.server_problem import explain
 from llama_wrangler.ui.server_view import ServerView
 from llama_wrangler.ui.startup_probe import StartupProbe
+from llama_wrangler.ui.store_offer import StoreOffer
 from llama_wrangler.ui.theme import ThemeManager
 from llama_wrangler.ui.tray import TrayController
 from llama_wrangler.work import JobKind
-from llama_wrangler.workers.jobs import JobManager
+from llama_wrangler.workers.jobs import Job, JobManager
 
 
 class WranglerApp:
@@ -87,6 +92,8 @@ class WranglerApp:
         # The stable endpoint opens on the first serve, not here: browsing models must not take a port.
         self.stable = EndpointService(self.supervisor, self._resolve_requested_model)
         self.hub = HubActions(paths, self.library, self.jobs, settings, self.messenger)
+        self.runtime = RuntimeActions(paths, self.settings, self.jobs, self.messenger)
+        self.stores = StoreScan(self.library, self.jobs, self.messenger)
         self.pool = PoolActions(self.settings, self.supervisor, self.jobs, self.messenger, self._located_runtime,
                                 paths)
         self.actions.set_serve_gate(self.pool.gate)
@@ -105,6 +112,15 @@ class WranglerApp:
         self.window.add_page("library", "Library", "nav-library", self.library_view)
         self.window.add_page("downloads", "Downloads", "nav-downloads", self.downloads_view)
         self.window.add_page("server", "Server", "nav-server", self.server_view)
+        self.runtime_view = RuntimeView()
+        self.window.add_page("runtime", "llama.cpp", "nav-runtime", self.runtime_view)
+        # First run: what is missing is said where the user looks, with the button that fixes it.
+        self.library_banner = RuntimeBanner()
+        self.server_banner = RuntimeBanner()
+        self.store_offer = StoreOffer()
+        self.library_view.add_notice(self.library_banner)
+        self.library_view.add_notice(self.store_offer)
+        self.server_view.add_notice(self.server_banner)
         self.window.menus.add_menu("&Model", self.library_view.menu_actions())
         self.window_memory = WindowMemory(paths.config_dir)
         self.server_view.add_section(PoolPanel(self.pool, self.settings))
@@ -119,16 +135,14 @@ class WranglerApp:
         self._on_library_changed()
 
     # -- runtime ---------------------------------------------------------------------------------------
-    def _server_binary(self, *, report: bool = True) -> Path | LlamaRuntime:
+    def _server_binary(self) -> Path | LlamaRuntime:
         try:
             # The whole runtime, not just the binary: the supervisor also drives the llama-cpp-python
             # fallback server that way.
             return locate_runtime(self.settings.settings, self.paths)
-        except LlamaRuntimeError as exc:
+        except LlamaRuntimeError:
             # The window still opens: the library and downloads work without a runtime, and the
-            # server page says what is missing when the user presses Start.
-            if report:
-                self._problems.append(str(exc))
+            # first-run banner (fed by the background check) says what is missing, with Install.
             return self.paths.runtime_root / "bin" / "llama-server"
 
     def _located_runtime(self) -> LlamaRuntime | None:
@@ -140,16 +154,28 @@ class WranglerApp:
     def _refresh_runtime(self) -> None:
         """Look for llama-server again (installed with the CLI, or its path changed in the settings while
         the app ran). Only file checks: cheap enough right before a start."""
-        self.supervisor.set_server_binary(self._server_binary(report=False))
+        self.supervisor.set_server_binary(self._server_binary())
+
+    def _usable_runtime(self) -> None:
+        """Give the supervisor the runtime to serve with, or raise saying why there is none."""
+        try:
+            runtime = locate_runtime(self.settings.settings, self.paths)
+        except LlamaRuntimeError as exc:
+            self.runtime.refresh()
+            if self.settings.settings.runtime.llama_server_path is not None:
+                raise
+            raise LlamaRuntimeError(NEEDED_TO_SERVE) from exc
+        self.runtime.check_before_serve(runtime.server)
+        self.supervisor.set_server_binary(runtime)
 
     def _before_serve(self) -> None:
-        self._refresh_runtime()
+        self._usable_runtime()
         self.stable.apply(self.settings.settings.server, opening=True)
 
     def _resolve_requested_model(self, model_ref: str) -> tuple[Path, str]:
         """A model an API request named (on the GUI thread, from the stable endpoint's swap signal)."""
         target = self.actions.resolve(model_ref)
-        self._refresh_runtime()
+        self._usable_runtime()
         return target.path, target.model_id
 
     # -- wiring ----------------------------------------------------------------------------------------
@@ -181,10 +207,30 @@ class WranglerApp:
         # With a tray the app outlives its window; without one, closing the window ends it.
         self.app.setQuitOnLastWindowClosed(not self.tray.available)
 
+        self._wire_runtime()
         self.drop_importer.import_requested.connect(
             lambda paths, mode: actions.import_paths(paths, ImportMode(mode)))
         self.drop_importer.mode_remembered.connect(self._remember_import_mode)
         self.drop_importer.install(self.app)
+
+    def _wire_runtime(self) -> None:
+        runtime, view = self.runtime, self.runtime_view
+        runtime.report_changed.connect(self._on_runtime_changed)
+        runtime.checking_changed.connect(self._on_runtime_changed)
+        runtime.job_started.connect(self._on_runtime_job)
+        view.install_requested.connect(runtime.install)
+        view.rebuild_requested.connect(runtime.rebuild)
+        view.toolchain_requested.connect(runtime.install_toolchain)
+        view.refresh_requested.connect(runtime.refresh)
+        view.use_existing_requested.connect(lambda path: runtime.use_existing(Path(path)))
+        view.cancel_requested.connect(self.jobs.cancel)
+        view.open_log_requested.connect(lambda: view.open_log(runtime.build_log()))
+        for banner in (self.library_banner, self.server_banner):
+            banner.install_requested.connect(runtime.install)
+            banner.details_requested.connect(lambda: self.window.show_page("runtime"))
+        self.stores.found.connect(self.store_offer.offer)
+        self.store_offer.accepted.connect(self.stores.use_in_place)
+        self.library_view.find_other_apps_requested.connect(lambda: self.stores.scan(announce_none=True))
 
     def _remember_import_mode(self, mode: str) -> None:
         try:
@@ -203,6 +249,9 @@ class WranglerApp:
         if self._serious:
             self.messenger.error("\n\n".join(self._serious))
         self.hub.restore_interrupted()
+        self.runtime.refresh()  # a llama-server on PATH is run once (--version), off the GUI thread
+        if not self.library.models():
+            self.stores.scan()  # first run: offer what other apps already downloaded
         if self._startup_probe:
             self._probe = StartupProbe(self.window, self.app)
 
@@ -217,10 +266,35 @@ class WranglerApp:
         self.library.close()
         # Late queued signals must not reach widgets that are about to go (WranglerApp is no QObject,
         # so Qt cannot disconnect its slots by itself).
-        for source in (self.supervisor, self.messenger, self.settings):
+        for source in (self.supervisor, self.messenger, self.settings, self.runtime, self.stores):
             source.blockSignals(True)
         self.tray.hide()
         self.crash_handler.uninstall()
+
+    def _on_runtime_changed(self, *_args: object) -> None:
+        runtime = self.runtime
+        report = runtime.report
+        self.runtime_view.show_report(report, checking=runtime.checking)
+        job = runtime.build_job
+        installing = ""
+        if runtime.busy() and job is not None:
+            progress = job.last_progress
+            installing = ("starting" if progress is None else f"{progress.stage} {progress.fraction:.0%}"
+                          if progress.fraction is not None else progress.stage or "working")
+        for banner in (self.library_banner, self.server_banner):
+            banner.show_report(report, installing=installing)
+        blocker = runtime.serve_blocker()
+        self.server_view.set_serve_blocker(blocker)
+        self.library_view.details.set_serve_blocker(blocker)
+        if report is not None and report.usable:
+            self._refresh_runtime()
+
+    def _on_runtime_job(self, job: object) -> None:
+        if isinstance(job, Job):
+            self.runtime_view.show_job(job)
+            job.progress.connect(self._on_runtime_changed)
+            job.state_changed.connect(self._on_runtime_changed)
+            self._on_runtime_changed()
 
     def _keep_in_tray(self) -> bool:
         return self.tray.available and self.settings.settings.ui.close_to_tray
@@ -261,6 +335,7 @@ class WranglerApp:
         self._refresh_runtime()
         self.theme.apply(settings.ui.theme)
         self.tray.notifications = settings.ui.notifications
+        self.runtime.settings_changed()
         self.jobs.set_limit(JobKind.DOWNLOAD, settings.downloads.max_parallel_downloads)
         self.jobs.set_limit(JobKind.CONVERT, settings.downloads.max_parallel_conversions)
         self.app.setQuitOnLastWindowClosed(not self.tray.available)

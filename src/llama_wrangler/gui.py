@@ -22,6 +22,9 @@ log = logging.getLogger("llama_wrangler")
 # Set by bench/startup.py: print a timestamp when the main window is first exposed, then the idle RSS,
 # then quit. Read when the app starts (never at import time).
 STARTUP_PROBE_ENV = "LLAMA_WRANGLER_STARTUP_PROBE"
+# The app bundle's check of its QtWebEngine (see ui/webengine_selftest.py). Its name is kept here so the
+# window's code is imported only when it is set.
+SELFTEST_ENV = "LLAMA_WRANGLER_WEBENGINE_SELFTEST"
 
 
 def configure_logging(log_file: Path) -> None:
@@ -51,16 +54,27 @@ def run_gui(argv: list[str] | None = None) -> int:
     from llama_wrangler.app import WranglerApp
     from llama_wrangler.services.stop_signals import StopSignals
 
+    selftest_url = os.environ.get(SELFTEST_ENV, "")
+    if selftest_url:
+        from llama_wrangler.ui.webengine_selftest import prepare
+
+        prepare()
     app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("llama-wrangler")
     wrangler = WranglerApp(app, paths, startup_probe=bool(os.environ.get(STARTUP_PROBE_ENV)))
     wrangler.start()
+    if selftest_url:
+        from llama_wrangler.ui.webengine_selftest import WebEngineSelfTest
+
+        selftest = WebEngineSelfTest(selftest_url, wrangler.window)
     stop = StopSignals(app.quit)  # Ctrl-C in the terminal that started the app quits it cleanly
     try:
         code = app.exec()
     finally:
         stop.remove()
+    if selftest_url:
+        selftest.close()
     wrangler.shutdown()
     return code

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from llama_wrangler.progress import CancelToken, ProgressCallback
@@ -34,10 +35,12 @@ class Work(Generic[ResultT]):
     """``run(progress, cancel)`` does the work and returns its result.
 
     ``kind`` is the job queue it belongs to; ``persist`` a JSON-able
-    description that lets the app queue it again after a restart (``None``: not worth resuming).
+    description that lets the app queue it again after a restart (``None``: not worth resuming);
+    ``log_file`` where the work writes its full log (a build's), shown one click away from its row.
     """
 
     kind: JobKind
     title: str
     run: Callable[[ProgressCallback, CancelToken], ResultT]
     persist: Mapping[str, Any] | None = field(default=None)
+    log_file: Path | None = field(default=None)

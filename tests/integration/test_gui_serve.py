@@ -194,8 +194,11 @@ def test_a_runtime_set_while_the_app_runs_is_used(qapp: QApplication, app_paths:
     session = app_session(qapp, app_paths)  # no runtime configured: the app still opens
     wrangler = next(session)
     try:
-        with qtbot.waitSignal(wrangler.supervisor.error):
+        # Without a runtime, serving says llama.cpp is needed and starts nothing (no "crashed" server).
+        with qtbot.waitSignal(wrangler.messenger.shown) as shown:
             wrangler.actions.serve(record.id)
+        assert "llama.cpp is needed to run models" in shown.args[1]
+        assert wrangler.supervisor.state == ServerState.STOPPED
         current = wrangler.settings.settings
         runtime = current.runtime.model_copy(update={"llama_server_path": llama_server_binary})
         server = current.server.model_copy(update={"context_size": 256, "threads": 1})

@@ -116,7 +116,12 @@ class ModelActions(QObject):
         self._gate = gate or _no_gate
 
     def _start(self, target: ServeTarget) -> None:
-        self._before_serve()
+        try:
+            # Raises when serving cannot work (no llama.cpp yet): said plainly, never a crashed server.
+            self._before_serve()
+        except WranglerError as exc:
+            self._messenger.report(exc)
+            return
         self.supervisor.start(target.path, target.model_id)
 
     def stop(self) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -29,11 +30,12 @@ STATE_WORDS = {JobState.QUEUED: "Waiting", JobState.RUNNING: "Running", JobState
 STATE_TONES = {JobState.QUEUED: "idle", JobState.RUNNING: "busy", JobState.DONE: "ok",
                JobState.FAILED: "bad", JobState.CANCELLED: "idle"}
 KIND_WORDS = {JobKind.DOWNLOAD: "Download", JobKind.CONVERT: "Conversion", JobKind.IMPORT: "Import",
-              JobKind.BUILD: "llama.cpp build"}
+              JobKind.BUILD: "llama.cpp"}
 
 
 def describe_progress(report: Progress | None) -> str:
-    """``1.2 GB of 4.1 GB · 23.4 MB/s · 2 min 05 s left`` (or the stage and message when not bytes)."""
+    """``1.2 GB of 4.1 GB · 23.4 MB/s · 2 min 05 s left`` (or the stage and message when not bytes;
+    ``build · [42%] · ...`` for a build)."""
     if report is None:
         return ""
     parts: list[str] = []
@@ -42,6 +44,9 @@ def describe_progress(report: Progress | None) -> str:
     if report.total:
         if report.bytes_per_second is not None or report.total > 4096:
             parts.append(f"{human_bytes(report.done)} of {human_bytes(report.total)}")
+        elif report.total == 100:  # a build's percentage, unless its message is cmake's own "[ 42%] ..."
+            if not report.message.startswith("["):
+                parts.append(f"[{report.done}%]")
         else:
             parts.append(f"{report.done} of {report.total}")
     if report.bytes_per_second:
@@ -87,6 +92,10 @@ class JobRow(QFrame):
         self.retry_button.clicked.connect(self._on_retry)
         self.clear_button = QPushButton("C&lear")
         self.clear_button.clicked.connect(self._on_clear)
+        self.log_button = QPushButton("Log")
+        self.log_button.setToolTip(str(job.log_file) if job.log_file else "")
+        self.log_button.clicked.connect(self._on_log)
+        self.log_button.setVisible(job.log_file is not None)
 
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
@@ -94,7 +103,7 @@ class JobRow(QFrame):
         head.addWidget(self.badge)
         buttons = QHBoxLayout()
         buttons.addWidget(self.status, 1)
-        for button in (self.cancel_button, self.retry_button, self.clear_button):
+        for button in (self.log_button, self.cancel_button, self.retry_button, self.clear_button):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
@@ -184,6 +193,12 @@ class JobRow(QFrame):
         self._manager.retry(self.job.job_id)
 
     @Slot()
+    def _on_log(self) -> None:
+        log_file = self.job.log_file
+        if log_file is not None and not QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_file))):
+            self.status.setText(f"The log is {log_file}")
+
+    @Slot()
     def _on_clear(self) -> None:
         self.clear_requested.emit(self.job.job_id)
 
@@ -197,7 +212,7 @@ class DownloadsView(QWidget):
         self.rows: dict[str, JobRow] = {}
         title = QLabel("Downloads")
         title.setObjectName("pageTitle")
-        subtitle = QLabel("Downloads, conversions and imports run here in the background.")
+        subtitle = QLabel("Downloads, conversions, imports and llama.cpp installs run here in the background.")
         subtitle.setProperty("muted", True)
         self.empty = QLabel("Nothing here yet. Use “Add model” to download a model from Hugging Face, or "
                             "drop .gguf files onto the window.")

@@ -8,6 +8,7 @@ sidebar — so "anywhere on the window" holds without every widget opting in. An
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,13 +60,28 @@ class DropImporter(QObject):
         self._ask_mode = ask_mode
         self._mode = mode
         self._usable = False
+        self._watched: list[QWidget] = []
         window.setAcceptDrops(True)
 
     def install(self, app: QApplication) -> None:
-        app.installEventFilter(self)
+        """Watch the window and the widgets in it that take drops themselves (text fields).
+
+        Not an application-wide filter: PySide would wrap every event of every object in Python, and with
+        QtWebEngine in the process that segfaults a few seconds after a page loads (seen on 6.11 under
+        Xvfb: QtWebEngine's own widgets are torn down and re-created while their events pass the filter).
+        A drag is delivered to the widget under the cursor or its nearest parent that accepts drops, so
+        these widgets see every drop on the window."""
+        del app  # kept in the signature: install/remove pair with the application's lifetime
+        self._watched = [self._window, *(w for w in self._window.findChildren(QWidget) if w.acceptDrops())]
+        for widget in self._watched:
+            widget.installEventFilter(self)
 
     def remove(self, app: QApplication) -> None:
-        app.removeEventFilter(self)
+        del app
+        for widget in getattr(self, "_watched", []):
+            with contextlib.suppress(RuntimeError):  # already deleted with the window
+                widget.removeEventFilter(self)
+        self._watched = []
 
     def _in_window(self, watched: QObject) -> bool:
         return isinstance(watched, QWidget) and (watched is self._window or

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -49,10 +50,13 @@ class LibraryView(QWidget):
     Signals:
         reveal_requested(): show this page (a shortcut was used while another page was in front).
         rescan_requested(): look for added, changed or vanished model files.
+        find_other_apps_requested(): look for models other apps downloaded (Hugging Face cache, Ollama,
+            LM Studio) to use in place.
     """
 
     reveal_requested = Signal()
     rescan_requested = Signal()
+    find_other_apps_requested = Signal()
 
     def __init__(self, theme: ThemeManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -142,6 +146,11 @@ class LibraryView(QWidget):
         titles.addWidget(title)
         titles.addWidget(self.count_label)
         head.addLayout(titles, 1)
+        self.other_apps_button = QPushButton("Find models from other apps")
+        self.other_apps_button.setToolTip("Use models already downloaded by the Hugging Face tools, Ollama or "
+                                          "LM Studio, where they are (nothing is copied)")
+        self.other_apps_button.clicked.connect(self.find_other_apps_requested)
+        head.addWidget(self.other_apps_button, 0, Qt.AlignmentFlag.AlignBottom)
         head.addWidget(self.filter, 0, Qt.AlignmentFlag.AlignBottom)
 
         layout = QVBoxLayout(self)
@@ -149,8 +158,13 @@ class LibraryView(QWidget):
         layout.setSpacing(14)
         layout.addLayout(head)
         layout.addWidget(self.splitter, 1)
+        self._layout = layout
         self._make_actions()
         self._update_count()
+
+    def add_notice(self, widget: QWidget) -> None:
+        """Put a banner or an offer between the title and the table (the first-run notices)."""
+        self._layout.insertWidget(self._layout.count() - 1, widget)
 
     def _make_actions(self) -> None:
         self.find_action = make_action(self, "&Find models", QKeySequence.StandardKey.Find)

@@ -100,6 +100,7 @@ class ModelDetails(QFrame):
         self._theme = theme
         self._record: ModelRecord | None = None
         self._serving = False
+        self._serve_blocker = ""
 
         self.title = QLabel("No model selected")
         self.title.setObjectName("sectionTitle")
@@ -169,6 +170,11 @@ class ModelDetails(QFrame):
     def record(self) -> ModelRecord | None:
         return self._record
 
+    def set_serve_blocker(self, reason: str) -> None:
+        """Disable Serve with ``reason`` in its tooltip ('' enables it again)."""
+        self._serve_blocker = reason
+        self.show_record(self._record, serving=self._serving)
+
     def show_record(self, record: ModelRecord | None, *, serving: bool = False) -> None:
         self._record = record
         self._serving = serving
@@ -192,7 +198,8 @@ class ModelDetails(QFrame):
                              record.info.quant or "", human_bytes(record.size_bytes)) if p]
         self.subtitle.setText(" · ".join(parts) + ("  —  the file is missing" if record.missing else ""))
         self.serve_button.setText("&Stop serving" if serving else "&Serve")
-        self.serve_button.setEnabled(not record.missing or serving)
+        self.serve_button.setEnabled(serving or (not record.missing and not self._serve_blocker))
+        self.serve_button.setToolTip("" if serving else self._serve_blocker)
         requantizable = can_requantize(record)
         self.requantize_button.setEnabled(requantizable)
         self.requantize_button.setToolTip(

@@ -165,12 +165,15 @@ class ServerView(QWidget):
         for line in supervisor.log_lines():
             self.log.add_line(line)
 
+        self._serve_blocker = ""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(28, 24, 28, 20)
         layout.setSpacing(10)
         layout.addWidget(title)
         layout.addWidget(subtitle)
         layout.addSpacing(4)
+        self._notice_index = layout.count()
+        self._layout = layout
         layout.addWidget(card)
         layout.addSpacing(4)
         layout.addWidget(log_title)
@@ -184,6 +187,16 @@ class ServerView(QWidget):
         actions.library_changed.connect(self.refresh_models)
         theme.changed.connect(self._refresh)
         self.refresh_models()
+        self._refresh()
+
+    def add_notice(self, widget: QWidget) -> None:
+        """Put a banner (llama.cpp missing) above the state card."""
+        self._layout.insertWidget(self._notice_index, widget)
+        self._notice_index += 1
+
+    def set_serve_blocker(self, reason: str) -> None:
+        """Disable Start with ``reason`` in its tooltip ('' enables it again)."""
+        self._serve_blocker = reason
         self._refresh()
 
     def _caption(self, text: str) -> QLabel:
@@ -345,9 +358,10 @@ class ServerView(QWidget):
         ctx = sup.context_size
         self.context_size.setText(f"{ctx:,} tokens" if ctx else "—")
 
-        self.start_button.setEnabled(bool(chosen) and state != ServerState.STOPPING
+        self.start_button.setEnabled(bool(chosen) and state != ServerState.STOPPING and not self._serve_blocker
                                      and not (running and chosen == served))
         self.start_button.setText("&Switch" if running and chosen != served else "&Start")
+        self.start_button.setToolTip(self._serve_blocker or ("" if chosen else "Add a model to the library first."))
         self.stop_button.setEnabled(state in (*ACTIVE_STATES, ServerState.CRASHED) or sup.restart_scheduled)
         # Restart is for a running server (apply new settings) and, above all, a crashed one.
         self.restart_button.setEnabled(running or state == ServerState.CRASHED)

@@ -103,6 +103,8 @@ QWidget {{ font-size: 10pt; }}
 #sectionTitle {{ font-size: 11pt; font-weight: 600; }}
 #muted, QLabel[muted="true"] {{ color: {c.muted}; }}
 #card {{ background: {c.base}; border: 1px solid {c.border}; border-radius: 10px; }}
+#banner {{ background: {c.selection}; border: 1px solid {c.accent}; border-radius: 10px; }}
+#banner QLabel {{ background: transparent; }}
 QTableView {{ background: {c.base}; alternate-background-color: {c.alt_base};
     border: 1px solid {c.border}; border-radius: 8px; gridline-color: transparent;
     selection-background-color: {c.selection}; selection-color: {c.text}; }}

@@ -99,6 +99,7 @@ class Job(QObject):
         self.kind = JobKind(kind)  # a plain string from jobs.json becomes the enum (or a ValueError)
         self.title = title
         self.persist: dict[str, Any] | None = dict(persist) if persist is not None else None
+        self.log_file: Path | None = None  # the work's full log (a build's), when it writes one
         self.state: JobState = JobState.QUEUED
         self.last_progress: Progress | None = None
         self.result: object = None
@@ -110,7 +111,9 @@ class Job(QObject):
     @classmethod
     def from_work(cls, work: Work[object], *, parent: QObject | None = None) -> Job:
         """A job that runs ``work`` on a worker thread."""
-        return cls(work.kind, work.title, work.run, persist=work.persist, parent=parent)
+        job = cls(work.kind, work.title, work.run, persist=work.persist, parent=parent)
+        job.log_file = work.log_file
+        return job
 
     # -- public API ------------------------------------------------------------------------------------
     def cancel(self) -> None:
