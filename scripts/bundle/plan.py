@@ -34,9 +34,9 @@ UNUSED_QT_MODULES = (
 )
 UNUSED_PYTHON_MODULES = ("tkinter", "_tkinter", "pytest", "_pytest", "pytestqt", "mypy", "ruff", "gguf",
                          "numpy", "sentencepiece", "safetensors", "torch", "IPython", "setuptools", "pip",
-                         # huggingface_hub's optional extras: Xet transfers (the app downloads through its
-                         # own transfer layer, with Xet off) and the async inference client.
-                         "hf_xet", "aiohttp", "multidict", "yarl", "frozenlist", "aiosignal")
+                         # huggingface_hub's Xet transfers: the app downloads through its own transfer layer,
+                         # with Xet off. (aiohttp stays: the stable endpoint is built on it.)
+                         "hf_xet")
 
 # Qt plugin folders worth keeping (relative to PySide6/Qt/plugins): window systems, image formats for
 # icons, the TLS backends QtNetwork loads, and the input/theme plugins a Linux desktop uses.
