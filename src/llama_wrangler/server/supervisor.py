@@ -173,14 +173,12 @@ class ServerSupervisor(QObject):
         self._backend = server_backend(server, rpc=self._rpc)
 
     @property
-    def rpc(self) -> RpcPlan | None:
+    def rpc(self) -> RpcPlan | None:  # the RPC workers models are split across (None: this computer only)
         return self._rpc
 
     def set_rpc(self, plan: RpcPlan | None) -> None:
-        """Split models across these llama.cpp RPC workers from the next start (None: this computer only).
-        Raises :class:`ServerError` when the server in use cannot (the llama-cpp-python fallback)."""
-        self._backend = server_backend(self._server, rpc=plan)
-        self._rpc = plan
+        """Split models across these RPC workers from the next start; ServerError for the fallback server."""
+        self._backend, self._rpc = server_backend(self._server, rpc=plan), plan
 
     def set_drain_hook(self, hook: DrainHook | None) -> None:
         """Before a *ready* server is signalled to stop, call ``hook(endpoint, done)`` and wait for ``done()``

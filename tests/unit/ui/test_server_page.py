@@ -136,16 +136,24 @@ def test_a_failure_is_short_dated_and_cleared_when_stopped(wrangler: WranglerApp
                                                            tmp_path: Path) -> None:
     with qtbot.waitSignal(wrangler.actions.library_changed):
         [record] = wrangler.library.import_files([write_gguf(tmp_path / "m.gguf", name="m")], ImportMode.LINK)
+    # A llama-server that fails at once (no model loads here), so the start fails the way a real one can.
+    failing = tmp_path / "llama-server"
+    failing.write_text("#!/bin/sh\necho 'error: this model cannot be loaded'\nexit 3\n", encoding="utf-8")
+    failing.chmod(0o755)
+    current = wrangler.settings.settings
+    wrangler.settings.update(current.model_copy(update={
+        "runtime": current.runtime.model_copy(update={"llama_server_path": failing}),
+        "server": current.server.model_copy(update={"port": pick_free_port("127.0.0.1"), "auto_restart": False})}))
     page = wrangler.server_view
-    with qtbot.waitSignal(wrangler.supervisor.error):
-        wrangler.actions.serve(record.id)  # no llama.cpp runtime in this home: the start fails
+    with qtbot.waitSignal(wrangler.supervisor.error, timeout=20_000):
+        wrangler.actions.serve(record.id)
     assert wrangler.supervisor.state == ServerState.CRASHED
     assert page.problem.isVisibleTo(page)
     stamp, _sep, text = page.problem.text().partition(" — ")
-    assert len(stamp) == 8 and stamp.count(":") == 2 and "llama-server was not found" in text
+    assert len(stamp) == 8 and stamp.count(":") == 2 and "exit code 3" in text
     assert page.restart_button.isEnabled() and page.stop_button.isEnabled()
     box = wrangler.window.error_box
-    assert box is not None and "llama-server was not found" in box.text()
+    assert box is not None and "exit code 3" in box.text()
     box.close()
     page.stop_button.click()
     assert wrangler.supervisor.state == ServerState.STOPPED
