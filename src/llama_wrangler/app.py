@@ -39,6 +39,7 @@ from llama_wrangler.ui.server_view import ServerView
 from llama_wrangler.ui.startup_probe import StartupProbe
 from llama_wrangler.ui.theme import ThemeManager
 from llama_wrangler.ui.tray import TrayController
+from llama_wrangler.ui.web.pages import WebPages
 from llama_wrangler.work import JobKind
 from llama_wrangler.workers.jobs import JobManager
 
@@ -92,6 +93,10 @@ class WranglerApp:
         self.window.add_page("library", "Library", "nav-library", self.library_view)
         self.window.add_page("downloads", "Downloads", "nav-downloads", self.downloads_view)
         self.window.add_page("server", "Server", "nav-server", self.server_view)
+        # Hugging Face, Ollama and Chat: QtWebEngine loads the first time one of them is shown.
+        self.web = WebPages(self.window, paths, self.settings, self.hub, self.actions, self.jobs, self.supervisor,
+                            self.stable, self.messenger, self.flows.open_add_model)
+        self.web.install()
         self.drop_importer = DropImporter(
             self.window, self.messenger,
             dialog_chooser(self.window, lambda: self.settings.settings.library.import_mode),
@@ -177,8 +182,16 @@ class WranglerApp:
         if self._startup_probe:
             self._probe = StartupProbe(self.window, self.app)
 
+    def open_url(self, url: str) -> None:
+        """A page handed over by ``llama-wrangler open`` or a second launch ('' just shows the window)."""
+        if url:
+            self.web.open_url(url)
+        else:
+            self.window.bring_to_front()
+
     def shutdown(self) -> None:
         self.actions.close()
+        self.web.close()
         self.drop_importer.remove(self.app)
         self.supervisor.shutdown()
         self.stable.close()
