@@ -282,6 +282,18 @@
     }, 150);
   });
 
+  // "Use this model" links for other local apps: ours instead (capture phase, before the site's handlers).
+  document.addEventListener("click", function (event) {
+    const link = event.target && event.target.closest ? event.target.closest("a[href]") : null;
+    if (link && /^(lmstudio|jan):/i.test(link.getAttribute("href") || "")) {
+      event.preventDefault();
+      event.stopPropagation();
+      if (lw.bridge) {
+        lw.bridge.open_link(link.href);
+      }
+    }
+  }, true);
+
   new QWebChannel(qt.webChannelTransport, function (channel) {
     const bridge = channel.objects.wrangler;
     lw.bridge = bridge;

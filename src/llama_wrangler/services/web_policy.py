@@ -132,6 +132,9 @@ class BrowsePolicy:
             reference = hf_file_link(self.hf, url)
             if reference is not None:
                 return Decision(Verdict.CAPTURE, Site.HF, reference)
+            if main_frame and _is_resolve(url):
+                # Any other raw file would be the browser's own download, which we never keep.
+                return Decision(Verdict.REFUSED, Site.HF, reason="only model files (.gguf) are downloaded here")
             return Decision(Verdict.TRUSTED, Site.HF)
         if site == Site.OLLAMA:
             return Decision(Verdict.TRUSTED, Site.OLLAMA)
@@ -208,6 +211,11 @@ def hf_file_link(hub: WebOrigin, url: str) -> str | None:
     if len(segments) < 5 or segments[2] != "resolve" or not segments[-1].lower().endswith(".gguf"):
         return None
     return f"{HUB_LINK}/{parts.path.lstrip('/')}"
+
+
+def _is_resolve(url: str) -> bool:
+    segments = [s for s in urlsplit(url).path.split("/") if s]
+    return len(segments) >= 5 and segments[2] == "resolve"
 
 
 def app_link_reference(url: str) -> str | None:

@@ -19,7 +19,7 @@ from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineScript
 
 from llama_wrangler.errors import WranglerError
 from llama_wrangler.services.page_requests import Proposal, parse_proposal
-from llama_wrangler.services.web_policy import Decision, Site, Verdict
+from llama_wrangler.services.web_policy import BrowsePolicy, Decision, Site, Verdict
 from llama_wrangler.ui.icons import RESOURCES
 
 log = logging.getLogger(__name__)
@@ -38,19 +38,20 @@ class PageBridge(QObject):
 
     state_changed = Signal(str)
 
-    def __init__(self, page: QWebEnginePage, trusted_site: Callable[[str], Site | None],
-                 state: Callable[[], str], on_proposal: Callable[[Proposal], None],
-                 on_serve: Callable[[str], bool], on_refused: Callable[[str], None]) -> None:
+    def __init__(self, page: QWebEnginePage, policy: BrowsePolicy, state: Callable[[], str],
+                 on_proposal: Callable[[Proposal], None], on_serve: Callable[[str], bool],
+                 on_app_link: Callable[[str], None], on_refused: Callable[[str], None]) -> None:
         super().__init__(page)
         self._page = page
-        self._trusted_site = trusted_site
+        self._policy = policy
+        self._on_app_link = on_app_link
         self._state = state
         self._on_proposal = on_proposal
         self._on_serve = on_serve
         self._on_refused = on_refused
 
     def _site(self) -> Site | None:
-        return self._trusted_site(self._page.url().toString())
+        return self._policy.trusted_site(self._page.url().toString())
 
     @Slot(result=str)
     def site(self) -> str:
@@ -74,6 +75,18 @@ class PageBridge(QObject):
             self._on_refused(f"The page asked for a download we refused: {exc}")
             return False
         self._on_proposal(proposal)
+        return True
+
+    @Slot(str, result=bool)
+    def open_link(self, href: str) -> bool:
+        """A click on an ``lmstudio://`` or ``jan://`` link ("Use this model"): our download, never the OS.
+        (Chromium drops or hands such schemes to the desktop without asking the page first.)"""
+        if self._site() is None or not isinstance(href, str) or len(href) > 1000:
+            return False
+        decision = self._policy.decide(href)
+        if decision.verdict != Verdict.APP_LINK or decision.reference is None:
+            return False
+        self._on_app_link(decision.reference)
         return True
 
     @Slot(str, result=bool)
@@ -136,7 +149,7 @@ class BridgeInstaller(QObject):
                 self._page.scripts().insert(script)
             self.installed = True
         elif not trusted and self.installed:
-            self._page.setWebChannel(None, WORLD)
+            self._page.setWebChannel(None, WORLD)  # type: ignore[arg-type]  # None takes it away (Qt docs)
             for script in self._scripts:
                 self._page.scripts().remove(script)
             self.installed = False

@@ -3,10 +3,11 @@ then, not at start-up), and everything they share: one profile, the bridge's sta
 
 from __future__ import annotations
 
+import functools
 import logging
-from urllib.parse import urlsplit
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject, QUrl
 from PySide6.QtGui import QDesktopServices
@@ -69,7 +70,7 @@ class WebPages(QObject):
 
     def install(self) -> None:
         for site in (Site.HF, Site.OLLAMA):
-            lazy = LazyPage(lambda s=site: self._build_tab(s))
+            lazy = LazyPage(functools.partial(self._build_tab, site))
             self._lazy[PAGE_KEYS[site]] = lazy
             self._window.add_page(PAGE_KEYS[site], PAGE_TITLES[site], f"nav-{site.value}", lazy)
         chat = LazyPage(self._build_chat)
@@ -100,8 +101,8 @@ class WebPages(QObject):
 
         profile, flow = self._shared()
         tab = BrowserTab(profile, self._decide, self.policy.home(site), name=site.value)
-        bridge = PageBridge(tab.page, self.policy.trusted_site, self.feed.state_json, self._on_proposal,
-                            self._on_serve, self._messenger.warning)
+        bridge = PageBridge(tab.page, self.policy, self.feed.state_json, self._on_proposal, self._on_serve,
+                            flow.get_reference, self._messenger.warning)
         installer = BridgeInstaller(tab.page, bridge)
         tab.page.main_frame_decided.connect(installer.follow)
         tab.page.captured.connect(flow.get_reference)
@@ -189,9 +190,11 @@ class WebPages(QObject):
         # The browser's own downloads are never kept: a model file becomes our resumable, verified job,
         # anything else is refused.
         url = download.url().toString()
+        name = download.downloadFileName()
+        page = download.page()
+        page_url = page.url().toString() if page is not None else ""
         download.cancel()
         decision = self.policy.decide(url)
-        page_url = download.page().url().toString() if download.page() is not None else ""
         reference = decision.reference or self.policy.decide(page_url).reference
         if reference is not None:
             self.flow.get_reference(reference)
@@ -200,8 +203,7 @@ class WebPages(QObject):
             # A file page's own download button: that file, at that revision (the strict parser reads it).
             self.flow.get_reference(HUB_LINK + urlsplit(page_url).path)
             return
-        self._messenger.warning(f"Only model files are downloaded here; {download.downloadFileName()} was not "
-                                "saved.")
+        self._messenger.warning(f"Only model files are downloaded here; {name} was not saved.")
 
     def _is_gguf_page(self, url: str) -> bool:
         return self.policy.trusted_site(url) == Site.HF and "/blob/" in url and url.lower().endswith(".gguf")
