@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QApplication
 
 from llama_wrangler.errors import LlamaRuntimeError, SettingsError
@@ -25,6 +26,7 @@ from llama_wrangler.services.hub_actions import HubActions
 from llama_wrangler.services.messages import Messenger
 from llama_wrangler.services.model_actions import ModelActions
 from llama_wrangler.services.settings_store import SettingsStore
+from llama_wrangler.services.web_policy import Site
 from llama_wrangler.settings import ImportMode, Settings, load_settings
 from llama_wrangler.ui.crash_dialog import CrashHandler
 from llama_wrangler.ui.dialog_flows import DialogFlows
@@ -48,10 +50,11 @@ class WranglerApp:
     """Owns every long-lived object of the GUI session and wires them together."""
 
     def __init__(self, app: QApplication, paths: AppPaths, *, startup_probe: bool = False,
-                 tray_available: bool | None = None) -> None:
+                 probe_web: bool = False, tray_available: bool | None = None) -> None:
         self.app = app
         self.paths = paths
         self._startup_probe = startup_probe
+        self._probe_web = probe_web  # bench/startup.py: also load the Hugging Face tab and report its RSS
         self._problems: list[str] = []  # shown in the status bar once the window is up
         self._serious: list[str] = []  # shown in a dialog: the user's data was set aside
         loaded = load_settings(paths.settings_file)
@@ -180,7 +183,12 @@ class WranglerApp:
             self.messenger.error("\n\n".join(self._serious))
         self.hub.restore_interrupted()
         if self._startup_probe:
-            self._probe = StartupProbe(self.window, self.app)
+            self._probe = StartupProbe(self.window, self.app, self._probe_web_page if self._probe_web else None)
+
+    def _probe_web_page(self) -> SignalInstance:
+        tab = self.web.tab(Site.HF)
+        self.window.show_page("huggingface")
+        return tab.view.loadFinished
 
     def open_url(self, url: str) -> None:
         """A page handed over by ``llama-wrangler open`` or a second launch ('' just shows the window)."""

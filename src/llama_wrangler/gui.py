@@ -68,7 +68,8 @@ def run_gui(argv: list[str] | None = None, *, open_url: str = "") -> int:
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("llama-wrangler")
-    wrangler = WranglerApp(app, paths, startup_probe=bool(os.environ.get(STARTUP_PROBE_ENV)))
+    probe = os.environ.get(STARTUP_PROBE_ENV, "")
+    wrangler = WranglerApp(app, paths, startup_probe=bool(probe), probe_web=probe == "web")
     wrangler.start()
     instance.url_received.connect(wrangler.open_url)
     if open_url:

@@ -37,7 +37,7 @@ def _open(*args: str) -> subprocess.Popen[str]:
 
 def test_open_refuses_a_page_that_is_not_hugging_face_or_ollama(app_paths: AppPaths) -> None:
     proc = _open("open", "https://evil.example/x")
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "not a Hugging Face or Ollama page" in err
 

@@ -43,11 +43,12 @@ def test_files_in_the_library_are_marked_with_a_serve_button(qtbot: QtBot, web_a
     key = f"hf:{GGUF_REPO}/tiny-Q8_0.gguf"
     box = f"Array.from(document.querySelectorAll('[data-llama-wrangler=group]')).find(b => b.dataset.lwKey === '{key}')"
     wait_js(qtbot, tab.page, f"{box}.textContent.includes('In library')")
-    assert run_js(qtbot, tab.page, f"{box}.querySelector('[data-llama-wrangler=serve]').style.display") == "inline-block"
+    serve = f"{box}.querySelector('[data-llama-wrangler=serve]')"
+    assert run_js(qtbot, tab.page, f"{serve}.style.display") == "inline-block"
     assert run_js(qtbot, tab.page, f"{box}.querySelector('[data-llama-wrangler=get]').style.display") == "none"
     other = f"hf:{GGUF_REPO}/tiny-Q4_K_M.gguf"
-    assert run_js(qtbot, tab.page, "Array.from(document.querySelectorAll('[data-llama-wrangler=group]'))"
-                                   f".find(b => b.dataset.lwKey === '{other}').textContent.includes('In library')") is False
+    other_box = box.replace(key, other)
+    assert run_js(qtbot, tab.page, f"{other_box}.textContent.includes('In library')") is False
     # Serve from the page: the library's model is what the supervisor is asked to start.
     served: list[str] = []
     web_app.actions.serve = lambda ref: served.append(ref) or True  # type: ignore[method-assign]
