@@ -83,3 +83,18 @@ def test_split_shard_button_gets_the_whole_set(qtbot: QtBot, web_app: WranglerAp
     assert job.error is None
     record = job.result
     assert len(record.paths) == 3  # type: ignore[attr-defined]
+
+
+def test_the_tab_shows_in_the_window_and_renders_the_page(qtbot: QtBot, web_app: WranglerApp,
+                                                          sites: Sites) -> None:
+    # A visible web view inside the real window (an application-wide Python event filter used to make
+    # PySide recurse until the stack overflowed here).
+    web_app.window.show_page("huggingface")
+    tab = web_app.web.tabs[Site.HF]
+    load(qtbot, tab.page, sites.hf(f"/{GGUF_REPO}"))
+    assert tab.view.isVisible()
+    assert tab.address.text() == sites.hf(f"/{GGUF_REPO}")
+    image = tab.view.grab().toImage()
+    assert not image.isNull() and image.width() > 100
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 37) for y in range(0, image.height(), 23)}
+    assert len(colours) > 2  # the page was painted, not a blank surface
