@@ -9,7 +9,12 @@ it (a request interceptor on this page only, for that origin only).
 from __future__ import annotations
 
 from PySide6.QtCore import QUrl, Signal, Slot
-from PySide6.QtWebEngineCore import QWebEngineProfile, QWebEngineUrlRequestInfo, QWebEngineUrlRequestInterceptor
+from PySide6.QtWebEngineCore import (
+    QWebEngineProfile,
+    QWebEngineScript,
+    QWebEngineUrlRequestInfo,
+    QWebEngineUrlRequestInterceptor,
+)
 from PySide6.QtWebEngineWidgets import QWebEngineView
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
@@ -45,6 +50,8 @@ class ChatPage(QWidget):
         self._interceptor = _ApiKeyInterceptor(self)
         self.page.setUrlRequestInterceptor(self._interceptor)
         self.view.setPage(self.page)
+        self.view.loadFinished.connect(self._on_load_finished)
+        self.problem = ""  # why the served page is not shown (a server without a web UI, a refused key)
 
         self.message = QLabel()
         self.message.setObjectName("chatMessage")
@@ -102,14 +109,38 @@ class ChatPage(QWidget):
         self._interceptor.api_key = api_key
         if url != self.url:
             self.url = url
+            self.problem = ""
             self.view.setUrl(QUrl(url))
-        self.stack.setCurrentWidget(self.view)
+        if not self.problem:
+            self.stack.setCurrentWidget(self.view)
 
     def show_nothing_served(self, text: str) -> None:
         self.url = ""
+        self.problem = ""
         self.message.setText(text)
         self.stack.setCurrentWidget(self.empty)
         self.view.stop()
+
+    @Slot(bool)
+    def _on_load_finished(self, _ok: bool) -> None:
+        if not self.url:
+            return
+        # llama-server answers JSON errors: a build without its web UI (404 on /) or a key it refuses.
+        self.page.runJavaScript("document.body ? document.body.innerText.slice(0, 400) : ''",
+                                QWebEngineScript.ScriptWorldId.ApplicationWorld, self._check_page)
+
+    def _check_page(self, text: object) -> None:
+        body = str(text or "")
+        if '"not_found_error"' in body:
+            self.problem = (f"The model is served at {self.url}, but this llama-server build has no built-in "
+                            "chat page. Any OpenAI-compatible client can use that address.")
+        elif '"authentication_error"' in body:
+            self.problem = f"The server at {self.url} refused the API key from the settings."
+        else:
+            self.problem = ""
+            return
+        self.message.setText(self.problem)
+        self.stack.setCurrentWidget(self.empty)
 
     @Slot()
     def _on_serve_clicked(self) -> None:

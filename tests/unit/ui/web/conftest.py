@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QObject, QUrl, Slot
+from PySide6.QtCore import QCoreApplication, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineScript
 from PySide6.QtWidgets import QApplication
@@ -19,6 +19,7 @@ from pytestqt.qtbot import QtBot
 from llama_wrangler.app import WranglerApp
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.settings import Settings, TokenSource
+from tests.support.desktop import UrlCatcher
 from tests.support.fake_hub import FakeHub
 from tests.support.fake_sites import (
     PageServer,
@@ -34,18 +35,6 @@ from tests.support.hf_repos import GGUF_REPO, PublishedGGUF, publish_gguf_repo
 APP_WORLD = QWebEngineScript.ScriptWorldId.ApplicationWorld
 MAIN_WORLD = QWebEngineScript.ScriptWorldId.MainWorld
 HF_FILES = ("tiny-Q4_K_M.gguf", "tiny-Q8_0.gguf", "Q2_K/tiny-Q2_K-00001-of-00003.gguf", "README.md")
-
-
-class UrlCatcher(QObject):
-    """Stands in for the desktop: every URL Qt would hand to the OS for these schemes lands here."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    @Slot(QUrl)
-    def catch(self, url: QUrl) -> None:
-        self.urls.append(url.toString())
 
 
 @pytest.fixture

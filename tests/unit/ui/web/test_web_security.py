@@ -13,13 +13,13 @@ from llama_wrangler.services.web_policy import Decision, Site, Verdict, WebOrigi
 from llama_wrangler.ui.web.bridge import BridgeInstaller, PageBridge
 from llama_wrangler.ui.web.browser import BrowserTab
 from llama_wrangler.work import JobKind
+from tests.support.desktop import UrlCatcher
 from tests.support.fake_sites import PageServer, hf_model_page
 from tests.support.hf_repos import GGUF_REPO
 from tests.unit.ui.web.conftest import (
     HF_FILES,
     MAIN_WORLD,
     Sites,
-    UrlCatcher,
     buttons,
     load,
     run_js,
