@@ -5,8 +5,7 @@ An event filter on the main window's native window (its ``QWindow``) catches the
 the widget under the cursor — over the table, a text field, the sidebar or a web page — so "anywhere on the
 window" holds without every widget opting in. (Not an application-wide filter: with one, PySide 6.11 recurses
 without end creating wrappers for QtWebEngine's internal objects, and a visible browser tab crashes the app.)
-Anything that is not a local
-``.gguf`` file or folder gets a clear message and changes nothing.
+Anything that is not a local ``.gguf`` file or folder gets a clear message and changes nothing.
 """
 
 from __future__ import annotations
