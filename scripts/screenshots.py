@@ -171,7 +171,7 @@ def main() -> int:
     from tests.support.hf_repos import GGUF_REPO, publish_gguf_repo
 
     with FakeHub() as hub:
-        publish_gguf_repo(hub, home / "hub-src")
+        published = publish_gguf_repo(hub, home / "hub-src")
         current = wrangler.settings.settings
         downloads = current.downloads.model_copy(update={"hf_endpoint": hub.endpoint,
                                                          "token_source": TokenSource.SETTINGS})
@@ -183,6 +183,10 @@ def main() -> int:
         shoot(add, "dialog-add-model")
         add.close()
 
+        from scripts.web_screenshots import shoot_web_pages
+
+        shoot_web_pages(wrangler, hub, published.repo.sha, shoot, wait_for)  # type: ignore[arg-type]
+
     remove = RemoveDialog(wrangler.library.models()[0], window)
     remove.show()
     shoot(remove, "dialog-remove")
@@ -190,6 +194,7 @@ def main() -> int:
 
     running.cancel()
     wrangler.shutdown()
+    QCoreApplication.processEvents()
     QCoreApplication.processEvents()
     return 0
 

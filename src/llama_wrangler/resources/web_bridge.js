@@ -92,9 +92,11 @@
     get.style.display = have || download ? "none" : "inline-block";
   }
 
-  function place(key, kind, payload, anchor, big) {
+  // One group per model on the page (a file row links it twice: its page and its download), except next
+  // to an "ollama run" command, which always gets its own.
+  function place(key, kind, payload, anchor, big, always) {
     const known = lw.groups.get(key);
-    if (known && known.isConnected) {
+    if (known && known.isConnected && !always) {
       return;
     }
     const box = group(key, kind, payload, big);
@@ -218,14 +220,14 @@
       const found = fromRunText(node.nodeValue);
       if (found && !lw.seen.has(node.parentElement)) {
         lw.seen.add(node.parentElement);
-        place(found.key, "ollama", { name: found.name }, node.parentElement, false);
+        place(found.key, "ollama", { name: found.name }, node.parentElement, false, true);
       }
     }
     for (const input of document.querySelectorAll("input[value*='ollama run ']")) {
       const found = fromRunText(input.value);
       if (found && !lw.seen.has(input)) {
         lw.seen.add(input);
-        place(found.key, "ollama", { name: found.name }, input, false);
+        place(found.key, "ollama", { name: found.name }, input, false, true);
       }
     }
   }

@@ -105,9 +105,7 @@ class PageStateFeed(QObject):
         self._timer.setInterval(PUSH_INTERVAL_MS)
         self._timer.timeout.connect(self._push)
         jobs.job_added.connect(self._on_job_added)
-        jobs.job_changed.connect(self._on_job_changed)
-        for job in jobs.jobs(JobKind.DOWNLOAD):
-            self._on_job_added(job)
+        jobs.job_changed.connect(self._on_job_changed)  # state changes and progress reports
 
     def refresh_library(self) -> None:
         self._have = library_marks(self._models())
@@ -128,14 +126,12 @@ class PageStateFeed(QObject):
         return self.state().to_json()
 
     def _on_job_added(self, job: Job) -> None:
-        if job.kind == JobKind.DOWNLOAD:
-            job.progress.connect(self._on_progress)
+        if job.kind == JobKind.DOWNLOAD and not self._timer.isActive():
             self._timer.start()
 
     def _on_job_changed(self, _job: Job) -> None:
-        self._timer.start()
-
-    def _on_progress(self, _progress: Progress) -> None:
+        # A throttle, not a debounce: restarting the timer on every report would starve it while a
+        # download runs.
         if not self._timer.isActive():
             self._timer.start()
 

@@ -34,6 +34,7 @@ class BrowserTab(QWidget):
         self.home_button = QToolButton()
         self.home_button.setText("⌂")
         self.home_button.setToolTip("Start page")
+        self.home_button.setAutoRaise(True)
         self.home_button.clicked.connect(self.go_home)
         self.address = QLineEdit()
         self.address.setObjectName("addressBar")

@@ -53,8 +53,11 @@ class GetFlow(QObject):
             return
         if isinstance(proposal, FileProposal):
             request = proposal.request
+            revision = request.revision
+            if len(revision) == 40 and all(c in "0123456789abcdef" for c in revision):
+                revision = revision[:12]  # a commit: its short form, as the hub shows it
             what = (f"<b>{html.escape(request.file or '')}</b> from <b>{html.escape(request.repo_id)}</b> "
-                    f"(revision {html.escape(request.revision)})")
+                    f"(revision {html.escape(revision)})")
         else:
             request_o = proposal.request
             what = f"the Ollama model <b>{html.escape(request_o.display.removeprefix('ollama:'))}</b>"
