@@ -19,6 +19,7 @@ from tests.support.fake_sites import (
     ollama_tag_page,
 )
 from tests.support.hf_repos import GGUF_REPO
+from tests.support.loopback import Fault
 
 from llama_wrangler.app import WranglerApp
 from llama_wrangler.services.web_policy import Site
@@ -80,6 +81,26 @@ def shoot_web_pages(wrangler: WranglerApp, hub: FakeHub, commit: str, shoot: Sho
         if flow.dialog is not None:
             shoot(flow.dialog, "web-confirm-file")
             flow.dialog.reject()
+        # The repo's own button: the quant picker, recommended quant marked.
+        page = visit(Site.HF, f"{hf}/{GGUF_REPO}")
+        page.runJavaScript("document.querySelector('[data-llama-wrangler=get]').click()",
+                           QWebEngineScript.ScriptWorldId.ApplicationWorld)
+        wait_for(lambda: flow.dialog is not None and flow.dialog.isVisible(), 10)
+        picker = flow.dialog
+        if picker is not None:
+            wait_for(lambda: picker.choices.isVisible(), 15)  # type: ignore[attr-defined]
+            shoot(picker, "web-picker-from-page")
+            picker.reject()
+        # A download in progress, then the same file in the library.
+        hub.add_fault("tiny-Q4_K_M.gguf", Fault.slow(16_000))
+        job = wrangler.hub.pull(f"https://huggingface.co/{GGUF_REPO}/blob/main/tiny-Q4_K_M.gguf")
+        wait_for(lambda: job.last_progress is not None and (job.last_progress.fraction or 0) > 0.3, 20)
+        page = visit(Site.HF, f"{hf}/{GGUF_REPO}")
+        wait_for(lambda: False, 1)  # the next state push (at most 0.4 s)
+        shoot(window, "web-hf-downloading-1280x800-light")
+        wait_for(lambda: job.is_final, 30)
+        wait_for(lambda: False, 1)
+        shoot(window, "web-hf-in-library-1280x800-light")
         visit(Site.OLLAMA, f"{ollama.url}/library/tinyllama")
         shoot(window, "web-ollama-library-1280x800-light")
         visit(Site.OLLAMA, f"{ollama.url}/library/tinyllama:1.1b")

@@ -89,7 +89,9 @@
       status.textContent = "";
     }
     serve.style.display = have && !download ? "inline-block" : "none";
-    get.style.display = have || download ? "none" : "inline-block";
+    // A repo with one quant in the library still offers the picker (another quant); a file does not.
+    const repo = key.indexOf("hf-repo:") === 0;
+    get.style.display = download || (have && !repo) ? "none" : "inline-block";
   }
 
   // One group per model on the page (a file row links it twice: its page and its download), except next
