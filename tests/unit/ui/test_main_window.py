@@ -17,7 +17,8 @@ def test_pages_default_size_and_status_bar(wrangler: WranglerApp) -> None:
     window = wrangler.window
     assert (window.width(), window.height()) == (1280, 800)
     assert (MINIMUM_SIZE.width(), MINIMUM_SIZE.height()) == (1024, 640)
-    assert [window.nav.item(i).text() for i in range(window.nav.count())] == ["Library", "Downloads", "Server"]
+    assert [window.nav.item(i).text() for i in range(window.nav.count())] == [
+        "Library", "Downloads", "Server", "Hugging Face", "Ollama", "Chat"]
     window.show_page("server")
     assert window.stack.currentWidget() is wrangler.server_view
     assert window.server_status.text.text() == "Server stopped"
