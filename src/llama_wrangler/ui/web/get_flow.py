@@ -12,7 +12,7 @@ import html
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QDialog, QMessageBox, QWidget
 
 from llama_wrangler.errors import WranglerError
 from llama_wrangler.services.hub_actions import HubActions
@@ -24,6 +24,9 @@ from llama_wrangler.services.page_requests import (
     RepoProposal,
     proposal_for_reference,
 )
+from llama_wrangler.sources.hf_input import HUB_LINK, HfRequest
+from llama_wrangler.sources.hf_repo import RepoListing
+from llama_wrangler.units import human_bytes
 
 OpenPicker = Callable[[str], QDialog]  # reference -> the Add-model dialog, opened and inspecting it
 
@@ -74,6 +77,24 @@ class GetFlow(QObject):
         box.setWindowModality(Qt.WindowModality.WindowModal)
         self.dialog = box
         box.open()
+        if isinstance(proposal, FileProposal) and "mmproj" not in (proposal.request.file or "").lower():
+            self._offer_projector(box, proposal)
+
+    def _offer_projector(self, box: QMessageBox, proposal: FileProposal) -> None:
+        """Look the repo up (a background job) and, when it has a vision projector, offer it with the file."""
+        request = proposal.request
+        job = self._hub.inspect(HfRequest(repo_id=request.repo_id, revision=request.revision))
+        job.finished.connect(lambda listing, b=box: self._on_listing(b, listing))
+
+    def _on_listing(self, box: QMessageBox, listing: object) -> None:
+        if self.dialog is not box or not isinstance(listing, RepoListing) or not listing.projectors:
+            return
+        projector = listing.projectors[-1]  # the largest: F16 before a quantized one, as llama.cpp advises
+        path = projector.files[0].path
+        check = QCheckBox(f"Also get the vision projector {path} ({human_bytes(projector.size)})", box)
+        check.setChecked(True)
+        check.setProperty("projector", f"{HUB_LINK}/{listing.repo_id}/blob/{listing.commit}/{path}")
+        box.setCheckBox(check)
 
     def _on_answer(self, box: QMessageBox, proposal: FileProposal | OllamaProposal, download: object) -> None:
         box.deleteLater()
@@ -81,9 +102,14 @@ class GetFlow(QObject):
             self.dialog = None
         if box.clickedButton() is not download:
             return
-        try:
-            job = self._hub.pull(proposal.reference)
-        except WranglerError as exc:
-            self._messenger.report(exc)
-            return
-        self._messenger.info(f"{job.title}: started (progress on this page and in Downloads).")
+        references = [proposal.reference]
+        check = box.checkBox()
+        if check is not None and check.isChecked() and isinstance(check.property("projector"), str):
+            references.append(check.property("projector"))
+        for reference in references:
+            try:
+                job = self._hub.pull(reference)
+            except WranglerError as exc:
+                self._messenger.report(exc)
+                return
+            self._messenger.info(f"{job.title}: started (progress on this page and in Downloads).")

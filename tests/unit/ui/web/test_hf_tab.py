@@ -98,3 +98,22 @@ def test_the_tab_shows_in_the_window_and_renders_the_page(qtbot: QtBot, web_app:
     assert not image.isNull() and image.width() > 100
     colours = {image.pixel(x, y) for x in range(0, image.width(), 37) for y in range(0, image.height(), 23)}
     assert len(colours) > 2  # the page was painted, not a blank surface
+
+
+def test_a_file_is_offered_with_the_repos_vision_projector(qtbot: QtBot, web_app: WranglerApp,
+                                                           sites: Sites) -> None:
+    tab = web_app.web.tab(Site.HF)
+    load(qtbot, tab.page, sites.hf(f"/{GGUF_REPO}"))
+    click_get(qtbot, tab.page, f"hf:{GGUF_REPO}/tiny-Q4_K_M.gguf")
+    flow = web_app.web.flow
+    qtbot.waitUntil(lambda: isinstance(flow.dialog, QMessageBox) and flow.dialog.checkBox() is not None,
+                    timeout=15_000)
+    box = flow.dialog
+    assert isinstance(box, QMessageBox)
+    check = box.checkBox()
+    assert check is not None and check.isChecked() and "mmproj-tiny-F16.gguf" in check.text()
+    next(b for b in box.buttons() if b.text() == "Download").click()
+    inputs = _download_inputs(web_app)
+    sha = sites.published.repo.sha
+    assert inputs == [f"https://huggingface.co/{GGUF_REPO}/blob/main/tiny-Q4_K_M.gguf",
+                      f"https://huggingface.co/{GGUF_REPO}/blob/{sha}/mmproj-tiny-F16.gguf"]
