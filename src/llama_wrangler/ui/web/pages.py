@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject, QUrl
@@ -22,7 +22,7 @@ from llama_wrangler.services.hub_actions import HubActions
 from llama_wrangler.services.messages import Messenger
 from llama_wrangler.services.model_actions import ModelActions
 from llama_wrangler.services.settings_store import SettingsStore
-from llama_wrangler.services.web_policy import BrowsePolicy, Decision, Site
+from llama_wrangler.services.web_policy import HF_RESERVED, BrowsePolicy, Decision, Site
 from llama_wrangler.services.web_state import PageStateFeed
 from llama_wrangler.sources.hf_input import HUB_LINK
 from llama_wrangler.ui.main_window import MainWindow
@@ -186,9 +186,12 @@ class WebPages(QObject):
         if not QDesktopServices.openUrl(url):
             self._messenger.warning(f"Could not open a web browser for {url.toString()}")
 
-    def _on_download_requested(self, download: QWebEngineDownloadRequest) -> None:
+    def _on_download_requested(self, download: object) -> None:
         # The browser's own downloads are never kept: a model file becomes our resumable, verified job,
         # anything else is refused.
+        # (Typed as object: PySide resolves a slot's annotations, and this module must not import the web
+        # engine at start-up.)
+        download = cast("QWebEngineDownloadRequest", download)
         url = download.url().toString()
         name = download.downloadFileName()
         page = download.page()
@@ -203,7 +206,21 @@ class WebPages(QObject):
             # A file page's own download button: that file, at that revision (the strict parser reads it).
             self.flow.get_reference(HUB_LINK + urlsplit(page_url).path)
             return
+        repo = self._repo_of(page_url)
+        if repo is not None and name.lower().endswith(".gguf"):
+            # A model file that came through redirects (the CDN): which file of the repo it was is not known
+            # for sure, so the quant picker opens on the repo the page shows.
+            self.flow.get_reference(f"hf:{repo}")
+            return
         self._messenger.warning(f"Only model files are downloaded here; {name} was not saved.")
+
+    def _repo_of(self, page_url: str) -> str | None:
+        if self.policy.trusted_site(page_url) != Site.HF:
+            return None
+        segments = [s for s in urlsplit(page_url).path.split("/") if s]
+        if len(segments) < 2 or segments[0] in HF_RESERVED:
+            return None
+        return f"{segments[0]}/{segments[1]}"
 
     def _is_gguf_page(self, url: str) -> bool:
         return self.policy.trusted_site(url) == Site.HF and "/blob/" in url and url.lower().endswith(".gguf")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 
+from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from llama_wrangler.app import WranglerApp
 from llama_wrangler.services.web_policy import Decision, Site, Verdict, WebOrigin
+from llama_wrangler.ui.add_model_dialog import AddModelDialog
 from llama_wrangler.ui.web.bridge import BridgeInstaller, PageBridge
 from llama_wrangler.ui.web.browser import BrowserTab
 from llama_wrangler.work import JobKind
@@ -202,3 +204,26 @@ def test_single_page_navigation_rescans(qtbot: QtBot, web_app: WranglerApp, site
     wait_js(qtbot, tab.page, "document.querySelectorAll('[data-llama-wrangler=group]').length >= 5")
     keys = buttons(qtbot, tab.page)
     assert f"hf-repo:{GGUF_REPO}" in keys and f"hf:{GGUF_REPO}/late-Q5_K_M.gguf" in keys
+
+
+def test_the_browsers_own_downloads_are_rerouted_or_refused(qtbot: QtBot, web_app: WranglerApp,
+                                                           sites: Sites) -> None:
+    sites.hub.add_page("/notes.txt", "plain text")
+    tab = web_app.web.tab(Site.HF)
+    load(qtbot, tab.page, sites.hf(f"/{GGUF_REPO}"))
+    messages: list[str] = []
+    web_app.messenger.shown.connect(lambda _level, text, _details: messages.append(text))
+    # Something that is not a model: refused, nothing saved.
+    tab.page.download(QUrl(sites.hf("/notes.txt")), "notes.txt")
+    qtbot.waitUntil(lambda: any("Only model files" in m for m in messages), timeout=10_000)
+    assert not any(web_app.paths.downloads_dir.glob("notes*"))
+    # A model file the browser was asked to save (it reaches the browser from the CDN, after redirects):
+    # cancelled there, and the quant picker opens on the page's repo instead.
+    tab.page.download(QUrl(sites.hf(f"/{GGUF_REPO}/resolve/main/tiny-Q8_0.gguf")), "tiny-Q8_0.gguf")
+    flow = web_app.web.flow
+    qtbot.waitUntil(lambda: isinstance(flow.dialog, AddModelDialog), timeout=10_000)
+    assert flow.dialog.input.text() == f"hf:{GGUF_REPO}"  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: flow.dialog.choices.isVisible(), timeout=15_000)  # type: ignore[union-attr]
+    flow.dialog.reject()  # type: ignore[union-attr]
+    assert not any(web_app.paths.downloads_dir.glob("tiny*"))
+    assert web_app.jobs.jobs(JobKind.DOWNLOAD) == []
