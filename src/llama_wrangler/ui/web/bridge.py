@@ -38,7 +38,7 @@ class PageBridge(QObject):
 
     state_changed = Signal(str)
 
-    def __init__(self, page: QWebEnginePage, policy: BrowsePolicy, state: Callable[[], str],
+    def __init__(self, page: QWebEnginePage, policy: Callable[[], BrowsePolicy], state: Callable[[], str],
                  on_proposal: Callable[[Proposal], None], on_serve: Callable[[str], bool],
                  on_app_link: Callable[[str], None], on_refused: Callable[[str], None]) -> None:
         super().__init__(page)
@@ -51,7 +51,7 @@ class PageBridge(QObject):
         self._on_refused = on_refused
 
     def _site(self) -> Site | None:
-        return self._policy.trusted_site(self._page.url().toString())
+        return self._policy().trusted_site(self._page.url().toString())
 
     @Slot(result=str)
     def site(self) -> str:
@@ -83,7 +83,7 @@ class PageBridge(QObject):
         (Chromium drops or hands such schemes to the desktop without asking the page first.)"""
         if self._site() is None or not isinstance(href, str) or len(href) > 1000:
             return False
-        decision = self._policy.decide(href)
+        decision = self._policy().decide(href)
         if decision.verdict != Verdict.APP_LINK or decision.reference is None:
             return False
         self._on_app_link(decision.reference)

@@ -101,7 +101,8 @@ class WebPages(QObject):
 
         profile, flow = self._shared()
         tab = BrowserTab(profile, self._decide, self.policy.home(site), name=site.value)
-        bridge = PageBridge(tab.page, self.policy, self.feed.state_json, self._on_proposal, self._on_serve,
+        # The policy is read again on every call: the endpoints may change in the settings while the app runs.
+        bridge = PageBridge(tab.page, lambda: self.policy, self.feed.state_json, self._on_proposal, self._on_serve,
                             flow.get_reference, self._messenger.warning)
         installer = BridgeInstaller(tab.page, bridge)
         tab.page.main_frame_decided.connect(installer.follow)

@@ -94,10 +94,14 @@ def test_the_tab_shows_in_the_window_and_renders_the_page(qtbot: QtBot, web_app:
     load(qtbot, tab.page, sites.hf(f"/{GGUF_REPO}"))
     assert tab.view.isVisible()
     assert tab.address.text() == sites.hf(f"/{GGUF_REPO}")
-    image = tab.view.grab().toImage()
-    assert not image.isNull() and image.width() > 100
-    colours = {image.pixel(x, y) for x in range(0, image.width(), 37) for y in range(0, image.height(), 23)}
-    assert len(colours) > 2  # the page was painted, not a blank surface
+
+    def colours() -> int:
+        image = tab.view.grab().toImage()
+        assert not image.isNull() and image.width() > 100
+        return len({image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 5)})
+
+    # The page gets painted (text, our button), not left a blank surface; the first frame may lag the load.
+    qtbot.waitUntil(lambda: colours() > 8, timeout=10_000)
 
 
 def test_a_file_is_offered_with_the_repos_vision_projector(qtbot: QtBot, web_app: WranglerApp,

@@ -63,7 +63,7 @@ def test_files_in_the_library_are_marked_with_a_serve_button(qtbot: QtBot, web_a
 
 def test_a_download_shows_its_progress_in_the_page_then_in_library(qtbot: QtBot, web_app: WranglerApp,
                                                                    sites: Sites) -> None:
-    sites.hub.add_fault("tiny-Q8_0.gguf", Fault.slow(60_000))  # ~2 s for its 128 KiB
+    sites.hub.add_fault("tiny-Q8_0.gguf", Fault.slow(25_000))  # ~5 s for its 128 KiB: time to see it
     tab = web_app.web.tab(Site.HF)
     load(qtbot, tab.page, sites.hf(f"/{GGUF_REPO}"))
     key = f"hf:{GGUF_REPO}/tiny-Q8_0.gguf"

@@ -99,7 +99,7 @@ def test_an_untrusted_origin_gets_no_transport_and_its_calls_do_nothing(qtbot: Q
         profile = web_app.web._shared()[0]
         tab = BrowserTab(profile, decide, other.url + "/page", name="test")
         proposals: list[object] = []
-        bridge = PageBridge(tab.page, policy, lambda: "{}", proposals.append, lambda _id: True,
+        bridge = PageBridge(tab.page, lambda: policy, lambda: "{}", proposals.append, lambda _id: True,
                             proposals.append, lambda _m: None)
         installer = BridgeInstaller(tab.page, bridge)
         tab.page.main_frame_decided.connect(installer.follow)
