@@ -121,3 +121,13 @@ def test_a_file_is_offered_with_the_repos_vision_projector(qtbot: QtBot, web_app
     sha = sites.published.repo.sha
     assert inputs == [f"https://huggingface.co/{GGUF_REPO}/blob/main/tiny-Q4_K_M.gguf",
                       f"https://huggingface.co/{GGUF_REPO}/blob/{sha}/mmproj-tiny-F16.gguf"]
+
+
+def test_closing_the_app_while_the_picker_looks_a_repo_up_is_clean(qtbot: QtBot, web_app: WranglerApp,
+                                                                   sites: Sites) -> None:
+    # The teardown deletes the window (and the dialog) while the lookup job still runs: its late signals
+    # must not reach deleted widgets (pytest-qt fails the test on any exception in the event loop).
+    tab = web_app.web.tab(Site.HF)
+    load(qtbot, tab.page, sites.hf(f"/{GGUF_REPO}"))
+    click_get(qtbot, tab.page, f"hf-repo:{GGUF_REPO}")
+    qtbot.waitUntil(lambda: isinstance(web_app.web.flow.dialog, AddModelDialog), timeout=10_000)
