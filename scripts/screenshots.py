@@ -192,7 +192,7 @@ def main() -> int:
     from llama_wrangler.library.registry import Library
     from llama_wrangler.paths import AppPaths
     from llama_wrangler.progress import CancelToken, Progress, ProgressCallback
-    from llama_wrangler.settings import ImportMode, Settings, Theme, save_settings
+    from llama_wrangler.settings import ImportMode, Settings, Theme, TokenSource, save_settings
     from llama_wrangler.workers.jobs import Job
 
     paths = AppPaths.from_environment().ensure()
@@ -301,8 +301,22 @@ def main() -> int:
             pump()
     use_theme(Theme.LIGHT)
 
+    # The browser pages (Hugging Face, Ollama, Chat) against a loopback hub.
+    from scripts.web_screenshots import shoot_web_pages
+    from tests.support.fake_hub import FakeHub
+    from tests.support.hf_repos import publish_gguf_repo
+
+    with FakeHub() as hub:
+        published = publish_gguf_repo(hub, home / "web-hub-src")
+        current = wrangler.settings.settings
+        downloads = current.downloads.model_copy(update={"hf_endpoint": hub.endpoint,
+                                                         "token_source": TokenSource.SETTINGS})
+        wrangler.settings.update(current.model_copy(update={"downloads": downloads}))
+        shoot_web_pages(wrangler, hub, published.repo.sha, shoot, wait_for)  # type: ignore[arg-type]
+
     running.cancel()
     wrangler.shutdown()
+    QCoreApplication.processEvents()
     QCoreApplication.processEvents()
     return 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QApplication
 
 from llama_wrangler.errors import LlamaRuntimeError, SettingsError
@@ -29,6 +30,7 @@ from llama_wrangler.services.pool_actions import PoolActions
 from llama_wrangler.services.runtime_actions import NEEDED_TO_SERVE, RuntimeActions
 from llama_wrangler.services.settings_store import SettingsStore
 from llama_wrangler.services.store_scan import StoreScan
+from llama_wrangler.services.web_policy import Site
 from llama_wrangler.services.window_memory import WindowMemory
 from llama_wrangler.settings import ImportMode, Settings, load_settings
 from llama_wrangler.ui.crash_dialog import CrashHandler
@@ -50,6 +52,7 @@ from llama_wrangler.ui.startup_probe import StartupProbe
 from llama_wrangler.ui.store_offer import StoreOffer
 from llama_wrangler.ui.theme import ThemeManager
 from llama_wrangler.ui.tray import TrayController
+from llama_wrangler.ui.web.pages import WebPages
 from llama_wrangler.work import JobKind
 from llama_wrangler.workers.jobs import Job, JobManager
 
@@ -58,10 +61,11 @@ class WranglerApp:
     """Owns every long-lived object of the GUI session and wires them together."""
 
     def __init__(self, app: QApplication, paths: AppPaths, *, startup_probe: bool = False,
-                 tray_available: bool | None = None) -> None:
+                 probe_web: bool = False, tray_available: bool | None = None) -> None:
         self.app = app
         self.paths = paths
         self._startup_probe = startup_probe
+        self._probe_web = probe_web  # bench/startup.py: also load the Hugging Face tab and report its RSS
         self._problems: list[str] = []  # shown in the status bar once the window is up
         self._serious: list[str] = []  # shown in a dialog: the user's data was set aside
         self._server_error = ""  # the server failure the error box shows, if any
@@ -126,6 +130,10 @@ class WranglerApp:
         self.server_view.add_section(PoolPanel(self.pool, self.settings))
         self.tray.extra_actions.append(worker_toggle(self.pool, self.tray))
         self.tray.rebuild()
+        # Hugging Face, Ollama and Chat: QtWebEngine loads the first time one of them is shown.
+        self.web = WebPages(self.window, paths, self.settings, self.hub, self.actions, self.jobs, self.supervisor,
+                            self.stable, self.messenger, self.flows.open_add_model)
+        self.web.install()
         self.drop_importer = DropImporter(
             self.window, self.messenger,
             dialog_chooser(self.window, lambda: self.settings.settings.library.import_mode),
@@ -253,11 +261,24 @@ class WranglerApp:
         if not self.library.models():
             self.stores.scan()  # first run: offer what other apps already downloaded
         if self._startup_probe:
-            self._probe = StartupProbe(self.window, self.app)
+            self._probe = StartupProbe(self.window, self.app, self._probe_web_page if self._probe_web else None)
+
+    def _probe_web_page(self) -> SignalInstance:
+        tab = self.web.tab(Site.HF)
+        self.window.show_page("huggingface")
+        return tab.view.loadFinished
+
+    def open_url(self, url: str) -> None:
+        """A page handed over by ``llama-wrangler open`` or a second launch ('' just shows the window)."""
+        if url:
+            self.web.open_url(url)
+        else:
+            self.window.bring_to_front()
 
     def shutdown(self) -> None:
         self.window_memory.save(self.window.save_layout())
         self.actions.close()
+        self.web.close()
         self.drop_importer.remove(self.app)
         self.supervisor.shutdown()
         self.pool.shutdown()

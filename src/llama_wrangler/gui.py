@@ -38,7 +38,9 @@ def configure_logging(log_file: Path) -> None:
     root.setLevel(logging.INFO)
 
 
-def run_gui(argv: list[str] | None = None) -> int:
+def run_gui(argv: list[str] | None = None, *, open_url: str = "") -> int:
+    """Start the window (on ``open_url``, a Hugging Face or Ollama page, when given), or hand the URL to the
+    app already running for this data folder and return."""
     problem = platform_problem(os.environ)
     if problem:
         print(problem, file=sys.stderr)
@@ -49,22 +51,37 @@ def run_gui(argv: list[str] | None = None) -> int:
 
     # Qt is imported only now: the check above must come first, and `llama-wrangler <command>` never
     # pays for widgets.
+    from PySide6.QtCore import QCoreApplication, Qt
     from PySide6.QtWidgets import QApplication
 
-    from llama_wrangler.app import WranglerApp
-    from llama_wrangler.services.stop_signals import StopSignals
+    from llama_wrangler.services.single_instance import InstanceServer, hand_over
 
-    selftest_url = os.environ.get(SELFTEST_ENV, "")
+    # QtWebEngine (loaded later, with the first browser tab) shares OpenGL contexts with the window.
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+    selftest_url = os.environ.get(SELFTEST_ENV, "")  # the app bundle's test of its QtWebEngine
     if selftest_url:
         from llama_wrangler.ui.webengine_selftest import prepare
 
         prepare()
     app = QApplication(argv if argv is not None else sys.argv[:1])
+    if hand_over(paths, open_url):
+        print(f"{APP_NAME} is already running; " + ("opened the page there." if open_url else "showed its window."))
+        return 0
+    instance = InstanceServer(paths)
+    instance.listen()
+
+    from llama_wrangler.app import WranglerApp
+    from llama_wrangler.services.stop_signals import StopSignals
+
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("llama-wrangler")
-    wrangler = WranglerApp(app, paths, startup_probe=bool(os.environ.get(STARTUP_PROBE_ENV)))
+    probe = os.environ.get(STARTUP_PROBE_ENV, "")
+    wrangler = WranglerApp(app, paths, startup_probe=bool(probe), probe_web=probe == "web")
     wrangler.start()
+    instance.url_received.connect(wrangler.open_url)
+    if open_url:
+        wrangler.open_url(open_url)
     if selftest_url:
         from llama_wrangler.ui.webengine_selftest import WebEngineSelfTest
 
@@ -76,5 +93,27 @@ def run_gui(argv: list[str] | None = None) -> int:
         stop.remove()
     if selftest_url:
         selftest.close()
+    instance.close()
     wrangler.shutdown()
     return code
+
+
+def run_open(args: list[str]) -> int:
+    """``llama-wrangler open URL`` (or a bare ``llama-wrangler://`` link, as the desktop entry passes it):
+    the URL is checked first, then opened in the running app or a new one."""
+    from llama_wrangler.errors import WranglerError
+    from llama_wrangler.services.web_policy import BrowsePolicy
+    from llama_wrangler.settings import load_settings
+
+    rest = args[1:] if args[0] == "open" else args
+    if len(rest) != 1 or rest[0] in ("-h", "--help"):
+        print("usage: llama-wrangler open URL\n\nOpen the app on a Hugging Face or Ollama page (or a "
+              "llama-wrangler:// link).", file=sys.stderr)
+        return 2
+    settings = load_settings(AppPaths.from_environment().settings_file).settings
+    try:
+        target = BrowsePolicy.from_settings(settings).open_target(rest[0])
+    except WranglerError as exc:
+        print(f"llama-wrangler: error: {exc}", file=sys.stderr)
+        return 1
+    return run_gui(open_url=target)

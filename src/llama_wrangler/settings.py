@@ -198,6 +198,7 @@ class DownloadSettings(_Section):
     hf_token: str = Field("", description="Hugging Face access token (for gated or private repos).")
     token_source: TokenSource = Field(TokenSource.AUTO, description="Where the Hugging Face token comes from.")
     ollama_registry: str = Field("https://registry.ollama.ai", description="Ollama registry address.")
+    ollama_site: str = Field("https://ollama.com", description="Ollama website shown in the Ollama tab.")
     max_parallel_downloads: int = Field(2, ge=1, le=8, description="Downloads running at once.")
     max_parallel_conversions: int = Field(1, ge=1, le=4, description="Conversions running at once.")
     retries: int = Field(5, ge=0, le=50, description="Retries for a transient network error.")
@@ -210,7 +211,7 @@ class DownloadSettings(_Section):
             raise ValueError(f"must be one of {', '.join(QUANT_CHOICES)}")
         return upper
 
-    @field_validator("hf_endpoint", "ollama_registry")
+    @field_validator("hf_endpoint", "ollama_registry", "ollama_site")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):

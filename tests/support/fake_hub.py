@@ -82,6 +82,7 @@ class _State(FaultState):
     requests: list[RequestRecord] = field(default_factory=list)
     bytes_sent: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     cdn_base: str = ""
+    pages: dict[str, bytes] = field(default_factory=dict)  # path -> HTML (browser tab tests)
 
 
 def _git_oid(data: bytes) -> str:
@@ -153,6 +154,11 @@ class FakeHub(LoopbackServers):
         with self.state.lock:
             return [r for r in self.state.requests if method is None or r.method == method]
 
+    def add_page(self, path: str, html: str) -> None:
+        """Serve ``html`` at ``path`` (a web page shaped like the hub's, for the browser tab's tests)."""
+        with self.state.lock:
+            self.state.pages[path] = html.encode()
+
     def reset_counters(self) -> None:
         with self.state.lock:
             self.state.requests.clear()
@@ -178,6 +184,8 @@ class _Handler(QuietHandler):
                 self._cdn(segments[1:], head=head)
             elif len(segments) >= 5 and segments[2] == "resolve":
                 self._resolve(segments, head=head)
+            elif url.path in self.state.pages:
+                self._page(self.state.pages[url.path], head=head)
             else:
                 self._error(404, "EntryNotFound", "Not found")
         except (BrokenPipeError, ConnectionResetError):
@@ -374,6 +382,11 @@ class _Handler(QuietHandler):
                     break
                 sent += count
         return sent
+
+    def _page(self, body: bytes, *, head: bool) -> None:
+        self._send(200, {"Content-Type": "text/html; charset=utf-8", "Content-Length": str(len(body))})
+        if not head:
+            self.wfile.write(body)
 
     def _json(self, payload: Any) -> None:
         body = json.dumps(payload).encode()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QEvent, QMimeData, QObject, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -47,12 +47,18 @@ def drop_files(target: QWidget, files: list[Path] | list[QUrl]) -> QDropEvent:
     exactly as a window system's drop arrives)."""
     mime = QMimeData()
     mime.setUrls([f if isinstance(f, QUrl) else QUrl.fromLocalFile(str(f)) for f in files])
+    # Delivered to the native window at the target's centre, as the platform delivers a drop: Qt then
+    # routes it to the widget under that point (unless a filter on the window takes it first).
+    top = target.window()
+    handle = top.windowHandle()
+    center = target.mapTo(top, QPointF(target.width() / 2, target.height() / 2))
+    receiver: QObject = handle if handle is not None else target
+    point = center if handle is not None else QPointF(target.width() / 2, target.height() / 2)
     # QDragEnterEvent takes an integer point, QDropEvent a float one (as in C++ Qt 6).
-    point = QPointF(target.width() / 2, target.height() / 2)
     enter = QDragEnterEvent(point.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(target, enter)
+    QApplication.sendEvent(receiver, enter)
     drop = QDropEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(target, drop)
+    QApplication.sendEvent(receiver, drop)
     return drop

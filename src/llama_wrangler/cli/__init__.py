@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llama-wrangler",
         description="Find, download, convert, organise and serve local LLMs with llama.cpp. "
-        "Run without arguments to open the app.",
+        "Run without arguments to open the app; `llama-wrangler open URL` opens it on a Hugging Face or "
+        "Ollama page (or hands the page to the app already running).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from llama_wrangler.errors import WranglerError
 from llama_wrangler.sources.hf_input import HUB_LINK, HfRequest, parse_hf_input
@@ -167,7 +168,7 @@ class AddModelDialog(QDialog):
         self._job = job
 
     def _on_inspected(self, job: Job, result: object, request: HfRequest) -> None:
-        if job is not self._job:
+        if not isValid(self) or job is not self._job:
             return  # an older lookup finishing late
         self._job = None
         self.inspect_button.setEnabled(bool(self.input.text().strip()))
@@ -178,7 +179,9 @@ class AddModelDialog(QDialog):
         self._fill(result, request)
 
     def _on_inspect_failed(self, job: Job, message: str) -> None:
-        if job is not self._job:
+        # The dialog may be gone (the window closed while the lookup ran): its slots are lambdas, which Qt
+        # cannot disconnect by itself.
+        if not isValid(self) or job is not self._job:
             return
         self._job = None
         self.inspect_button.setEnabled(bool(self.input.text().strip()))

@@ -54,7 +54,9 @@ class DialogFlows(QObject):
         dialog.open()
         return dialog
 
-    def open_add_model(self) -> QDialog:
+    def open_add_model(self, reference: str = "") -> QDialog:
+        """The Add-model dialog; with ``reference`` (a repo from a browser page) it looks it up at once and
+        shows the quant picker, the recommended quant marked."""
         settings = self._settings.settings
         dialog = AddModelDialog(self._hub.inspect, context=settings.server.context_size,
                                 default_quant=settings.downloads.default_quant, parent=self._window)
@@ -63,6 +65,9 @@ class DialogFlows(QObject):
         dialog.pull_requested.connect(self._on_pull_requested)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
+        if reference:
+            dialog.input.setText(reference)
+            dialog.inspect()
         return dialog
 
     def _on_download_requested(self, listing: RepoListing, choice: QuantChoice) -> None:

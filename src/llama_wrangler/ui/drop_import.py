@@ -1,9 +1,11 @@
 """Drag-and-drop import: ``.gguf`` files or folders dropped anywhere on the main window are imported with
 the import mode from the settings; the first time, the user is asked (and may have it remembered).
 
-An application-wide event filter catches the drag wherever it lands — over the table, a text field or the
-sidebar — so "anywhere on the window" holds without every widget opting in. Anything that is not a local
-``.gguf`` file or folder gets a clear message and changes nothing.
+An event filter on the main window's native window (its ``QWindow``) catches the drag before Qt hands it to
+the widget under the cursor — over the table, a text field, the sidebar or a web page — so "anywhere on the
+window" holds without every widget opting in. (Not an application-wide filter: with one, PySide 6.11 recurses
+without end creating wrappers for QtWebEngine's internal objects, and a visible browser tab crashes the app.)
+Anything that is not a local ``.gguf`` file or folder gets a clear message and changes nothing.
 """
 
 from __future__ import annotations
@@ -84,8 +86,8 @@ class DropImporter(QObject):
         self._watched = []
 
     def _in_window(self, watched: QObject) -> bool:
-        return isinstance(watched, QWidget) and (watched is self._window or
-                                                 watched.window() is self._window)
+        return watched is self._window.windowHandle() or (
+            isinstance(watched, QWidget) and (watched is self._window or watched.window() is self._window))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         kind = event.type()

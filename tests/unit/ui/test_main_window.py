@@ -18,7 +18,7 @@ def test_pages_default_size_and_status_bar(wrangler: WranglerApp) -> None:
     assert (window.width(), window.height()) == (1280, 800)
     assert (MINIMUM_SIZE.width(), MINIMUM_SIZE.height()) == (1024, 640)
     pages = [window.nav.item(i).text() for i in range(window.nav.count())]
-    assert pages == ["Library", "Downloads", "Server", "llama.cpp"]
+    assert pages == ["Library", "Downloads", "Server", "llama.cpp", "Hugging Face", "Ollama", "Chat"]
     window.show_page("server")
     assert window.stack.currentWidget() is wrangler.server_view
     assert window.server_status.text.text() == "Server stopped"
