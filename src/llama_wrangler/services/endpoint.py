@@ -42,6 +42,7 @@ class EndpointService(QObject):
         self._link: EndpointLink | None = None
         self._address: tuple[str, int, str] | None = None
         self._catalog: list[str] = []
+        self._aliases: dict[str, str] = {}
         self._settings: ServerSettings | None = None
         supervisor.state_changed.connect(self._on_state_changed)
 
@@ -71,11 +72,13 @@ class EndpointService(QObject):
         else:
             self._supervisor.set_settings(server)
 
-    def set_catalog(self, model_ids: list[str]) -> None:
-        """The library's servable model ids, for ``/v1/models`` and routing by name."""
+    def set_catalog(self, model_ids: list[str], aliases: dict[str, str] | None = None) -> None:
+        """The library's servable model ids, for ``/v1/models`` and routing by name; ``aliases`` maps other
+        names a client may send (a model's display name) to an id."""
         self._catalog = list(model_ids)
+        self._aliases = dict(aliases or {})
         if self._link is not None:
-            self._link.server.set_catalog(self._catalog)
+            self._link.server.set_catalog(self._catalog, self._aliases)
 
     @property
     def server(self) -> EndpointServer | None:
@@ -99,7 +102,7 @@ class EndpointService(QObject):
             return
         self._link = EndpointLink(self._supervisor, endpoint, resolve=self._resolve)
         self._link.load_requested.connect(self.swap_requested)
-        endpoint.set_catalog(self._catalog)
+        endpoint.set_catalog(self._catalog, self._aliases)
         self._address = address
         endpoint.start()
         log.info("stable endpoint at %s", endpoint.url)

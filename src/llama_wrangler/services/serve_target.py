@@ -3,11 +3,12 @@ and ``serve`` on the command line (Qt-free)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from llama_wrangler.errors import ModelNotFoundError, ServerError
-from llama_wrangler.library.registry import Library
+from llama_wrangler.library.registry import Library, ModelRecord
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,19 @@ class ServeTarget:
     path: Path
     model_id: str
     name: str
+
+
+def api_names(records: Iterable[ModelRecord]) -> tuple[list[str], dict[str, str]]:
+    """The ids clients may send for servable models, and the other names that mean one of them without
+    doubt: the library name and the header's ``general.name`` (a name two models share means neither)."""
+    servable = [record for record in records if not record.missing]
+    ids = [record.id for record in servable]
+    claims: dict[str, set[str]] = {}
+    for record in servable:
+        for name in {record.name, (record.info.name or "").strip()} - {"", record.id}:
+            claims.setdefault(name, set()).add(record.id)
+    aliases = {name: owners.pop() for name, owners in claims.items() if len(owners) == 1 and name not in ids}
+    return ids, aliases
 
 
 def resolve_target(library: Library, ref: str, *, allow_path: bool = False) -> ServeTarget:

@@ -352,7 +352,7 @@ class ServerView(QWidget):
         self.copy_id_button.setText("Cop&y id")
         api_record = self._actions.find(api_model) if api_model else None
         self.api_note.setText(
-            f"Clients send this as \"model\" to use {title_of(api_record)}; naming another library "
+            f"Clients send this (or \"{title_of(api_record)}\") as \"model\"; naming another library "
             "model switches to it." if api_record is not None and proxy else
             "Clients send this as \"model\"." if api_record is not None else "")
         ctx = sup.context_size

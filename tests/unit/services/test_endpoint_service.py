@@ -94,3 +94,19 @@ def test_a_request_naming_a_model_is_announced(qtbot: QtBot,
     assert blocker.args == ["alpha"]
     # no_models() refuses it: the waiting request is woken with an error instead of hanging.
     assert replies[0].status_code in (404, 503)
+
+
+def test_a_request_may_name_a_model_by_its_display_name(
+        qtbot: QtBot, service: tuple[EndpointService, ServerSupervisor]) -> None:
+    stable, _supervisor = service
+    stable.apply(ServerSettings(port=pick_free_port("127.0.0.1")), opening=True)
+    stable.set_catalog(["llama-3.2-1b-instruct-q4_k_m"], {"Llama 3.2 1B Instruct": "llama-3.2-1b-instruct-q4_k_m"})
+    replies: list[httpx.Response] = []
+    client = threading.Thread(target=lambda: replies.append(httpx.post(
+        f"{stable.url}/v1/completions", json={"model": "Llama 3.2 1B Instruct", "prompt": "x"}, timeout=30)))
+    with qtbot.waitSignal(stable.swap_requested, timeout=10_000) as blocker:
+        client.start()
+    qtbot.waitUntil(lambda: not client.is_alive(), timeout=20_000)
+    assert blocker.args == ["llama-3.2-1b-instruct-q4_k_m"]  # the display name meant the library id
+    unknown = httpx.post(f"{stable.url}/v1/completions", json={"model": "No Such Model", "prompt": "x"}, timeout=30)
+    assert unknown.status_code == 404

@@ -47,10 +47,12 @@ class EndpointHandler:
     """The request handler of :class:`~.server.EndpointServer` (runs on its event loop)."""
 
     def __init__(self, config: Callable[[], EndpointConfig], scheduler: ModelScheduler,
-                 catalog: Callable[[], list[str]], session: Callable[[], aiohttp.ClientSession]) -> None:
+                 catalog: Callable[[], list[str]], session: Callable[[], aiohttp.ClientSession], *,
+                 aliases: Callable[[], dict[str, str]] = dict) -> None:
         self._config = config
         self._scheduler = scheduler
         self._catalog = catalog
+        self._aliases = aliases
         self._session = session
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
@@ -81,6 +83,8 @@ class EndpointHandler:
             model = await asyncio.to_thread(requested_model, content_type, body)
         else:
             model = requested_model(content_type, body)
+        if model is not None:
+            model = self._aliases().get(model, model)  # "Llama 3.2 1B Instruct" means its library id
         if model is not None and model != self._scheduler.served_model and model not in self._catalog():
             return _error(404, f"The model '{model}' is not in the library.", "invalid_request_error",
                           "model_not_found", cors)

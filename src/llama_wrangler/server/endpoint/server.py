@@ -64,6 +64,7 @@ class EndpointServer:
         self.config = config  # replaced whole (set_config); read by the loop
         self.on_load = on_load  # replaceable (the Qt link sets its signal's emit)
         self._catalog: list[str] = []
+        self._aliases: dict[str, str] = {}
         self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
         self._started: Future[None] = Future()
@@ -119,8 +120,11 @@ class EndpointServer:
         self.config = config
         self.call(self.scheduler.set_config, config)
 
-    def set_catalog(self, model_ids: list[str]) -> None:
-        self._catalog = list(model_ids)  # replaced whole, never mutated: safe to read on the loop
+    def set_catalog(self, model_ids: list[str], aliases: dict[str, str] | None = None) -> None:
+        """The servable ids, and other names clients may use for them (a model's display name)."""
+        # Replaced whole, never mutated: safe to read on the loop.
+        self._catalog = list(model_ids)
+        self._aliases = dict(aliases or {})
 
     def close(self) -> None:
         """Stop accepting, end the connections (requests in flight are cut off) and free the port."""
@@ -153,7 +157,8 @@ class EndpointServer:
             connector=connector, auto_decompress=False, trust_env=False,
             timeout=aiohttp.ClientTimeout(total=None, connect=_CONNECT_TIMEOUT_S, sock_read=None),
             skip_auto_headers=("Accept-Encoding", "User-Agent"))
-        handler = EndpointHandler(lambda: self.config, self.scheduler, lambda: self._catalog, self._get_session)
+        handler = EndpointHandler(lambda: self.config, self.scheduler, lambda: self._catalog, self._get_session,
+                                  aliases=lambda: self._aliases)
         self.web_server = LimitedServer(handler, max_connections=lambda: self.config.max_connections,
                                         header_timeout_s=lambda: self.config.header_timeout_s,
                                         idle_timeout_s=config.idle_timeout_s)

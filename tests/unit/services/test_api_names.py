@@ -1,0 +1,25 @@
+"""The names a client may send for a model: its id, and its names when they point at one model only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from llama_wrangler.library.registry import Library
+from llama_wrangler.paths import AppPaths
+from llama_wrangler.services.serve_target import api_names
+from llama_wrangler.settings import ImportMode
+from tests.support.gguf_files import write_gguf
+
+
+def test_display_names_map_to_ids_unless_shared(app_paths: AppPaths, tmp_path: Path) -> None:
+    library = Library(app_paths, hash_in_background=False).load()
+    files = [write_gguf(tmp_path / "alpha-Q4_K_M.gguf", name="Alpha Chat"),
+             write_gguf(tmp_path / "beta-Q4_K_M.gguf", name="Twin"),
+             write_gguf(tmp_path / "gamma-Q4_K_M.gguf", name="Twin")]
+    records = library.import_files(files, ImportMode.LINK)
+    ids, aliases = api_names(records)
+    assert sorted(ids) == sorted(record.id for record in records)
+    alpha = next(record for record in records if record.path.name.startswith("alpha"))
+    assert aliases["Alpha Chat"] == alpha.id
+    assert "Twin" not in aliases  # two models share it: it names neither
+    assert not set(aliases) & set(ids)
