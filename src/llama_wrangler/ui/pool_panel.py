@@ -38,7 +38,7 @@ class PoolPanel(QFrame):
         title.setObjectName("sectionTitle")
         self.note = QLabel()
         self.note.setWordWrap(True)
-        self.note.setObjectName("muted")
+        self.note.setProperty("muted", True)
         self.enabled = QCheckBox("Split models across these workers (checked before each start)")
         self.enabled.toggled.connect(self._on_enabled_toggled)
         self.table = QTreeWidget()
@@ -73,12 +73,13 @@ class PoolPanel(QFrame):
         self.enabled.blockSignals(True)
         self.enabled.setChecked(settings.pool.enabled)
         self.enabled.blockSignals(False)
-        self.enabled.setEnabled(bool(workers))
-        self.check_button.setEnabled(bool(workers))
-        self.note.setText("Pool other computers running `llama-wrangler worker` for models too big for this one. "
-                          "Add workers in Settings → Pool or with `llama-wrangler pool add HOST:PORT`."
-                          if not workers else f"{len(workers)} worker{'s' if len(workers) != 1 else ''}. Every "
-                          "token crosses the network: use a fast, private link.")
+        # Without workers the panel is one line and one button: nothing to switch on or check yet.
+        self.enabled.setVisible(bool(workers))
+        self.check_button.setVisible(bool(workers))
+        self.note.setText("For models too big for this computer: add others running `llama-wrangler worker` "
+                          "in Settings → Pool." if not workers else f"{len(workers)} worker"
+                          f"{'s' if len(workers) != 1 else ''}. Every token crosses the network: use a fast, "
+                          "private link.")
         known = {status.address: status for status in self._pool.statuses}
         self.table.clear()
         for address in workers:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -166,7 +167,18 @@ class ServerView(QWidget):
             self.log.add_line(line)
 
         self._serve_blocker = ""
-        layout = QVBoxLayout(self)
+        # The page scrolls when the window is too small for it (a banner, the pool): squeezing would clip
+        # the server card's rows instead.
+        content = QWidget()
+        scroll = QScrollArea(self)
+        scroll.setWidget(content)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self.log.setMinimumHeight(140)
+        layout = QVBoxLayout(content)
         layout.setContentsMargins(28, 24, 28, 20)
         layout.setSpacing(10)
         layout.addWidget(title)
