@@ -12,7 +12,9 @@ Endpoints (see docs/TESTING.md "Loopback servers"):
 
 Faults are queued per file path with :meth:`FakeHub.add_fault` and consumed one per GET of that file:
 ``Fault.cut(n)`` sends ``n`` bytes then drops the connection, ``Fault.corrupt()`` flips bytes,
-``Fault.status(500|429, retry_after=...)`` answers with an error, ``Fault.slow(bytes_per_s)`` throttles.
+``Fault.status(500|429, retry_after=...)`` answers with an error, ``Fault.slow(bytes_per_s)`` throttles,
+``Fault.stall(n, seconds)`` sends ``n`` bytes then goes quiet. ``hub.state.ignore_range`` makes it a server
+without ``Range`` (every GET gets the whole file).
 Big files can be served from disk (``Path`` contents) with ``os.sendfile`` so the server is never the
 bottleneck of a benchmark.
 """
@@ -82,6 +84,7 @@ class _State(FaultState):
     requests: list[RequestRecord] = field(default_factory=list)
     bytes_sent: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     cdn_base: str = ""
+    ignore_range: bool = False  # answer every GET with the whole file (a server without Range)
 
 
 def _git_oid(data: bytes) -> str:
@@ -312,7 +315,7 @@ class _Handler(QuietHandler):
             return
         start, end = 0, hub_file.size - 1
         status = 200
-        range_header = self.headers.get("Range")
+        range_header = None if self.state.ignore_range else self.headers.get("Range")
         if range_header and range_header.startswith("bytes="):
             first, _, last = range_header[len("bytes="):].partition("-")
             start = int(first) if first else 0
@@ -328,7 +331,7 @@ class _Handler(QuietHandler):
         self._send(status, headers)
         if head:
             return
-        limit = length if fault is None or fault.kind != "cut" else min(length, fault.value)
+        limit = length if fault is None or fault.kind not in ("cut", "stall") else min(length, fault.value)
         sent = 0
         try:
             for chunk in self._chunks(hub_file, start, limit, fault):
@@ -339,7 +342,10 @@ class _Handler(QuietHandler):
         finally:
             with self.state.lock:
                 self.state.bytes_sent[hub_file.path] += sent
-        if fault is not None and fault.kind == "cut":
+        if fault is not None and fault.kind == "stall":
+            self.wfile.flush()
+            time.sleep(fault.seconds)
+        if fault is not None and fault.kind in ("cut", "stall"):
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True

@@ -64,11 +64,13 @@ class HubWork:
     def pull_options(self) -> PullOptions:
         settings = self._settings()
         return PullOptions(self.access(), retries=settings.downloads.retries,
-                           context=settings.server.context_size)
+                           context=settings.server.context_size, connections=settings.downloads.connections,
+                           stall_s=settings.downloads.stall_s)
 
     def ollama_options(self) -> OllamaOptions:
         downloads = self._settings().downloads
-        return OllamaOptions(downloads.ollama_registry.rstrip("/"), retries=downloads.retries)
+        return OllamaOptions(downloads.ollama_registry.rstrip("/"), retries=downloads.retries,
+                             connections=downloads.connections, stall_s=downloads.stall_s)
 
     # -- downloads -------------------------------------------------------------------------------------
     def pull(self, text: str) -> Work[ModelRecord]:

@@ -18,8 +18,11 @@ from llama_wrangler.sources.hf_input import HfRequest
 from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing, inspect_repo
 from llama_wrangler.sources.machine import MachineResources
 from llama_wrangler.sources.transfer import (
+    DEFAULT_PARTS,
+    DEFAULT_STALL_S,
     DownloadsFolder,
     FileDownloader,
+    RangedParts,
     RetryPolicy,
     fetch_files,
     forget_done,
@@ -34,6 +37,8 @@ class PullOptions:
     retries: int = 5
     context: int = 4096  # for the "fits this machine" estimate
     backoff_base_s: float = 0.5
+    connections: int = DEFAULT_PARTS  # per file (settings ``downloads.connections``)
+    stall_s: float = DEFAULT_STALL_S
 
 
 def choose(listing: RepoListing, request: HfRequest) -> QuantChoice:
@@ -90,7 +95,8 @@ def pull_choice(listing: RepoListing, choice: QuantChoice, *, paths: AppPaths, l
     place = DownloadsFolder(paths)
     with open_client() as client:
         downloader = FileDownloader(place, token=options.access.token, client=client,
-                                    retry=RetryPolicy(options.retries, options.backoff_base_s))
+                                    retry=RetryPolicy(options.retries, options.backoff_base_s),
+                                    ranged=RangedParts(options.connections, options.stall_s))
         fetch_files(downloader, items, label=choice.name, progress=progress, cancel=cancel)
     record = _register(library, targets, choice, origin)
     forget_done(place, items)

@@ -36,9 +36,12 @@ from llama_wrangler.sources.ollama_registry import (
     fetch_text_layer,
 )
 from llama_wrangler.sources.transfer import (
+    DEFAULT_PARTS,
+    DEFAULT_STALL_S,
     DownloadsFolder,
     FetchItem,
     FileDownloader,
+    RangedParts,
     RemoteFile,
     RetryPolicy,
     fetch_files,
@@ -53,6 +56,8 @@ class OllamaOptions:
     registry: str  # base URL, e.g. https://registry.ollama.ai (settings ``downloads.ollama_registry``)
     retries: int = 5
     backoff_base_s: float = 0.5
+    connections: int = DEFAULT_PARTS  # per file (settings ``downloads.connections``)
+    stall_s: float = DEFAULT_STALL_S
 
 
 def target_path(models_dir: Path, request: OllamaRequest) -> Path:
@@ -91,7 +96,8 @@ def pull(request: OllamaRequest, *, paths: AppPaths, library: Library, options: 
         if _already_have(library, target, layer):
             return _register(library, target, request, origin, layer)
         downloader = FileDownloader(DownloadsFolder(paths), client=client,
-                                    retry=RetryPolicy(options.retries, options.backoff_base_s))
+                                    retry=RetryPolicy(options.retries, options.backoff_base_s),
+                                    ranged=RangedParts(options.connections, options.stall_s))
         fetch_files(downloader, [fetch_item(options, request, layer, target)], label=request.display,
                     progress=progress, cancel=cancel)
     return _register(library, target, request, origin, layer)
