@@ -85,6 +85,7 @@ class _State(FaultState):
     bytes_sent: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     cdn_base: str = ""
     ignore_range: bool = False  # answer every GET with the whole file (a server without Range)
+    connection_cap: int = 0  # bytes/s per connection for files served by sendfile (0: no cap), like a CDN
 
 
 def _git_oid(data: bytes) -> str:
@@ -373,12 +374,19 @@ class _Handler(QuietHandler):
     def _sendfile(self, source: Path, start: int, length: int) -> int:
         self.wfile.flush()
         sent = 0
+        cap = self.state.connection_cap
+        began = time.monotonic()
         with source.open("rb") as handle:
             while sent < length:
-                count = os.sendfile(self.connection.fileno(), handle.fileno(), start + sent, length - sent)
+                step = length - sent if not cap else min(length - sent, max(1, cap // 50))
+                count = os.sendfile(self.connection.fileno(), handle.fileno(), start + sent, step)
                 if count == 0:
                     break
                 sent += count
+                if cap:  # pace this connection: it may not run ahead of cap bytes per second
+                    ahead = began + sent / cap - time.monotonic()
+                    if ahead > 0:
+                        time.sleep(ahead)
         return sent
 
     def _json(self, payload: Any) -> None:

@@ -23,9 +23,9 @@ import httpx
 from llama_wrangler.atomic import write_json_atomic
 from llama_wrangler.errors import CancelledError, ChecksumMismatchError, DownloadError
 from llama_wrangler.progress import CancelToken, ignore_progress
+from llama_wrangler.sources.partials import ranges_path
 from llama_wrangler.sources.transfer.client import open_client
 from llama_wrangler.sources.transfer.meter import ByteMeter
-from llama_wrangler.sources.transfer.pieces import ranges_path
 from llama_wrangler.sources.transfer.ranged import RangedParts, RangesUnsupportedError, discard_ranges
 from llama_wrangler.sources.transfer.remote import PartialPlace, RemoteFile
 from llama_wrangler.sources.transfer.retry import RetryPolicy

@@ -19,13 +19,7 @@ from pathlib import Path
 
 from llama_wrangler.atomic import write_json_atomic
 
-RANGES_SUFFIX = ".ranges"
 SAVE_INTERVAL_S = 0.5
-
-
-def ranges_path(part: Path) -> Path:
-    """Where the piece map of ``part`` lives (``<id>.part`` -> ``<id>.ranges``)."""
-    return part.with_suffix(RANGES_SUFFIX)
 
 
 class PieceMap:
@@ -128,15 +122,3 @@ class PieceMap:
             pieces.done[index] = max(0, min(length, have - start))
         pieces._advance_first_open()
         return pieces
-
-
-def written_bytes(part: Path, size: int) -> int:
-    """Bytes of a partial that are really written: its piece map's count when it has one (the file itself
-    is pre-allocated to full size), else its length."""
-    pieces = PieceMap.load(ranges_path(part), size)
-    if pieces is not None:
-        return pieces.written
-    try:
-        return min(part.stat().st_size, size)
-    except OSError:
-        return 0

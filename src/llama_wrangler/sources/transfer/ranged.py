@@ -24,9 +24,10 @@ import httpx
 
 from llama_wrangler.errors import CancelledError, DownloadError
 from llama_wrangler.progress import CancelToken
+from llama_wrangler.sources.partials import ranges_path
 from llama_wrangler.sources.transfer.auth import may_see_token
 from llama_wrangler.sources.transfer.meter import ByteMeter
-from llama_wrangler.sources.transfer.pieces import PieceMap, ranges_path
+from llama_wrangler.sources.transfer.pieces import PieceMap
 from llama_wrangler.sources.transfer.prefix_hash import PrefixHasher
 from llama_wrangler.sources.transfer.remote import RemoteFile
 from llama_wrangler.sources.transfer.retry import RetryPolicy

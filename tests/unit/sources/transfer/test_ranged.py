@@ -16,8 +16,9 @@ from llama_wrangler.progress import CancelToken
 from llama_wrangler.sources.hf_errors import HubWording
 from llama_wrangler.sources.hf_files import resolve_hub_file
 from llama_wrangler.sources.hf_hub import HubAccess
+from llama_wrangler.sources.partials import ranges_path, written_bytes
 from llama_wrangler.sources.transfer import BesideTarget, FileDownloader, RangedParts, RemoteFile, RetryPolicy
-from llama_wrangler.sources.transfer.pieces import PieceMap, ranges_path, written_bytes
+from llama_wrangler.sources.transfer.pieces import PieceMap
 from tests.support.fake_hub import FakeHub, Fault
 
 REPO = "org/big-GGUF"
