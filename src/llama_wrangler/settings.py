@@ -129,7 +129,8 @@ class LibrarySettings(_Section):
 
 class DownloadSettings(_Section):
     default_quant: str = Field("Q4_K_M", description="Quant picked for conversions and as the default choice.")
-    hf_endpoint: str = Field("https://huggingface.co", description="Hugging Face Hub address.")
+    hf_endpoint: str = Field("", description="Hugging Face Hub address, for a mirror. Empty: HF_ENDPOINT "
+                             "from the environment, else https://huggingface.co.")
     hf_token: str = Field("", description="Hugging Face access token (for gated or private repos).")
     token_source: TokenSource = Field(TokenSource.AUTO, description="Where the Hugging Face token comes from.")
     ollama_registry: str = Field("https://registry.ollama.ai", description="Ollama registry address.")
@@ -152,6 +153,9 @@ class DownloadSettings(_Section):
     @field_validator("hf_endpoint", "ollama_registry")
     @classmethod
     def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value  # not set here: the environment's convention or the default applies (settings_env)
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")

@@ -24,6 +24,7 @@ from llama_wrangler.library.gguf import read_gguf_set
 from llama_wrangler.library.origins import HfOrigin, ModelSource, StoreOrigin
 from llama_wrangler.library.registry import Library, ModelRecord
 from llama_wrangler.library.shards import group_shards, model_stem
+from llama_wrangler.settings_env import hf_cache, ollama_models
 
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -49,21 +50,11 @@ def _home(env: Mapping[str, str]) -> Path:
 
 
 def hf_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    env = _env(environ)
-    if env.get("HF_HUB_CACHE"):
-        return Path(env["HF_HUB_CACHE"]).expanduser()
-    if env.get("HF_HOME"):
-        return Path(env["HF_HOME"]).expanduser() / "hub"
-    if env.get("XDG_CACHE_HOME"):
-        return Path(env["XDG_CACHE_HOME"]).expanduser() / "huggingface" / "hub"
-    return _home(env) / ".cache" / "huggingface" / "hub"
+    return Path(hf_cache(environ).value)
 
 
 def ollama_dir(environ: Mapping[str, str] | None = None) -> Path:
-    env = _env(environ)
-    if env.get("OLLAMA_MODELS"):
-        return Path(env["OLLAMA_MODELS"]).expanduser()
-    return _home(env) / ".ollama" / "models"
+    return Path(ollama_models(environ).value)
 
 
 def lmstudio_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:

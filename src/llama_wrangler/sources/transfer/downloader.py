@@ -26,6 +26,7 @@ from llama_wrangler.progress import CancelToken, ignore_progress
 from llama_wrangler.sources.partials import ranges_path
 from llama_wrangler.sources.transfer.client import open_client
 from llama_wrangler.sources.transfer.meter import ByteMeter
+from llama_wrangler.sources.transfer.net_words import host_of, network_words
 from llama_wrangler.sources.transfer.ranged import RangedParts, RangesUnsupportedError, discard_ranges
 from llama_wrangler.sources.transfer.remote import PartialPlace, RemoteFile
 from llama_wrangler.sources.transfer.retry import RetryPolicy
@@ -181,8 +182,10 @@ class FileDownloader:
                     raise wording.unreachable(exc) from exc
                 attempt += 1
                 if attempt > self.retry.retries:
+                    reason = (network_words(exc, host_of(exc, wording.server)) if isinstance(exc, httpx.TransportError)
+                              else str(exc))
                     raise DownloadError(f"Gave up downloading {remote.name} after {self.retry.retries} "
-                                        f"retries: {exc}", hint="Run the download again to resume it.") from exc
+                                        f"retries: {reason}", hint="Run the download again to resume it.") from exc
                 retry_after = exc.retry_after if isinstance(exc, TransientError) else None
                 delay = self.retry.delay(attempt, retry_after)
                 log.info("retrying %s in %.1fs (%s)", remote.name, delay, exc)

@@ -27,6 +27,7 @@ from llama_wrangler.progress import CancelToken
 from llama_wrangler.sources.partials import ranges_path
 from llama_wrangler.sources.transfer.auth import may_see_token
 from llama_wrangler.sources.transfer.meter import ByteMeter
+from llama_wrangler.sources.transfer.net_words import host_of, network_words
 from llama_wrangler.sources.transfer.pieces import PieceMap
 from llama_wrangler.sources.transfer.prefix_hash import PrefixHasher
 from llama_wrangler.sources.transfer.remote import RemoteFile
@@ -180,9 +181,10 @@ class _Run:
                 attempt = 0 if self.pieces.done[index] > done else attempt
                 attempt += 1
                 if attempt > self.retry.retries:
-                    what = "stalled" if isinstance(exc, httpx.TimeoutException) else "kept failing"
-                    raise DownloadError(f"A part of {self.remote.name} {what} after {self.retry.retries} "
-                                        f"retries ({self.wording.server}).",
+                    reason = (network_words(exc, host_of(exc, self.wording.server))
+                              if isinstance(exc, httpx.TransportError) else str(exc))
+                    raise DownloadError(f"Gave up downloading {self.remote.name} after {self.retry.retries} "
+                                        f"retries of one part: {reason}",
                                         hint="Run the download again to resume it.") from exc
                 retry_after = exc.retry_after if isinstance(exc, TransientError) else None
                 if self.stop.wait(self.retry.delay(attempt, retry_after)):
