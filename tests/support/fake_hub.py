@@ -8,6 +8,8 @@ Endpoints (see docs/TESTING.md "Loopback servers"):
 - ``HEAD``/``GET /{repo}/resolve/{rev}/{path}`` -> ``X-Repo-Commit``, ``ETag``, ``Content-Length``; LFS
   files answer 302 to a "CDN" path on the same server with ``X-Linked-Size``/``X-Linked-Etag``, like the
   real hub; ``GET /cdn/...`` honours ``Range`` (206 + ``Content-Range``).
+- ``GET /api/models?search=…&filter=gguf&sort=downloads|trendingScore&limit=N`` -> matching public repos
+  (:mod:`tests.support.fake_hub_search`; popularity set with :meth:`FakeHub.set_stats`);
 - errors carry ``X-Error-Code`` (``RepoNotFound``, ``RevisionNotFound``, ``EntryNotFound``, ``GatedRepo``).
 
 Faults are queued per file path with :meth:`FakeHub.add_fault` and consumed one per GET of that file:
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from tests.support.fake_hub_search import search_models
 from tests.support.loopback import Fault, FaultState, LoopbackServers, QuietHandler
 
 LFS_THRESHOLD = 1024  # files at least this big are "LFS" files (sha256 published, CDN redirect)
@@ -66,6 +69,9 @@ class HubRepo:
     refs: dict[str, str]
     gated: bool = False
     private: bool = False
+    downloads: int = 0
+    likes: int = 0
+    trending: float = 0.0
 
 
 @dataclass
@@ -144,6 +150,12 @@ class FakeHub(LoopbackServers):
             self.state.repos[repo_id] = repo
         return repo
 
+    def set_stats(self, repo_id: str, *, downloads: int = 0, likes: int = 0, trending: float = 0.0) -> None:
+        """Popularity the search API reports and sorts by."""
+        with self.state.lock:
+            repo = self.state.repos[repo_id]
+            repo.downloads, repo.likes, repo.trending = downloads, likes, trending
+
     def add_token(self, token: str) -> None:
         """A token that may read gated and private repos."""
         self.state.tokens.add(token)
@@ -176,7 +188,9 @@ class _Handler(QuietHandler):
         segments = [unquote(s) for s in url.path.split("/") if s]
         query = parse_qs(url.query)
         try:
-            if segments[:2] == ["api", "models"] and len(segments) >= 4:
+            if segments == ["api", "models"]:
+                self._json(search_models(self.state.repos, query))
+            elif segments[:2] == ["api", "models"] and len(segments) >= 4:
                 self._api(segments[2:], query)
             elif segments and segments[0] == "cdn" and len(segments) >= 4:
                 self._cdn(segments[1:], head=head)
