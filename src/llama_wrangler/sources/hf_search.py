@@ -75,3 +75,10 @@ def search_hub(access: HubAccess, text: str, *, sort: SearchSort = SearchSort.DO
 def quant_fits(listing: RepoListing, machine: MachineResources, context: int) -> list[QuantFit]:
     """Each GGUF choice of ``listing`` (smallest first) with its badge: fits in VRAM, in RAM, or too large."""
     return [QuantFit(choice, machine.fit(estimate_memory(choice.size, context))) for choice in listing.choices]
+
+
+def looks_like_search(text: str) -> bool:
+    """Words rather than a model reference: no ``org/repo`` slash, no ``hf:``/``NAME:TAG`` colon, no link, not
+    empty (Ollama names are told apart before this is asked)."""
+    stripped = text.strip()
+    return bool(stripped) and "/" not in stripped and ":" not in stripped and len(stripped) <= MAX_QUERY

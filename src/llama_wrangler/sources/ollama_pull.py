@@ -19,12 +19,13 @@ from pathlib import Path
 
 import httpx
 
-from llama_wrangler.errors import GGUFError, ModelImportError
+from llama_wrangler.errors import GGUFError, ModelImportError, SourceError
 from llama_wrangler.library.origins import ModelSource, OllamaOrigin
 from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths, confined
 from llama_wrangler.progress import CancelToken, ProgressCallback, ignore_progress
+from llama_wrangler.sources.machine import MachineResources
 from llama_wrangler.sources.ollama_input import OllamaRequest
 from llama_wrangler.sources.ollama_registry import (
     TEXT_LAYERS,
@@ -82,6 +83,33 @@ def fetch_item(options: OllamaOptions, request: OllamaRequest, layer: Layer, tar
                 "source": SOURCE, "request": request.display}
     return FetchItem(remote_file(options, request, layer), target, OllamaWording(request, "model layer"),
                      describe=describe)
+
+
+@dataclass(frozen=True)
+class OllamaListing:
+    """What an Ollama name holds, looked up before any download: the manifest (model layer, projector...)
+    and the machine its size is judged against."""
+
+    request: OllamaRequest
+    manifest: Manifest
+    machine: MachineResources
+
+    @property
+    def size(self) -> int:
+        """Bytes a pull downloads: the model layer and, for a vision model, its projector."""
+        projector = self.manifest.layer("projector")
+        return self.manifest.model.size + (projector.size if projector is not None else 0)
+
+
+def inspect_ollama(request: OllamaRequest, options: OllamaOptions, machine: MachineResources) -> OllamaListing:
+    """Fetch ``request``'s manifest (the same inspect step Hugging Face repos get): a missing model or tag
+    fails here, in the dialog, and not later in the Downloads list."""
+    with open_client() as client:
+        manifest = fetch_manifest(client, options.registry, request)
+    listing = OllamaListing(request, manifest, machine)
+    if listing.size <= 0:  # reading .size raises for a manifest without a GGUF layer: it says so now
+        raise SourceError(f"{request.display} has an empty model layer; it cannot be pulled.")
+    return listing
 
 
 def pull(request: OllamaRequest, *, paths: AppPaths, library: Library, options: OllamaOptions,
