@@ -25,7 +25,7 @@ QUANT_CHOICES = ("F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_
 # Flags the supervisor sets itself; letting extra args repeat them would make the state lie.
 RESERVED_SERVER_FLAGS = frozenset({
     "-m", "--model", "--host", "--port", "--alias", "-a", "--api-key", "-c", "--ctx-size",
-    "-ngl", "--gpu-layers", "--n-gpu-layers", "-t", "--threads", "-np", "--parallel",
+    "-ngl", "--gpu-layers", "--n-gpu-layers", "-t", "--threads", "-np", "--parallel", "-mm", "--mmproj",
 })
 
 

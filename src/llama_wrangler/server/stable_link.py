@@ -28,7 +28,8 @@ from llama_wrangler.settings import PortConflict, ServerSettings
 log = logging.getLogger(__name__)
 
 # Turns a library id into (model file, id) on the GUI thread; raises WranglerError when it cannot.
-Resolver = Callable[[str], tuple[Path, str]]
+# A model id -> (model file, id[, vision projector])
+Resolver = Callable[[str], tuple[Path, str] | tuple[Path, str, Path | None]]
 
 
 def backend_settings(settings: ServerSettings) -> ServerSettings:
@@ -136,11 +137,11 @@ class StableLink(QObject):
         if self._resolve is None or model_id == self._supervisor.wanted_model_id:
             return
         try:
-            path, resolved_id = self._resolve(model_id)
+            path, resolved_id, *projector = self._resolve(model_id)
         except WranglerError as exc:
             # Wake the requests waiting for it with the reason; the rest go on with what is served.
             self.endpoint.gate.refuse(model_id, str(exc))
             self._sync()
             return
         log.info("a request named %s: swapping to it", resolved_id)
-        self._supervisor.start(path, resolved_id)
+        self._supervisor.start(path, resolved_id, projector[0] if projector else None)

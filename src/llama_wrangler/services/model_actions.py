@@ -101,7 +101,7 @@ class ModelActions(QObject):
     def serve_target(self, target: ServeTarget) -> None:
         log.info("serve %s", target.model_id)
         self._before_serve()
-        self.supervisor.start(target.path, target.model_id)
+        self.supervisor.start(target.path, target.model_id, target.mmproj)
 
     def stop(self) -> None:
         self.supervisor.stop()

@@ -8,8 +8,8 @@ registered with source ``ollama``. The registry answers a blob GET with a redire
 downloader follows it with the ``Range`` header, and the blob has no auth origin, so no credentials go
 anywhere.
 
-Projector layers (vision models) are not downloaded: the library has no notion of a model's projector yet,
-so only their digest is recorded.
+A vision model's projector layer comes with it (``<tag>-mmproj.gguf`` beside the model) and is paired
+with it in the library (served with ``--mmproj``).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from llama_wrangler.sources.transfer import (
     RemoteFile,
     RetryPolicy,
     fetch_files,
+    forget_done,
     open_client,
 )
 
@@ -66,11 +67,17 @@ def target_path(models_dir: Path, request: OllamaRequest) -> Path:
     return confined(models_dir, f"ollama/{request.namespace}/{request.model}/{request.tag}.gguf")
 
 
+def projector_path(models_dir: Path, request: OllamaRequest) -> Path:
+    """Where a tag's vision projector lands: beside its model, named after it."""
+    return confined(models_dir, f"ollama/{request.namespace}/{request.model}/{request.tag}-mmproj.gguf")
+
+
 def remote_file(options: OllamaOptions, request: OllamaRequest, layer: Layer) -> RemoteFile:
-    """The model layer as the transfer layer sees it. Its key hangs on the digest (and on the name, as it
+    """A layer as the transfer layer sees it. Its key hangs on the digest (and on the name, as it
     always has, so partials from earlier versions still resume)."""
+    suffix = "" if layer.kind == "model" else f" {layer.kind}"
     return RemoteFile(url=blob_url(options.registry, request, layer.digest), size=layer.size,
-                      name=f"{request.model}:{request.tag}", sha256=layer.sha256,
+                      name=f"{request.model}:{request.tag}{suffix}", sha256=layer.sha256,
                       key=f"{request.namespace}/{request.model}\n{request.model}:{request.tag}\n{layer.sha256}")
 
 
@@ -81,7 +88,7 @@ def fetch_item(options: OllamaOptions, request: OllamaRequest, layer: Layer, tar
     describe = {"repo_id": f"{request.namespace}/{request.model}", "revision": request.tag,
                 "commit": layer.digest, "file": f"{request.model}:{request.tag}", "etag": None,
                 "source": SOURCE, "request": request.display}
-    return FetchItem(remote_file(options, request, layer), target, OllamaWording(request, "model layer"),
+    return FetchItem(remote_file(options, request, layer), target, OllamaWording(request, f"{layer.kind} layer"),
                      describe=describe)
 
 
@@ -121,14 +128,21 @@ def pull(request: OllamaRequest, *, paths: AppPaths, library: Library, options: 
         layer = manifest.model
         origin = _origin(client, options, manifest, layer)
         target = target_path(library.models_dir, request)
-        if _already_have(library, target, layer):
-            return _register(library, target, request, origin, layer)
+        projector = manifest.layer("projector")
+        mmproj = projector_path(library.models_dir, request) if projector is not None else None
+        items = [fetch_item(options, request, layer, target)]
+        if projector is not None and mmproj is not None:
+            items.append(fetch_item(options, request, projector, mmproj))
+        if _already_have(library, target, layer) and all(i.target.is_file() for i in items):
+            return _register(library, target, request, origin, layer, mmproj)
         downloader = FileDownloader(DownloadsFolder(paths), client=client,
                                     retry=RetryPolicy(options.retries, options.backoff_base_s),
                                     ranged=RangedParts(options.connections, options.stall_s))
-        fetch_files(downloader, [fetch_item(options, request, layer, target)], label=request.display,
-                    progress=progress, cancel=cancel)
-    return _register(library, target, request, origin, layer)
+        place = downloader.place
+        fetch_files(downloader, items, label=request.display, progress=progress, cancel=cancel)
+    record = _register(library, target, request, origin, layer, mmproj)
+    forget_done(place, items)
+    return record
 
 
 def _origin(client: httpx.Client, options: OllamaOptions, manifest: Manifest, layer: Layer) -> OllamaOrigin:
@@ -138,7 +152,7 @@ def _origin(client: httpx.Client, options: OllamaOptions, manifest: Manifest, la
         text_layer = manifest.layer(kind)
         if text_layer is not None:
             texts[kind] = fetch_text_layer(client, options.registry, request, text_layer)
-    projector = manifest.layer("projector")  # only its digest: not downloaded (see the module docstring)
+    projector = manifest.layer("projector")
     return OllamaOrigin(registry=options.registry, namespace=request.namespace, model=request.model,
                         tag=request.tag, digest=layer.digest, **texts,
                         projector_digest=None if projector is None else projector.digest)
@@ -153,10 +167,10 @@ def _already_have(library: Library, target: Path, layer: Layer) -> bool:
 
 
 def _register(library: Library, target: Path, request: OllamaRequest, origin: OllamaOrigin,
-              layer: Layer) -> ModelRecord:
+              layer: Layer, mmproj: Path | None) -> ModelRecord:
     try:
         return library.register([target], source=ModelSource.OLLAMA, owned=True, origin=origin,
-                                name=f"{request.model}-{request.tag}", sha256=layer.sha256)
+                                name=f"{request.model}-{request.tag}", sha256=layer.sha256, mmproj=mmproj)
     except GGUFError as exc:
         # The digest matched, so the registry really serves this; it is just not a model we can use.
         target.unlink(missing_ok=True)

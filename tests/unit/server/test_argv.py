@@ -56,3 +56,12 @@ def test_extra_args_cannot_override_reserved_flags() -> None:
 def test_port_out_of_range_is_refused() -> None:
     with pytest.raises(ValueError, match="port"):
         build_server_argv(SERVER, ServerSettings(), MODEL, "m", 70000)
+
+
+def test_a_vision_model_gets_its_projector_and_users_cannot_set_another() -> None:
+    projector = Path("/models/mmproj tiny-F16.gguf")
+    argv = build_server_argv(SERVER, ServerSettings(), MODEL, "tiny", 8123, mmproj=projector)
+    assert flag_value(argv, "--mmproj") == str(projector)
+    assert "--mmproj" not in build_server_argv(SERVER, ServerSettings(), MODEL, "tiny", 8123)
+    with pytest.raises(ValueError, match="--mmproj is set by Llama Wrangler"):
+        ServerSettings(extra_args="--mmproj /elsewhere.gguf")
