@@ -47,6 +47,7 @@ def test_an_image_reaches_a_vision_model_served_with_its_projector(
     projector = write_tiny_projector(folder / "mmproj-tiny-vision-F16.gguf")
     library.rescan()
     [record] = library.models()  # one model: the projector is paired with it, not listed
+    assert record.path == model
     assert record.mmproj == projector
     target = resolve_target(library, record.id)
     assert target.mmproj == projector
