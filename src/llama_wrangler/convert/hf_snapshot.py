@@ -32,7 +32,8 @@ from llama_wrangler.sources.transfer import (
 
 def convert_repo(request: HfRequest, *, access: HubAccess, options: ConvertOptions, paths: AppPaths,
                  library: Library, retries: int = 5, backoff_base_s: float = 0.5,
-                 ranged: RangedParts | None = None, progress: ProgressCallback = ignore_progress, cancel: CancelToken | None = None,
+                 ranged: RangedParts | None = None, progress: ProgressCallback = ignore_progress,
+                 cancel: CancelToken | None = None,
                  machine: MachineResources | None = None) -> ModelRecord:
     """Download config, tokenizer and weights of ``request``'s repo into a scratch folder, convert and
     quantize them, register the result with the repo, revision and files in its origin."""
