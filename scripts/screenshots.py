@@ -183,6 +183,32 @@ def main() -> int:
         shoot(add, "dialog-add-model")
         add.close()
 
+        # Search: plain words list the hub's GGUF repos; picking one shows its quants with fit badges.
+        publish_gguf_repo(hub, home / "hub-src-2", "TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF")
+        hub.set_stats("TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF", downloads=152_340, likes=412)
+        hub.set_stats(GGUF_REPO, downloads=1_204, likes=17)
+        for theme in (Theme.LIGHT, Theme.DARK):
+            wrangler.theme.apply(theme)
+            add = wrangler.flows.open_add_model()
+            add.input.setText("tiny")  # type: ignore[attr-defined]
+            add.inspect()  # type: ignore[attr-defined]
+            wait_for(lambda: add.results.tree.topLevelItemCount() > 0)  # type: ignore[attr-defined]
+            add.results.choose("TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF")  # type: ignore[attr-defined]
+            wait_for(lambda: add.choices.isVisible())  # type: ignore[attr-defined]
+            shoot(add, f"dialog-add-model-search-{theme.value}")
+            add.close()
+
+            # Settings, Downloads tab: where the Hub address, token and stores come from.
+            wrangler.flows.open_settings()
+            dialog = window.findChild(QWidget, "settingsDialog")
+            if dialog is not None:
+                dialog.tabs.setCurrentIndex(2)  # type: ignore[attr-defined]
+                note = dialog.findChild(QWidget, "settingsInForce")
+                if note is not None:
+                    dialog.tabs.currentWidget().ensureWidgetVisible(note, 50, 50)  # type: ignore[attr-defined]
+                shoot(dialog, f"dialog-settings-downloads-{theme.value}")
+                dialog.close()
+
     remove = RemoveDialog(wrangler.library.models()[0], window)
     remove.show()
     shoot(remove, "dialog-remove")

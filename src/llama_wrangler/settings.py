@@ -137,8 +137,8 @@ class DownloadSettings(_Section):
     max_parallel_downloads: int = Field(2, ge=1, le=8, description="Downloads running at once.")
     max_parallel_conversions: int = Field(1, ge=1, le=4, description="Conversions running at once.")
     retries: int = Field(5, ge=0, le=50, description="Retries for a transient network error.")
-    connections: int = Field(8, ge=1, le=16, description="Connections per file: a big file comes in parts "
-                             "fetched in parallel (1 = one stream). Hubs and CDNs cap each connection.")
+    connections: int = Field(8, ge=1, le=16, description="A big file comes in parts fetched over this many "
+                             "connections at once (1 = one stream): hubs and CDNs cap each connection.")
     stall_s: float = Field(20.0, ge=2, le=600, description="Seconds without a byte before a part of a "
                            "download is retried on a fresh connection.")
 

@@ -24,6 +24,7 @@ from llama_wrangler.settings import DownloadSettings, Settings, TokenSource
 HF_DEFAULT_ENDPOINT = "https://huggingface.co"
 FROM_SETTINGS = "your settings"
 FROM_DEFAULT = "the default"
+ANONYMOUS = "anonymous"
 _TRUE = frozenset({"1", "on", "yes", "true"})  # huggingface_hub's reading of a boolean variable
 
 
@@ -38,7 +39,9 @@ class Effective:
     shown: str = ""
 
     def describe(self) -> str:
-        return f"{self.label}: {self.shown or self.value or '(none)'} — from {self.origin}"
+        where = "default" if self.origin == FROM_DEFAULT else (
+            self.origin if self.origin == ANONYMOUS else f"from {self.origin}")
+        return f"{self.label}: {self.shown or self.value or 'none'} ({where})"
 
 
 def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -80,7 +83,7 @@ def hf_token(downloads: DownloadSettings, environ: Mapping[str, str] | None = No
         login = get_token()
         if login:
             return _token(label, login, "huggingface_hub's login")
-    return Effective(label, "", "nowhere (anonymous)", shown="none")
+    return Effective(label, "", ANONYMOUS, shown="none")
 
 
 def _token(label: str, value: str, origin: str) -> Effective:

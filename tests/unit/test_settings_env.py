@@ -73,8 +73,9 @@ def test_effective_values_name_every_origin(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setattr("llama_wrangler.settings_env.get_token", lambda: None)
     lines = [value.describe() for value in effective_values(
         Settings(), {"HOME": str(tmp_path), "HF_ENDPOINT": "http://mirror.test", "HF_HUB_OFFLINE": "1"})]
-    assert lines[0] == "Hugging Face address: http://mirror.test — from HF_ENDPOINT"
-    assert "Hub access: offline — from HF_HUB_OFFLINE" in lines
+    assert lines[0] == "Hugging Face address: http://mirror.test (from HF_ENDPOINT)"
+    assert "Hub access: offline (from HF_HUB_OFFLINE)" in lines
+    assert "Hugging Face token: none (anonymous)" in lines
 
 
 def test_network_failures_read_as_what_happened_without_errno_text() -> None:

@@ -65,7 +65,7 @@ class AddModelDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("addModelDialog")
         self.setWindowTitle("Add model")
-        self.resize(680, 520)
+        self.resize(700, 600)
         self._inspect = inspect
         self._search = search
         self._inspect_ollama = inspect_ollama

@@ -99,5 +99,5 @@ def test_the_downloads_tab_says_where_hub_values_come_from(qtbot: QtBot, tmp_pat
     dialog, _store = _dialog(qtbot, tmp_path)
     note = dialog.findChild(QLabel, "settingsInForce")
     assert note is not None
-    assert "Hugging Face address: http://mirror.test — from HF_ENDPOINT" in note.text()
-    assert f"Ollama models: {tmp_path / 'ollama'} — from OLLAMA_MODELS" in note.text()
+    assert "Hugging Face address: http://mirror.test (from HF_ENDPOINT)" in note.text()
+    assert f"Ollama models: {tmp_path / 'ollama'} (from OLLAMA_MODELS)" in note.text()
