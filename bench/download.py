@@ -84,10 +84,12 @@ def ours(hub: HubProcess, connections: int) -> Client:
     return run
 
 
-def command(argv: Callable[[Path], list[str]]) -> Client:
+def command(*argvs: Callable[[Path], list[str]]) -> Client:
+    """Commands run one after another (curl, then a hash of what it wrote), timed together."""
     def run(work: Path) -> float:
         start = time.perf_counter()
-        subprocess.run(argv(work), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for argv in argvs:
+            subprocess.run(argv(work), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return time.perf_counter() - start
     return run
 
@@ -179,6 +181,9 @@ def compare(hub: HubProcess, url: str, sha: str, base: Path, trials: int, *, cap
     one-stream clients run once: their time is the cap's arithmetic."""
     clients: list[tuple[str, Client, bool]] = [
         ("curl (one stream)", command(lambda w: ["curl", "-sSfL", "-o", str(w / "out"), url]), False),
+        ("curl, then openssl dgst -sha256", command(lambda w: ["curl", "-sSfL", "-o", str(w / "out"), url],
+                                                    lambda w: ["openssl", "dgst", "-sha256", str(w / "out")]),
+         False),
         ("aria2c -x16 -s16 (+sha256 check)", command(lambda w: [
             "aria2c", "-q", "-x16", "-s16", "--file-allocation=none", f"--checksum=sha-256={sha}",
             "-d", str(w), "-o", "out", url]), True),
@@ -190,7 +195,7 @@ def compare(hub: HubProcess, url: str, sha: str, base: Path, trials: int, *, cap
     times: dict[str, list[float]] = {label: [] for label, _c, _p in clients}
     for trial in range(trials):
         for label, client, parallel in clients:
-            if capped and not parallel and trial > 0:
+            if capped and (label.startswith("curl,") or (not parallel and trial > 0)):
                 continue
             times[label].append(timed(client, base))
     return times
@@ -207,9 +212,9 @@ def main() -> int:
         serve(Path(args.serve[0]), args.serve[1], int(args.serve[2]))
         return 0
     size = args.size_mib << 20
-    missing = [tool for tool in ("curl", "aria2c") if shutil.which(tool) is None]
+    missing = [tool for tool in ("curl", "aria2c", "openssl") if shutil.which(tool) is None]
     if missing:
-        print(f"Missing {', '.join(missing)} (apt-get install curl aria2); skipping the comparison.")
+        print(f"Missing {', '.join(missing)} (apt-get install curl aria2 openssl); skipping the comparison.")
         return 0
     print(f"before: {machine_load()}")
     rows: list[tuple[str, str, list[float]]] = []
@@ -232,15 +237,22 @@ def main() -> int:
     print(f"1 file of {mib:.0f} MiB over loopback, {args.trials} interleaved trials (files in "
           f"{tempfile.gettempdir()}); medians, ratio against curl in the same setting")
     print()
-    print("| setting                    | client                                   | MiB/s | x curl | times (s)")
-    print("|----------------------------|------------------------------------------|-------|--------|----------")
-    curl_speed: dict[str, float] = {}
+    print("| setting                    | client                                   | MiB/s | x curl | x curl+sha256 "
+          "| times (s)")
+    print("|----------------------------|------------------------------------------|-------|--------|---------------"
+          "|----------")
+    base: dict[tuple[str, str], float] = {}
     for setting, label, found in rows:
+        if found and label.startswith("curl"):
+            base[(setting, label)] = mib / statistics.median(found)
+    for setting, label, found in rows:
+        if not found:
+            continue
         speed = mib / statistics.median(found)
-        if label.startswith("curl"):
-            curl_speed[setting] = speed
-        ratio = speed / curl_speed[setting]
-        print(f"| {setting:<26} | {label:<40} | {speed:5.0f} | {ratio:6.2f} | "
+        ratio = speed / base[(setting, "curl (one stream)")]
+        hashed = base.get((setting, "curl, then openssl dgst -sha256"))
+        versus_hashed = f"{speed / hashed:13.2f}" if hashed else " " * 13
+        print(f"| {setting:<26} | {label:<40} | {speed:5.0f} | {ratio:6.2f} | {versus_hashed} | "
               f"{', '.join(f'{t:.2f}' for t in found)}")
     print()
     print("| resume of a ranged download  | bytes         |")
