@@ -67,6 +67,12 @@ class PieceMap:
         return self.frontier == self.size
 
     # -- work -----------------------------------------------------------------------------------------
+    @property
+    def pieces_left(self) -> bool:
+        """Whether some piece has not been handed to a connection yet."""
+        with self._lock:
+            return self._next < len(self.done)
+
     def take(self) -> int | None:
         """The next piece that still needs bytes, in file order (None: every piece is handed out)."""
         with self._lock:

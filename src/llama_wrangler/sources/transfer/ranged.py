@@ -2,7 +2,9 @@
 users run ``-x16`` (Qt-free).
 
 The partial is pre-allocated to the file's size and cut into pieces (:class:`~.pieces.PieceMap`) that the
-connections take in file order, each with ``Range: bytes=<start>-<end>``. Each piece's progress is saved
+connections take in file order, each with ``Range: bytes=<start>-<end>``; connections start at
+:data:`START_CONNECTIONS` and double (up to ``parts``) while each stays slower than
+:data:`RAMP_BELOW_BYTES_PER_S`, which is when a host caps them. Each piece's progress is saved
 beside the partial (``<id>.ranges``), so a restart resumes every piece where it stopped. A piece whose
 connection stalls (no byte for ``stall_s``) or drops is retried alone, from the byte it reached; the others
 go on. A server that answers a range with the whole file (200) does not do ranges:
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,12 @@ MAX_PARTS = 16
 DEFAULT_STALL_S = 20.0
 PIECE_BYTES = 16 << 20  # small enough that the hashed prefix trails the newest byte by little
 MIN_PIECE_BYTES = 1 << 20  # below this a request's round trip costs more than a connection gains
+# Connections start few and double while each one stays slow: a capped CDN gets them all within a couple
+# of seconds, while a fast link (a LAN mirror, loopback) keeps the CPU for moving and hashing bytes
+# instead of juggling threads (bench/download.py measures both).
+START_CONNECTIONS = 2
+RAMP_INTERVAL_S = 0.4
+RAMP_BELOW_BYTES_PER_S = 64 << 20  # a connection slower than this: more of them will help
 
 
 class RangesUnsupportedError(Exception):
@@ -56,6 +65,7 @@ class RangedParts:
     stall_s: float = DEFAULT_STALL_S
     piece_bytes: int | None = None
     bytes_fetched: int = 0  # body bytes received over the network (benchmarks, tests)
+    peak_connections: int = 0  # the most connections one transfer used (tests)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def suits(self, remote: RemoteFile) -> bool:
@@ -142,13 +152,27 @@ class _Run:
 
     def go(self) -> None:
         unhook = self.cancel.on_cancel(self.stop.cancel)
-        try:
-            threads = [threading.Thread(target=self._connection, name=f"range-{n}", daemon=True)
-                       for n in range(min(self.owner.parts, len(self.pieces.done)))]
-            for thread in threads:
+        limit = min(self.owner.parts, len(self.pieces.done))
+        threads: list[threading.Thread] = []
+
+        def launch(count: int) -> None:
+            for _ in range(min(count, limit - len(threads))):
+                thread = threading.Thread(target=self._connection, name=f"range-{len(threads)}", daemon=True)
+                threads.append(thread)
                 thread.start()
-            for thread in threads:
-                thread.join()
+            self.owner.peak_connections = max(self.owner.peak_connections, len(threads))
+
+        try:
+            launch(START_CONNECTIONS)
+            since, fetched = time.monotonic(), self.owner.bytes_fetched
+            while alive := [thread for thread in threads if thread.is_alive()]:
+                alive[0].join(RAMP_INTERVAL_S)
+                now, total = time.monotonic(), self.owner.bytes_fetched
+                if len(threads) < limit and not self.stop.cancelled and self.pieces.pieces_left and now > since:
+                    each = (total - fetched) / (now - since) / max(1, len(alive))
+                    if each < RAMP_BELOW_BYTES_PER_S:
+                        launch(len(threads))  # double: a capped host gets every connection within seconds
+                since, fetched = now, total
         finally:
             unhook()
         if self.failure is not None:
