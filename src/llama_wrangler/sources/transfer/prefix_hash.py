@@ -68,6 +68,9 @@ class PrefixHasher:
 
     def _run(self) -> None:
         try:
+            # One reused buffer: a fresh 8 MiB bytes object per read would fault in new pages every time.
+            buffer = bytearray(HASH_BLOCK)
+            view = memoryview(buffer)
             with self._path.open("rb") as handle:
                 fd = handle.fileno()
                 while True:
@@ -78,10 +81,11 @@ class PrefixHasher:
                             return
                         frontier = self._frontier
                     while self._hashed < frontier and not self._abandoned:
-                        block = os.pread(fd, min(HASH_BLOCK, frontier - self._hashed), self._hashed)
-                        if not block:
+                        wanted = min(HASH_BLOCK, frontier - self._hashed)
+                        count = os.preadv(fd, [view[:wanted]], self._hashed)
+                        if count <= 0:
                             raise OSError(f"{self._path} ended at byte {self._hashed}")
-                        self._state.update(block)
-                        self._hashed += len(block)
+                        self._state.update(view[:count])
+                        self._hashed += count
         except Exception as exc:  # reported by finish(); the download then fails with it
             self._error = exc

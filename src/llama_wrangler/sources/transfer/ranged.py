@@ -3,7 +3,7 @@ users run ``-x16`` (Qt-free).
 
 The partial is pre-allocated to the file's size and cut into pieces (:class:`~.pieces.PieceMap`) that the
 connections take in file order, each with ``Range: bytes=<start>-<end>``; connections start at
-:data:`START_CONNECTIONS` and double (up to ``parts``) while each stays slower than
+:data:`START_CONNECTIONS` and all ``parts`` open once each is measured slower than
 :data:`RAMP_BELOW_BYTES_PER_S`, which is when a host caps them. Each piece's progress is saved
 beside the partial (``<id>.ranges``), so a restart resumes every piece where it stopped. A piece whose
 connection stalls (no byte for ``stall_s``) or drops is retried alone, from the byte it reached; the others
@@ -43,11 +43,11 @@ MAX_PARTS = 16
 DEFAULT_STALL_S = 20.0
 PIECE_BYTES = 16 << 20  # small enough that the hashed prefix trails the newest byte by little
 MIN_PIECE_BYTES = 1 << 20  # below this a request's round trip costs more than a connection gains
-# Connections start few and double while each one stays slow: a capped CDN gets them all within a couple
-# of seconds, while a fast link (a LAN mirror, loopback) keeps the CPU for moving and hashing bytes
+# Connections start few; when each is slow (a capped CDN) all the others open at once, after the first
+# full measuring window. A fast link (a LAN mirror, loopback) keeps the CPU for moving and hashing bytes
 # instead of juggling threads (bench/download.py measures both).
 START_CONNECTIONS = 2
-RAMP_INTERVAL_S = 0.4
+RAMP_INTERVAL_S = 0.3
 RAMP_BELOW_BYTES_PER_S = 64 << 20  # a connection slower than this: more of them will help
 
 
@@ -164,14 +164,16 @@ class _Run:
 
         try:
             launch(START_CONNECTIONS)
-            since, fetched = time.monotonic(), self.owner.bytes_fetched
+            since: float | None = None  # the first window (connecting, redirects) is not measured
+            fetched = 0
             while alive := [thread for thread in threads if thread.is_alive()]:
                 alive[0].join(RAMP_INTERVAL_S)
                 now, total = time.monotonic(), self.owner.bytes_fetched
-                if len(threads) < limit and not self.stop.cancelled and self.pieces.pieces_left and now > since:
+                if (since is not None and now > since and len(threads) < limit and not self.stop.cancelled
+                        and self.pieces.pieces_left):
                     each = (total - fetched) / (now - since) / max(1, len(alive))
                     if each < RAMP_BELOW_BYTES_PER_S:
-                        launch(len(threads))  # double: a capped host gets every connection within seconds
+                        launch(limit)  # a capped host: every connection the settings allow, now
                 since, fetched = now, total
         finally:
             unhook()
