@@ -41,13 +41,13 @@ from llama_wrangler.sources.transfer.stream import ExpiredLinkError, open_follow
 DEFAULT_PARTS = 8
 MAX_PARTS = 16
 DEFAULT_STALL_S = 20.0
-PIECE_BYTES = 16 << 20  # small enough that the hashed prefix trails the newest byte by little
+PIECE_BYTES = 8 << 20  # small: the hashed prefix trails the newest byte by little, and the last pieces end together
 MIN_PIECE_BYTES = 1 << 20  # below this a request's round trip costs more than a connection gains
 # Connections start few; when each is slow (a capped CDN) all the others open at once, after the first
 # full measuring window. A fast link (a LAN mirror, loopback) keeps the CPU for moving and hashing bytes
 # instead of juggling threads (bench/download.py measures both).
 START_CONNECTIONS = 2
-RAMP_INTERVAL_S = 0.3
+RAMP_INTERVAL_S = 0.15
 RAMP_BELOW_BYTES_PER_S = 64 << 20  # a connection slower than this: more of them will help
 
 
