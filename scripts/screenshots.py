@@ -192,9 +192,9 @@ def main() -> int:
             add = wrangler.flows.open_add_model()
             add.input.setText("tiny")  # type: ignore[attr-defined]
             add.inspect()  # type: ignore[attr-defined]
-            wait_for(lambda: add.results.tree.topLevelItemCount() > 0)  # type: ignore[attr-defined]
+            wait_for(lambda dialog=add: dialog.results.tree.topLevelItemCount() > 0)  # type: ignore[attr-defined, misc]
             add.results.choose("TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF")  # type: ignore[attr-defined]
-            wait_for(lambda: add.choices.isVisible())  # type: ignore[attr-defined]
+            wait_for(lambda dialog=add: dialog.choices.isVisible())  # type: ignore[attr-defined, misc]
             shoot(add, f"dialog-add-model-search-{theme.value}")
             add.close()
 
