@@ -1,12 +1,15 @@
-"""Download benchmark: one 1 GiB file from the loopback hub, fetched by our downloader and by curl in the
-same run, plus the bytes re-fetched when an interrupted download is resumed.
+"""Download benchmark: one 1 GiB file from the loopback hub, fetched in the same run by curl (one stream),
+``aria2c -x16 -s16``, huggingface_hub's own ``hf_hub_download`` and ours (one stream, and parallel ranged
+parts), first unthrottled and then through the hub capping each connection (like a CDN); plus the bytes
+fetched again when a ranged download is resumed after an interruption.
 
-    .venv/bin/python bench/download.py [--size-mib 1024] [--trials 5]
+    .venv/bin/python bench/download.py [--size-mib 1024] [--trials 3] [--cap-mib 40]
     TMPDIR=/dev/shm .venv/bin/python bench/download.py   # keep a busy disk out of the comparison
 
-Prints a table with both throughputs and their ratio (aim >= 0.9), and the resume overhead (aim < 1 % of
-what was already on disk). Our downloader's time includes what curl does not do: sha256 of every byte and
-the check against the hub's LFS checksum before the file takes its final name.
+Prints one table (medians; ratios against curl measured in the same run) and the machine's load before
+and after. Our rows include what curl does not do: sha256 of every byte, checked against the hub's LFS
+checksum before the file takes its final name (aria2c is given the checksum too). With the cap, the
+one-stream clients run once (their time is the cap's arithmetic), the parallel ones ``--trials`` times.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.support.fake_hub: the same loopback hub the tests use
 os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 from tests.support.fake_hub import FakeHub  # noqa: E402
 
@@ -37,11 +41,11 @@ from llama_wrangler.sources.hf_errors import HubWording  # noqa: E402
 from llama_wrangler.sources.hf_files import HubFile, resolve_hub_file  # noqa: E402
 from llama_wrangler.sources.hf_hub import HubAccess  # noqa: E402
 from llama_wrangler.sources.partials import list_partials  # noqa: E402
-from llama_wrangler.sources.transfer import ByteMeter, DownloadsFolder, FileDownloader  # noqa: E402
-from llama_wrangler.sources.transfer import verify as transfer_verify  # noqa: E402
+from llama_wrangler.sources.transfer import ByteMeter, DownloadsFolder, FileDownloader, RangedParts  # noqa: E402
 
 REPO = "bench/big-GGUF"
 FILE = "big-Q4_K_M.gguf"
+Client = Callable[[Path], float]
 
 
 def make_file(path: Path, size: int) -> str:
@@ -60,63 +64,57 @@ def make_file(path: Path, size: int) -> str:
     return digest.hexdigest()
 
 
-def _downloader(paths: AppPaths, access: HubAccess) -> FileDownloader:
-    return FileDownloader(DownloadsFolder(paths), token=access.token)
-
-
 def _wording(hub_file: HubFile) -> HubWording:
     return HubWording(hub_file.repo_id, file=hub_file.path, revision=hub_file.revision)
 
 
-def ours(hub: FakeHub, home: Path, *, hashing: bool = True) -> float:
-    """Our downloader end to end. ``hashing=False`` (a benchmark-only switch, patched in here) drops the
-    sha256 work to show what the transfer path alone costs."""
-    paths = AppPaths.under(home).ensure()
-    access = HubAccess(hub.endpoint)
-    hub_file = resolve_hub_file(access, REPO, FILE, revision="main")
-    target = paths.models_dir / FILE
-    downloader = _downloader(paths, access)
-    remote = hub_file.remote
-    if not hashing:
-        remote = replace(remote, sha256=None, git_blob=None)
-        original = transfer_verify.BackgroundHash.update
-        transfer_verify.BackgroundHash.update = lambda self, chunk: None  # type: ignore[method-assign]
-    start = time.perf_counter()
+def ours(hub: HubProcess, connections: int) -> Client:
+    """Our downloader end to end (resolve, transfer, sha256 check, rename), ``connections`` per file."""
+    def run(work: Path) -> float:
+        paths = AppPaths.under(work / "home").ensure()
+        access = HubAccess(hub.endpoint)
+        start = time.perf_counter()
+        hub_file = resolve_hub_file(access, REPO, FILE, revision="main")
+        downloader = FileDownloader(DownloadsFolder(paths),
+                                    ranged=RangedParts(connections) if connections > 1 else None)
+        downloader.fetch(hub_file.remote, paths.models_dir / FILE, wording=_wording(hub_file))
+        elapsed = time.perf_counter() - start
+        downloader.close()
+        return elapsed
+    return run
+
+
+def command(*argvs: Callable[[Path], list[str]]) -> Client:
+    """Commands run one after another (curl, then a hash of what it wrote), timed together."""
+    def run(work: Path) -> float:
+        start = time.perf_counter()
+        for argv in argvs:
+            subprocess.run(argv(work), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return time.perf_counter() - start
+    return run
+
+
+def hf_hub(hub: HubProcess) -> Client:
+    def run(work: Path) -> float:
+        from huggingface_hub import hf_hub_download
+        start = time.perf_counter()
+        hf_hub_download(REPO, FILE, endpoint=hub.endpoint, cache_dir=work / "hf-cache", token=False)
+        return time.perf_counter() - start
+    return run
+
+
+def timed(client: Client, base: Path) -> float:
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=base))
     try:
-        downloader.fetch(remote, target, wording=_wording(hub_file))
+        return client(work)
     finally:
-        if not hashing:
-            transfer_verify.BackgroundHash.update = original  # type: ignore[method-assign]
-    elapsed = time.perf_counter() - start
-    downloader.close()
-    target.unlink()
-    return elapsed
+        shutil.rmtree(work, ignore_errors=True)
 
 
-def hash_command() -> list[str] | None:
-    """A fast sha256 tool for the "curl, then hash" row (OpenSSL uses the CPU's SHA instructions)."""
-    if shutil.which("openssl"):
-        return ["openssl", "dgst", "-sha256"]
-    if shutil.which("sha256sum"):
-        return ["sha256sum"]
-    return None
-
-
-def curl(url: str, out: Path, *, verify: list[str] | None = None) -> float:
-    """curl to a file; with ``verify`` also hash it afterwards (the work our downloader does)."""
-    start = time.perf_counter()
-    subprocess.run(["curl", "-sS", "-f", "-o", str(out), url], check=True)
-    if verify:
-        subprocess.run([*verify, str(out)], check=True, stdout=subprocess.DEVNULL)
-    elapsed = time.perf_counter() - start
-    out.unlink()
-    return elapsed
-
-
-def resume(hub: FakeHub, home: Path, size: int) -> tuple[int, int]:
-    """Stop a download part-way (like quitting the app), resume it with a fresh downloader; return
+def resume(hub: HubProcess, base: Path, size: int) -> tuple[int, int]:
+    """Stop a ranged download part-way (like quitting the app), resume it with a fresh downloader; return
     (bytes on disk when stopped, bytes fetched again that were already on disk)."""
-    paths = AppPaths.under(home).ensure()
+    paths = AppPaths.under(base / "home-resume").ensure()
     access = HubAccess(hub.endpoint)
     hub_file = resolve_hub_file(access, REPO, FILE, revision="main")
     target = paths.models_dir / FILE
@@ -126,7 +124,7 @@ def resume(hub: FakeHub, home: Path, size: int) -> tuple[int, int]:
         if report.done >= size // 2:
             cancel.cancel()
 
-    first = _downloader(paths, access)
+    first = FileDownloader(DownloadsFolder(paths), ranged=RangedParts())
     try:
         first.fetch(hub_file.remote, target, wording=_wording(hub_file), cancel=cancel,
                     meter=ByteMeter(stop_half_way, size, 0, FILE), describe=hub_file.describe())
@@ -136,67 +134,134 @@ def resume(hub: FakeHub, home: Path, size: int) -> tuple[int, int]:
     finally:
         first.close()
     [partial] = list_partials(paths)
-    second = _downloader(paths, access)
-    again = resolve_hub_file(access, REPO, FILE, revision="main")
-    second.fetch(again.remote, target, wording=_wording(again))
+    second = FileDownloader(DownloadsFolder(paths), ranged=RangedParts())
+    second.fetch(resolve_hub_file(access, REPO, FILE, revision="main").remote, target, wording=_wording(hub_file))
     second.close()
     refetched = second.bytes_fetched - (size - partial.bytes_on_disk)
-    target.unlink()
+    shutil.rmtree(base / "home-resume", ignore_errors=True)
     return partial.bytes_on_disk, refetched
+
+
+def serve(source: Path, sha: str, cap: int) -> None:
+    """The hub in its own process (``--serve``), so its threads never share our interpreter's lock: every
+    client meets the same server. Prints its endpoint, serves until stdin closes."""
+    with FakeHub() as hub:
+        hub.add_repo(REPO, {FILE: source}, sha256={FILE: sha})
+        hub.state.connection_cap = cap
+        print(hub.endpoint, flush=True)
+        sys.stdin.read()
+
+
+class HubProcess:
+    def __init__(self, source: Path, sha: str, cap: int) -> None:
+        # Its stderr is dropped: clients hanging up on keep-alive connections make socketserver print.
+        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", str(source), sha, str(cap)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        assert self.proc.stdout is not None
+        self.endpoint = self.proc.stdout.readline().strip()
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(30)
+
+
+def machine_load() -> str:
+    """The load average and the busiest other processes (the machine is shared)."""
+    top = subprocess.run(["ps", "-eo", "pcpu,comm", "--sort=-pcpu", "--no-headers"], capture_output=True,
+                         text=True, check=False).stdout.splitlines()[:5]
+    load = os.getloadavg()
+    return (f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; busiest: "
+            + ", ".join(" ".join(line.split()[::-1]) + "%" for line in top))
+
+
+def compare(hub: HubProcess, url: str, sha: str, base: Path, trials: int, *, capped: bool) -> dict[str, list[float]]:
+    """Every client's times, interleaved trial by trial so all see the same machine load. Under a cap the
+    one-stream clients run once: their time is the cap's arithmetic."""
+    clients: list[tuple[str, Client, bool]] = [
+        ("curl (one stream)", command(lambda w: ["curl", "-sSfL", "-o", str(w / "out"), url]), False),
+        ("curl, then openssl dgst -sha256", command(lambda w: ["curl", "-sSfL", "-o", str(w / "out"), url],
+                                                    lambda w: ["openssl", "dgst", "-sha256", str(w / "out")]),
+         False),
+        ("aria2c -x16 -s16 (+sha256 check)", command(lambda w: [
+            "aria2c", "-q", "-x16", "-s16", "--file-allocation=none", f"--checksum=sha-256={sha}",
+            "-d", str(w), "-o", "out", url]), True),
+        ("hf_hub_download", hf_hub(hub), False),
+        ("llama-wrangler, 1 connection (+sha256)", ours(hub, 1), False),
+        ("llama-wrangler, 8 connections (+sha256)", ours(hub, 8), True),
+        ("llama-wrangler, 16 connections (+sha256)", ours(hub, 16), True),
+    ]
+    times: dict[str, list[float]] = {label: [] for label, _c, _p in clients}
+    for trial in range(trials):
+        for label, client, parallel in clients:
+            if capped and (label.startswith("curl,") or (not parallel and trial > 0)):
+                continue
+            times[label].append(timed(client, base))
+    return times
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--cap-mib", type=int, default=40, help="per-connection cap of the throttled runs")
+    parser.add_argument("--serve", nargs=3, metavar=("SOURCE", "SHA256", "CAP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    size = args.size_mib << 20
-    if shutil.which("curl") is None:
-        print("curl is not installed (apt-get install curl); skipping the comparison.")
+    if args.serve:
+        serve(Path(args.serve[0]), args.serve[1], int(args.serve[2]))
         return 0
+    size = args.size_mib << 20
+    missing = [tool for tool in ("curl", "aria2c", "openssl") if shutil.which(tool) is None]
+    if missing:
+        print(f"Missing {', '.join(missing)} (apt-get install curl aria2 openssl); skipping the comparison.")
+        return 0
+    print(f"before: {machine_load()}")
+    rows: list[tuple[str, str, list[float]]] = []
     with tempfile.TemporaryDirectory(prefix="lw-bench-") as tmp:
-        work = Path(tmp)
-        source = work / "source.bin"
+        base = Path(tmp)
+        source = base / "source.bin"
         sha = make_file(source, size)
-        with FakeHub() as hub:
-            hub.add_repo(REPO, {FILE: source}, sha256={FILE: sha})
-            url = resolve_hub_file(HubAccess(hub.endpoint), REPO, FILE, revision="main").remote.url
-            ours_times, curl_times, verified_times, transport_times = [], [], [], []
-            verify = hash_command()
-            for trial in range(args.trials):  # interleaved, so all see the same machine load
-                curl_times.append(curl(url, work / "curl.out"))
-                ours_times.append(ours(hub, work / f"home-{trial}"))
-                transport_times.append(ours(hub, work / f"home-t{trial}", hashing=False))
-                if verify:
-                    verified_times.append(curl(url, work / "curl.out", verify=verify))
-            on_disk, refetched = resume(hub, work / "home-resume", size)
+        for cap in (0, args.cap_mib << 20):
+            hub = HubProcess(source, sha, cap)
+            try:
+                url = resolve_hub_file(HubAccess(hub.endpoint), REPO, FILE, revision="main").remote.url
+                setting = "unthrottled" if not cap else f"{cap >> 20} MiB/s per connection"
+                rows.extend((setting, label, found) for label, found in compare(hub, url, sha, base, args.trials,
+                                                                                  capped=bool(cap)).items())
+                if not cap:
+                    on_disk, refetched = resume(hub, base, size)
+            finally:
+                hub.close()
     mib = size / (1 << 20)
-    rows = []
-    hasher = " ".join(verify or ["sha256"])
-    for label, times in (("curl -o", curl_times), ("llama-wrangler (ranged GET + sha256 chk)", ours_times),
-                         (f"curl -o, then {hasher}", verified_times),
-                         ("llama-wrangler, hashing off (bench only)", transport_times)):
-        if times:
-            rows.append((label, mib / min(times), mib / statistics.median(times), times))
-    print(f"1 file of {mib:.0f} MiB over loopback, {args.trials} interleaved trials each "
-          f"(files in {tempfile.gettempdir()})")
+    print(f"1 file of {mib:.0f} MiB over loopback, {args.trials} interleaved trials (files in "
+          f"{tempfile.gettempdir()}); medians, ratio against curl in the same setting")
     print()
-    print("| client                                   | best MiB/s | median MiB/s | times (s)              |")
-    print("|------------------------------------------|------------|--------------|------------------------|")
-    for label, best, median, times in rows:
-        print(f"| {label:<40} | {best:10.0f} | {median:12.0f} | "
-              f"{', '.join(f'{t:.2f}' for t in times):<22} |")
-    print(f"| ratio ours / curl                        | {rows[1][1] / rows[0][1]:10.2f} | "
-          f"{rows[1][2] / rows[0][2]:12.2f} |                        |")
-    if verified_times:
-        print(f"| ratio ours / (curl, then hash)           | {rows[1][1] / rows[2][1]:10.2f} | "
-              f"{rows[1][2] / rows[2][2]:12.2f} |                        |")
+    print("| setting                    | client                                   | MiB/s | x curl | x curl+sha256 "
+          "| times (s)")
+    print("|----------------------------|------------------------------------------|-------|--------|---------------"
+          "|----------")
+    base: dict[tuple[str, str], float] = {}
+    for setting, label, found in rows:
+        if found and label.startswith("curl"):
+            base[(setting, label)] = mib / statistics.median(found)
+    for setting, label, found in rows:
+        if not found:
+            continue
+        speed = mib / statistics.median(found)
+        ratio = speed / base[(setting, "curl (one stream)")]
+        hashed = base.get((setting, "curl, then openssl dgst -sha256"))
+        versus_hashed = f"{speed / hashed:13.2f}" if hashed else " " * 13
+        print(f"| {setting:<26} | {label:<40} | {speed:5.0f} | {ratio:6.2f} | {versus_hashed} | "
+              f"{', '.join(f'{t:.2f}' for t in found)}")
     print()
-    print("| resume after an interruption | bytes         |")
+    print("| resume of a ranged download  | bytes         |")
     print("|------------------------------|---------------|")
     print(f"| on disk when stopped         | {on_disk:>13,} |")
     print(f"| re-fetched (already on disk) | {refetched:>13,} |")
     print(f"| re-fetched / on disk         | {100 * refetched / max(1, on_disk):12.3f}% |")
+    print()
+    print(f"after: {machine_load()}")
     return 0
 
 

@@ -304,7 +304,7 @@ def main() -> int:
     # The browser pages (Hugging Face, Ollama, Chat) against a loopback hub.
     from scripts.web_screenshots import shoot_web_pages
     from tests.support.fake_hub import FakeHub
-    from tests.support.hf_repos import publish_gguf_repo
+    from tests.support.hf_repos import GGUF_REPO, publish_gguf_repo
 
     with FakeHub() as hub:
         published = publish_gguf_repo(hub, home / "web-hub-src")
@@ -313,6 +313,33 @@ def main() -> int:
                                                          "token_source": TokenSource.SETTINGS})
         wrangler.settings.update(current.model_copy(update={"downloads": downloads}))
         shoot_web_pages(wrangler, hub, published.repo.sha, shoot, wait_for)  # type: ignore[arg-type]
+
+        # Search: plain words list the hub's GGUF repos; picking one shows its quants with fit badges.
+        publish_gguf_repo(hub, home / "hub-src-2", "TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF")
+        hub.set_stats("TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF", downloads=152_340, likes=412)
+        hub.set_stats(GGUF_REPO, downloads=1_204, likes=17)
+        for theme in (Theme.LIGHT, Theme.DARK):
+            use_theme(theme)
+            add = wrangler.flows.open_add_model()
+            add.input.setText("tiny")  # type: ignore[attr-defined]
+            add.inspect()  # type: ignore[attr-defined]
+            wait_for(lambda dialog=add: dialog.results.tree.topLevelItemCount() > 0)  # type: ignore[attr-defined, misc]
+            add.results.choose("TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF")  # type: ignore[attr-defined]
+            wait_for(lambda dialog=add: dialog.choices.isVisible())  # type: ignore[attr-defined, misc]
+            shoot(add, f"dialog-add-model-search-{theme.value}")
+            add.close()
+
+            # Settings, Downloads tab: where the Hub address, token and stores come from.
+            wrangler.flows.open_settings()
+            dialog = window.findChild(QWidget, "settingsDialog")
+            if dialog is not None:
+                dialog.tabs.setCurrentIndex(2)  # type: ignore[attr-defined]
+                note = dialog.findChild(QWidget, "settingsInForce")
+                if note is not None:
+                    dialog.tabs.currentWidget().ensureWidgetVisible(note, 50, 50)  # type: ignore[attr-defined]
+                shoot(dialog, f"dialog-settings-downloads-in-force-{theme.value}")
+                dialog.close()
+
 
     running.cancel()
     wrangler.shutdown()

@@ -181,11 +181,11 @@ class WranglerApp:
         self._usable_runtime()
         self.stable.apply(self.settings.settings.server, opening=True)
 
-    def _resolve_requested_model(self, model_ref: str) -> tuple[Path, str]:
+    def _resolve_requested_model(self, model_ref: str) -> tuple[Path, str, Path | None]:
         """A model an API request named (on the GUI thread, from the stable endpoint's swap signal)."""
         target = self.actions.resolve(model_ref)
         self._usable_runtime()
-        return target.path, target.model_id
+        return target.path, target.model_id, target.mmproj
 
     # -- wiring ----------------------------------------------------------------------------------------
     def _wire(self) -> None:

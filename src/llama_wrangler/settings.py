@@ -32,7 +32,7 @@ _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 # Flags the supervisor sets itself; letting extra args repeat them would make the state lie.
 RESERVED_SERVER_FLAGS = frozenset({
     "-m", "--model", "--host", "--port", "--alias", "-a", "--api-key", "-c", "--ctx-size",
-    "-ngl", "--gpu-layers", "--n-gpu-layers", "-t", "--threads", "-np", "--parallel",
+    "-ngl", "--gpu-layers", "--n-gpu-layers", "-t", "--threads", "-np", "--parallel", "-mm", "--mmproj",
 })
 
 
@@ -194,7 +194,8 @@ class LibrarySettings(_Section):
 class DownloadSettings(_Section):
     default_quant: str = Field("Q4_K_M", description="Quant picked for conversions and as the default choice.",
                                json_schema_extra={"choices": list(QUANT_CHOICES)})
-    hf_endpoint: str = Field("https://huggingface.co", description="Hugging Face Hub address.")
+    hf_endpoint: str = Field("", description="Hugging Face Hub address, for a mirror. Empty: HF_ENDPOINT "
+                             "from the environment, else https://huggingface.co.")
     hf_token: str = Field("", description="Hugging Face access token (for gated or private repos).")
     token_source: TokenSource = Field(TokenSource.AUTO, description="Where the Hugging Face token comes from.")
     ollama_registry: str = Field("https://registry.ollama.ai", description="Ollama registry address.")
@@ -202,6 +203,10 @@ class DownloadSettings(_Section):
     max_parallel_downloads: int = Field(2, ge=1, le=8, description="Downloads running at once.")
     max_parallel_conversions: int = Field(1, ge=1, le=4, description="Conversions running at once.")
     retries: int = Field(5, ge=0, le=50, description="Retries for a transient network error.")
+    connections: int = Field(8, ge=1, le=16, description="A big file comes in parts fetched over this many "
+                             "connections at once (1 = one stream): hubs and CDNs cap each connection.")
+    stall_s: float = Field(20.0, ge=2, le=600, description="Seconds without a byte before a part of a "
+                           "download is retried on a fresh connection.")
 
     @field_validator("default_quant")
     @classmethod
@@ -213,7 +218,10 @@ class DownloadSettings(_Section):
 
     @field_validator("hf_endpoint", "ollama_registry", "ollama_site")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if not value and info.field_name == "hf_endpoint":
+            return value  # not set here: HF_ENDPOINT or the default applies (settings_env)
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")

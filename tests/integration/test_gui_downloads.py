@@ -18,7 +18,7 @@ from llama_wrangler.ui.add_model_dialog import RECOMMENDED, AddModelDialog
 from llama_wrangler.workers.jobs import JobState
 from tests.support.fake_hub import FakeHub, Fault
 from tests.support.gui import app_session
-from tests.support.hf_repos import GGUF_REPO, PublishedGGUF
+from tests.support.hf_repos import GGUF_REPO, PublishedGGUF, publish_gguf_repo
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_inspect_lists_quants_with_the_recommended_one_marked(wrangler: Wrangler
 def test_a_bad_reference_or_missing_repo_is_explained(wrangler: WranglerApp, qtbot: QtBot,
                                                       gguf_repo: PublishedGGUF) -> None:
     dialog = _open_dialog(wrangler, qtbot)
-    dialog.input.setText("not a repo")
+    dialog.input.setText("hf:not a repo")
     dialog.inspect_button.click()
     assert "not a model reference" in dialog.status.text()
     _inspect(dialog, qtbot, "org/does-not-exist")
@@ -173,3 +173,26 @@ def test_a_safetensors_repo_is_offered_for_conversion(wrangler: WranglerApp, qtb
     qtbot.waitUntil(lambda: wrangler.library_view.model.rowCount() == 1)
     record = wrangler.library.models()[0]
     assert record.info.quant == "Q8_0" and record.source == "convert"
+
+
+def test_a_search_in_the_dialog_lists_repos_and_their_quants_with_a_fit_badge(
+        wrangler: WranglerApp, qtbot: QtBot, hub: FakeHub, tmp_path: Path) -> None:
+    popular, other = "TheBloke/TinyLlama-1.1B-Chat-GGUF", "someone/tinyllama-mini-GGUF"
+    publish_gguf_repo(hub, tmp_path / "a", popular)
+    publish_gguf_repo(hub, tmp_path / "b", other)
+    hub.set_stats(popular, downloads=9_000, likes=40)
+    dialog = _open_dialog(wrangler, qtbot)
+    dialog.input.setText("tinyllama")
+    assert dialog.inspect_button.text() == "Search"
+    dialog.inspect_button.click()
+    qtbot.waitUntil(lambda: dialog.results.tree.topLevelItemCount() == 2, timeout=15_000)
+    assert dialog.results.repo_ids() == [popular, other]  # most downloaded first
+    assert dialog.results.tree.topLevelItem(0).text(1) == "9,000"  # type: ignore[union-attr]
+    dialog.results.choose(popular)  # picking a repo inspects it
+    qtbot.waitUntil(lambda: dialog.choices.isVisible() and dialog.choices.topLevelItemCount() == 4,
+                    timeout=15_000)
+    badges = {dialog.choices.topLevelItem(i).text(4) for i in range(4)}  # type: ignore[union-attr]
+    assert badges <= {"fits in VRAM", "fits in RAM", "too large"} and badges
+    assert dialog.listing is not None and dialog.listing.repo_id == popular
+    assert dialog.download_button.isEnabled()
+

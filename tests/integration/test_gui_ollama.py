@@ -24,7 +24,7 @@ def _settings(registry: FakeOllama) -> Settings:
     return settings
 
 
-def _pull_from_dialog(wrangler: WranglerApp, text: str) -> AddModelDialog:
+def _inspect_in_dialog(wrangler: WranglerApp, text: str) -> AddModelDialog:
     wrangler.window.add_button.click()
     dialog = wrangler.window.findChild(AddModelDialog)
     assert dialog is not None and dialog.isVisible()
@@ -33,12 +33,21 @@ def _pull_from_dialog(wrangler: WranglerApp, text: str) -> AddModelDialog:
     return dialog
 
 
+def _pull_from_dialog(wrangler: WranglerApp, text: str, qtbot: QtBot) -> AddModelDialog:
+    """Inspect (the manifest: size and fit, before any download), then Download."""
+    dialog = _inspect_in_dialog(wrangler, text)
+    qtbot.waitUntil(lambda: dialog.download_button.isEnabled(), timeout=15_000)
+    assert dialog.choices.topLevelItemCount() == 1
+    dialog.download_button.click()
+    return dialog
+
+
 def test_an_ollama_name_downloads_into_the_library(qapp: QApplication, app_paths: AppPaths, qtbot: QtBot,
                                                    registry: FakeOllama, published: PublishedTag,
                                                    gguf_bytes: bytes) -> None:
     wrangler = start_app(qapp, app_paths, _settings(registry))
     try:
-        dialog = _pull_from_dialog(wrangler, "https://ollama.com/library/llama3.2:1b")
+        dialog = _pull_from_dialog(wrangler, "https://ollama.com/library/llama3.2:1b", qtbot)
         assert not dialog.isVisible()
         assert wrangler.window.current_page_key() == "downloads"
         [job] = wrangler.jobs.jobs("download")
@@ -57,7 +66,7 @@ def test_a_bad_ollama_name_is_explained_in_the_dialog(qapp: QApplication, app_pa
                                                       registry: FakeOllama) -> None:
     wrangler = start_app(qapp, app_paths, _settings(registry))
     try:
-        dialog = _pull_from_dialog(wrangler, "ollama:../../etc:passwd")
+        dialog = _inspect_in_dialog(wrangler, "ollama:../../etc:passwd")
         assert dialog.isVisible()
         assert dialog.status.property("fieldError") is True
         assert "not a valid Ollama model name" in dialog.status.text()
@@ -72,7 +81,7 @@ def test_an_ollama_pull_interrupted_by_quitting_resumes_on_the_next_start(
     registry.add_fault(published.model_digest, Fault.slow(len(gguf_bytes) // 8))
     first = start_app(qapp, app_paths, _settings(registry))
     try:
-        _pull_from_dialog(first, "ollama:llama3.2:1b")
+        _pull_from_dialog(first, "ollama:llama3.2:1b", qtbot)
         [job] = first.jobs.jobs("download")
         qtbot.waitUntil(lambda: job.last_progress is not None and job.last_progress.done > 0, timeout=15_000)
     finally:

@@ -8,11 +8,15 @@ Endpoints (see docs/TESTING.md "Loopback servers"):
 - ``HEAD``/``GET /{repo}/resolve/{rev}/{path}`` -> ``X-Repo-Commit``, ``ETag``, ``Content-Length``; LFS
   files answer 302 to a "CDN" path on the same server with ``X-Linked-Size``/``X-Linked-Etag``, like the
   real hub; ``GET /cdn/...`` honours ``Range`` (206 + ``Content-Range``).
+- ``GET /api/models?search=…&filter=gguf&sort=downloads|trendingScore&limit=N`` -> matching public repos
+  (:mod:`tests.support.fake_hub_search`; popularity set with :meth:`FakeHub.set_stats`);
 - errors carry ``X-Error-Code`` (``RepoNotFound``, ``RevisionNotFound``, ``EntryNotFound``, ``GatedRepo``).
 
 Faults are queued per file path with :meth:`FakeHub.add_fault` and consumed one per GET of that file:
 ``Fault.cut(n)`` sends ``n`` bytes then drops the connection, ``Fault.corrupt()`` flips bytes,
-``Fault.status(500|429, retry_after=...)`` answers with an error, ``Fault.slow(bytes_per_s)`` throttles.
+``Fault.status(500|429, retry_after=...)`` answers with an error, ``Fault.slow(bytes_per_s)`` throttles,
+``Fault.stall(n, seconds)`` sends ``n`` bytes then goes quiet. ``hub.state.ignore_range`` makes it a server
+without ``Range`` (every GET gets the whole file).
 Big files can be served from disk (``Path`` contents) with ``os.sendfile`` so the server is never the
 bottleneck of a benchmark.
 """
@@ -32,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from tests.support.fake_hub_search import search_models
 from tests.support.loopback import Fault, FaultState, LoopbackServers, QuietHandler
 
 LFS_THRESHOLD = 1024  # files at least this big are "LFS" files (sha256 published, CDN redirect)
@@ -64,6 +69,9 @@ class HubRepo:
     refs: dict[str, str]
     gated: bool = False
     private: bool = False
+    downloads: int = 0
+    likes: int = 0
+    trending: float = 0.0
 
 
 @dataclass
@@ -83,6 +91,8 @@ class _State(FaultState):
     bytes_sent: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     cdn_base: str = ""
     pages: dict[str, bytes] = field(default_factory=dict)  # path -> HTML (browser tab tests)
+    ignore_range: bool = False  # answer every GET with the whole file (a server without Range)
+    connection_cap: int = 0  # bytes/s per connection for files served by sendfile (0: no cap), like a CDN
 
 
 def _git_oid(data: bytes) -> str:
@@ -141,6 +151,12 @@ class FakeHub(LoopbackServers):
             self.state.repos[repo_id] = repo
         return repo
 
+    def set_stats(self, repo_id: str, *, downloads: int = 0, likes: int = 0, trending: float = 0.0) -> None:
+        """Popularity the search API reports and sorts by."""
+        with self.state.lock:
+            repo = self.state.repos[repo_id]
+            repo.downloads, repo.likes, repo.trending = downloads, likes, trending
+
     def add_token(self, token: str) -> None:
         """A token that may read gated and private repos."""
         self.state.tokens.add(token)
@@ -178,7 +194,9 @@ class _Handler(QuietHandler):
         segments = [unquote(s) for s in url.path.split("/") if s]
         query = parse_qs(url.query)
         try:
-            if segments[:2] == ["api", "models"] and len(segments) >= 4:
+            if segments == ["api", "models"]:
+                self._json(search_models(self.state.repos, query))
+            elif segments[:2] == ["api", "models"] and len(segments) >= 4:
                 self._api(segments[2:], query)
             elif segments and segments[0] == "cdn" and len(segments) >= 4:
                 self._cdn(segments[1:], head=head)
@@ -320,7 +338,7 @@ class _Handler(QuietHandler):
             return
         start, end = 0, hub_file.size - 1
         status = 200
-        range_header = self.headers.get("Range")
+        range_header = None if self.state.ignore_range else self.headers.get("Range")
         if range_header and range_header.startswith("bytes="):
             first, _, last = range_header[len("bytes="):].partition("-")
             start = int(first) if first else 0
@@ -336,7 +354,7 @@ class _Handler(QuietHandler):
         self._send(status, headers)
         if head:
             return
-        limit = length if fault is None or fault.kind != "cut" else min(length, fault.value)
+        limit = length if fault is None or fault.kind not in ("cut", "stall") else min(length, fault.value)
         sent = 0
         try:
             for chunk in self._chunks(hub_file, start, limit, fault):
@@ -347,7 +365,10 @@ class _Handler(QuietHandler):
         finally:
             with self.state.lock:
                 self.state.bytes_sent[hub_file.path] += sent
-        if fault is not None and fault.kind == "cut":
+        if fault is not None and fault.kind == "stall":
+            self.wfile.flush()
+            time.sleep(fault.seconds)
+        if fault is not None and fault.kind in ("cut", "stall"):
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
@@ -375,12 +396,19 @@ class _Handler(QuietHandler):
     def _sendfile(self, source: Path, start: int, length: int) -> int:
         self.wfile.flush()
         sent = 0
+        cap = self.state.connection_cap
+        began = time.monotonic()
         with source.open("rb") as handle:
             while sent < length:
-                count = os.sendfile(self.connection.fileno(), handle.fileno(), start + sent, length - sent)
+                step = length - sent if not cap else min(length - sent, max(1, cap // 50))
+                count = os.sendfile(self.connection.fileno(), handle.fileno(), start + sent, step)
                 if count == 0:
                     break
                 sent += count
+                if cap:  # pace this connection: it may not run ahead of cap bytes per second
+                    ahead = began + sent / cap - time.monotonic()
+                    if ahead > 0:
+                        time.sleep(ahead)
         return sent
 
     def _page(self, body: bytes, *, head: bool) -> None:

@@ -14,9 +14,10 @@ from typing import Any, Self
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # "cut" | "corrupt" | "status" | "slow"
+    kind: str  # "cut" | "corrupt" | "status" | "slow" | "stall"
     value: int = 0
     retry_after: int | None = None
+    seconds: float = 0.0
 
     @classmethod
     def cut(cls, after_bytes: int) -> Fault:
@@ -33,6 +34,11 @@ class Fault:
     @classmethod
     def slow(cls, bytes_per_second: int) -> Fault:
         return cls("slow", bytes_per_second)
+
+    @classmethod
+    def stall(cls, after_bytes: int, seconds: float) -> Fault:
+        """Send ``after_bytes``, then nothing for ``seconds`` (the connection stays open), then hang up."""
+        return cls("stall", after_bytes, seconds=seconds)
 
 
 @dataclass

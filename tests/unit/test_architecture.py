@@ -12,7 +12,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "llama_wrangler"
 CORE = ("library", "sources", "convert", "runtime", "settings", "paths", "errors", "progress", "work", "units",
-        "atomic", "desktop")
+        "atomic", "desktop", "settings_env")
 # What each layer must never import (first segment below llama_wrangler, or a Qt module).
 FORBIDDEN: dict[str, set[str]] = {
     **{core: {"server", "workers", "services", "ui", "cli", "app", "gui", "PySide6"} for core in CORE},

@@ -12,11 +12,19 @@ import sys
 from collections.abc import Sequence
 
 from llama_wrangler import __version__
-from llama_wrangler.cli import desktop_cmds, hf_cmds, library_cmds, pool_cmds, runtime_cmds, serve_cmds
+from llama_wrangler.cli import (
+    desktop_cmds,
+    hf_cmds,
+    library_cmds,
+    pool_cmds,
+    runtime_cmds,
+    search_cmd,
+    serve_cmds,
+)
 from llama_wrangler.cli.context import CliContext
 from llama_wrangler.errors import WranglerError
 
-COMMAND_MODULES = (library_cmds, runtime_cmds, serve_cmds, pool_cmds, hf_cmds, desktop_cmds)
+COMMAND_MODULES = (library_cmds, runtime_cmds, serve_cmds, pool_cmds, hf_cmds, search_cmd, desktop_cmds)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,6 @@ the partial; the same command resumes it.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from llama_wrangler.cli.context import CliContext, open_hub_work
 from llama_wrangler.sources.ollama_input import OllamaRequest
@@ -30,14 +29,14 @@ def cmd_pull_ollama(args: argparse.Namespace, context: CliContext, request: Olla
         for layer in manifest.layers:
             print(f"  {layer.kind or layer.media_type:<10} {human_bytes(layer.size):>10}  {layer.digest[:19]}…")
         return 0
-    model = manifest.model
+    projector = manifest.layer("projector")
+    total = manifest.model.size + (projector.size if projector is not None else 0)
+    vision = " with its vision projector" if projector is not None else ""
     record = pull_in_foreground(
         context, work_factory.pull_ollama(request, manifest=manifest), quiet=args.quiet,
-        heading=f"Downloading {request.display} ({human_bytes(model.size)}) from {options.registry}",
-        total=model.size, ours=lambda partial: partial.request == request.display)
+        heading=f"Downloading {request.display}{vision} ({human_bytes(total)}) from {options.registry}",
+        total=total, ours=lambda partial: partial.request == request.display)
     if record is None:
         return 130
-    if manifest.layer("projector") is not None:
-        print("Note: this model's vision projector was not downloaded (not supported yet).", file=sys.stderr)
-    print(f"Added {record.id}: {record.path}")
+    print(f"Added {record.id}: {record.path}" + (f" (vision: {record.mmproj.name})" if record.mmproj else ""))
     return 0

@@ -179,9 +179,9 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
 
 
 def _resolver(actions: ModelActions) -> Resolver:
-    def resolve(ref: str) -> tuple[Path, str]:
+    def resolve(ref: str) -> tuple[Path, str, Path | None]:
         target = actions.resolve(ref, allow_path=True)
-        return target.path, target.model_id
+        return target.path, target.model_id, target.mmproj
 
     return resolve
 

@@ -22,6 +22,7 @@ from llama_wrangler.sources.transfer import (
     DownloadsFolder,
     FetchItem,
     FileDownloader,
+    RangedParts,
     RetryPolicy,
     fetch_files,
     forget_done,
@@ -31,7 +32,8 @@ from llama_wrangler.sources.transfer import (
 
 def convert_repo(request: HfRequest, *, access: HubAccess, options: ConvertOptions, paths: AppPaths,
                  library: Library, retries: int = 5, backoff_base_s: float = 0.5,
-                 progress: ProgressCallback = ignore_progress, cancel: CancelToken | None = None,
+                 ranged: RangedParts | None = None, progress: ProgressCallback = ignore_progress,
+                 cancel: CancelToken | None = None,
                  machine: MachineResources | None = None) -> ModelRecord:
     """Download config, tokenizer and weights of ``request``'s repo into a scratch folder, convert and
     quantize them, register the result with the repo, revision and files in its origin."""
@@ -48,7 +50,7 @@ def convert_repo(request: HfRequest, *, access: HubAccess, options: ConvertOptio
     items: list[FetchItem] = []
     client = open_client()
     downloader = FileDownloader(place, token=access.token, client=client,
-                                retry=RetryPolicy(retries, backoff_base_s))
+                                retry=RetryPolicy(retries, backoff_base_s), ranged=ranged or RangedParts())
     try:
         with work_dir(paths, job) as work:
             snapshot = work / listing.repo_id.split("/")[1]

@@ -22,13 +22,17 @@ from pathlib import Path
 from llama_wrangler.errors import GGUFError, ModelImportError, WranglerError
 from llama_wrangler.library.gguf import read_gguf_set
 from llama_wrangler.library.origins import HfOrigin, ModelSource, StoreOrigin
+from llama_wrangler.library.projectors import PROJECTOR_ARCHITECTURES
 from llama_wrangler.library.registry import Library, ModelRecord
 from llama_wrangler.library.shards import group_shards, model_stem
+from llama_wrangler.settings_env import hf_cache, ollama_models
 
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-# Multimodal projectors are GGUF files too, but not models llama-server can serve on their own.
-SKIPPED_ARCHITECTURES = frozenset({"clip"})
+OLLAMA_PROJECTOR_LAYER = "application/vnd.ollama.image.projector"
+# Multimodal projectors are GGUF files too, but not models llama-server can serve on their own: they are
+# paired with their model (the one beside them; Ollama's projector layer).
+SKIPPED_ARCHITECTURES = PROJECTOR_ARCHITECTURES
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class FoundModel:
     files: tuple[Path, ...]
     origin: HfOrigin | StoreOrigin
     sha256: str | None = None  # when the store names its blobs by content
+    mmproj: Path | None = None  # its vision projector where the store keeps it apart (Ollama's layer)
 
 
 def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -49,21 +54,11 @@ def _home(env: Mapping[str, str]) -> Path:
 
 
 def hf_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    env = _env(environ)
-    if env.get("HF_HUB_CACHE"):
-        return Path(env["HF_HUB_CACHE"]).expanduser()
-    if env.get("HF_HOME"):
-        return Path(env["HF_HOME"]).expanduser() / "hub"
-    if env.get("XDG_CACHE_HOME"):
-        return Path(env["XDG_CACHE_HOME"]).expanduser() / "huggingface" / "hub"
-    return _home(env) / ".cache" / "huggingface" / "hub"
+    return Path(hf_cache(environ).value)
 
 
 def ollama_dir(environ: Mapping[str, str] | None = None) -> Path:
-    env = _env(environ)
-    if env.get("OLLAMA_MODELS"):
-        return Path(env["OLLAMA_MODELS"]).expanduser()
-    return _home(env) / ".ollama" / "models"
+    return Path(ollama_models(environ).value)
 
 
 def lmstudio_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
@@ -125,8 +120,19 @@ def discover_ollama(root: Path) -> list[FoundModel]:
         blob = root / "blobs" / f"sha256-{hexdigest}"
         if blob.is_file():
             found.append(FoundModel(ModelSource.OLLAMA, name, (blob,), StoreOrigin(name, digest=str(digest)),
-                                    sha256=hexdigest))
+                                    sha256=hexdigest, mmproj=_ollama_projector(root, layers)))
     return found
+
+
+def _ollama_projector(root: Path, layers: list[dict[str, object]]) -> Path | None:
+    """The blob of a manifest's projector layer, when there is one on disk."""
+    for layer in layers:
+        if isinstance(layer, dict) and layer.get("mediaType") == OLLAMA_PROJECTOR_LAYER:
+            algorithm, _, hexdigest = str(layer.get("digest")).partition(":")
+            blob = root / "blobs" / f"sha256-{hexdigest}"
+            if algorithm == "sha256" and _HEX64.match(hexdigest) and blob.is_file():
+                return blob
+    return None
 
 
 def discover_lmstudio(roots: list[Path]) -> list[FoundModel]:
@@ -164,7 +170,7 @@ def link_found(library: Library, found: list[FoundModel]) -> tuple[list[ModelRec
             continue
         try:
             linked.append(library.register(item.files, source=item.source, owned=False, origin=item.origin,
-                                           name=item.name, info=info, sha256=item.sha256))
+                                           name=item.name, info=info, sha256=item.sha256, mmproj=item.mmproj))
         except WranglerError as exc:
             problems.append(f"{item.source} {item.name}: {exc}")
     return linked, problems

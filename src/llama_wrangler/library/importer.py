@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from llama_wrangler.errors import DiskSpaceError, GGUFError, ModelImportError
 from llama_wrangler.library.gguf import GGUFInfo, read_gguf_set
 from llama_wrangler.library.origins import ImportOrigin, ModelSource
+from llama_wrangler.library.projectors import PROJECTOR_ARCHITECTURES
 from llama_wrangler.library.records import absolute, inside
 from llama_wrangler.library.shards import group_shards, model_stem, shard_parts
 from llama_wrangler.progress import CancelToken, Progress, ProgressCallback, ignore_progress
@@ -70,9 +71,15 @@ def plan_import(library: Library, paths: Sequence[Path]) -> list[ImportItem]:
             continue
         seen.add(files)
         try:
-            items.append(ImportItem(files, read_gguf_set(files)))
+            info = read_gguf_set(files)
         except GGUFError as exc:
             raise ModelImportError(f"Not imported: {exc}") from exc
+        if info.architecture in PROJECTOR_ARCHITECTURES:
+            if len(groups) > 1:
+                continue  # a folder's projector: it is paired with its model, not a model itself
+            raise ModelImportError(f"{files[0].name} is a vision projector, not a model.",
+                                   hint="Put it beside its model's .gguf and import the model: they are paired.")
+        items.append(ImportItem(files, info))
     return items
 
 

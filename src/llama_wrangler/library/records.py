@@ -37,6 +37,7 @@ class ModelRecord:
     info: GGUFInfo
     stats: tuple[FileStat, ...] = ()
     shard_sha256: tuple[str, ...] = ()  # every shard's sha256, shard 1 first, once all are known
+    mmproj: Path | None = None  # the vision projector paired with it (llama-server's --mmproj)
 
     @property
     def path(self) -> Path:
@@ -54,6 +55,7 @@ class ModelRecord:
             "origin": {} if self.origin is None else self.origin.to_dict(),
             "stats": [list(s) for s in self.stats],
             "shard_sha256": list(self.shard_sha256), "info": self.info.to_dict(),
+            "mmproj": None if self.mmproj is None else str(self.mmproj),
         }
 
     @classmethod
@@ -73,6 +75,9 @@ class ModelRecord:
         sha256 = data.get("sha256")
         if sha256 is not None and not isinstance(sha256, str):
             raise ValueError("'sha256' is not a string")
+        mmproj = data.get("mmproj")
+        if mmproj is not None and (not isinstance(mmproj, str) or not mmproj):
+            raise ValueError("'mmproj' is not a file path")
         size = data["size_bytes"]
         if not _is_int(size):
             raise ValueError(f"'size_bytes' is not a whole number ({size!r})")
@@ -83,6 +88,7 @@ class ModelRecord:
             origin=origin_from_dict(source, data.get("origin")),
             info=GGUFInfo.from_dict(_typed(data, "info", dict)),
             stats=tuple((s[0], s[1]) for s in stats), shard_sha256=tuple(shard_sha256),
+            mmproj=None if mmproj is None else Path(mmproj),
         )
 
 

@@ -36,6 +36,7 @@ from llama_wrangler.library.gguf import INFO_VERSION, GGUFInfo, read_gguf_set
 from llama_wrangler.library.hashing import BackgroundHasher, UnsavedHashes, sha256_file
 from llama_wrangler.library.lookup import by_path, imported_from, match_ref
 from llama_wrangler.library.origins import ModelSource, Origin, check_origin
+from llama_wrangler.library.projectors import projector_beside
 from llama_wrangler.library.records import (
     FileStat,
     ModelRecord,
@@ -232,12 +233,14 @@ class Library:
 
     def register(self, files: Sequence[Path], *, source: ModelSource, owned: bool, origin: Origin | None,
                  name: str | None = None, info: GGUFInfo | None = None,
-                 sha256: str | None = None) -> ModelRecord:
+                 sha256: str | None = None, mmproj: Path | None = None) -> ModelRecord:
         """Add a model whose files are already where they will stay. Used by the importer, discovery and
         :meth:`add_owned`. An already known file set returns its record (origin/source updated).
-        ``sha256`` may be given when a store names files by their digest (Ollama, the HF blob store)."""
+        ``sha256`` may be given when a store names files by their digest (Ollama, the HF blob store);
+        ``mmproj`` pairs a vision projector (default: the one beside the model, if any)."""
         check_origin(source, origin)
         files = tuple(absolute(f) for f in files)
+        mmproj = absolute(mmproj) if mmproj is not None else projector_beside(files[0])
         if info is None:
             info = read_gguf_set(files)
         stats = stat_files(files)
@@ -250,13 +253,13 @@ class Library:
                 record = replace(existing, source=source, origin=origin, missing=False, info=info,
                                  stats=stats, sha256=existing.sha256 if same else None,
                                  shard_sha256=existing.shard_sha256 if same else (),
-                                 size_bytes=sum(s[0] for s in stats))
+                                 size_bytes=sum(s[0] for s in stats), mmproj=mmproj or existing.mmproj)
             else:
                 display = name or model_stem(files[0])
                 record = ModelRecord(
                     id=make_id(display, info.quant, set(self._records)), name=display, paths=files,
                     size_bytes=sum(s[0] for s in stats), sha256=None, source=source, owned=owned,
-                    missing=False, added_at=now_iso(), origin=origin, info=info, stats=stats)
+                    missing=False, added_at=now_iso(), origin=origin, info=info, stats=stats, mmproj=mmproj)
             if sha256 is not None and len(files) == 1:
                 record = replace(record, sha256=sha256, shard_sha256=(sha256,))
             self._records[record.id] = record
@@ -313,7 +316,7 @@ class Library:
             dirty = False
             known: set[str] = set()
             for record in list(self._records.values()):
-                known.update(str(p) for p in record.paths)
+                known.update(str(p) for p in (*record.paths, *([record.mmproj] if record.mmproj else [])))
                 updated = rescan_record(record, report)
                 if updated is not record:
                     dirty = True

@@ -10,6 +10,7 @@ from pathlib import Path
 from llama_wrangler.errors import GGUFError, ModelImportError
 from llama_wrangler.library.gguf import read_gguf_set
 from llama_wrangler.library.origins import ModelSource
+from llama_wrangler.library.projectors import PROJECTOR_ARCHITECTURES, projector_beside
 from llama_wrangler.library.records import ModelRecord, ScanReport, absolute, make_id, now_iso, stat_files
 from llama_wrangler.library.shards import group_shards, model_stem
 
@@ -55,6 +56,8 @@ def found_records(files: list[Path], taken: set[str], report: ScanReport) -> lis
         except (GGUFError, ModelImportError) as exc:
             report.errors.append(str(exc))
             continue
+        if info.architecture in PROJECTOR_ARCHITECTURES:
+            continue  # a projector is not a model: it is paired with the model beside it
         display = model_stem(group[0])
         stats = stat_files(group)
         if stats is None:
@@ -62,7 +65,8 @@ def found_records(files: list[Path], taken: set[str], report: ScanReport) -> lis
         record = ModelRecord(
             id=make_id(display, info.quant, taken), name=display, paths=group,
             size_bytes=sum(s[0] for s in stats), sha256=None, source=ModelSource.LOCAL, owned=True,
-            missing=False, added_at=now_iso(), origin=None, info=info, stats=stats)
+            missing=False, added_at=now_iso(), origin=None, info=info, stats=stats,
+            mmproj=projector_beside(group[0]))
         taken.add(record.id)
         records.append(record)
         report.added.append(record.id)

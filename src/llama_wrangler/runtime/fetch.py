@@ -25,6 +25,7 @@ from llama_wrangler.sources.transfer import (
     fetch_files,
     open_client,
 )
+from llama_wrangler.sources.transfer.net_words import host_of, network_words
 from llama_wrangler.sources.transfer.verify import sha256_file
 
 CONNECT_TIMEOUT_S = 10.0
@@ -84,7 +85,7 @@ def get_json(url: str, *, timeout: float | None = None) -> object:
     except httpx.HTTPStatusError as exc:
         raise DownloadError(f"{url} answered HTTP {exc.response.status_code}.") from exc
     except httpx.HTTPError as exc:
-        raise DownloadError(f"Could not reach {url}: {exc or type(exc).__name__}.") from exc
+        raise DownloadError(network_words(exc, host_of(exc, url))) from exc
     except ValueError as exc:
         raise DownloadError(f"{url} did not return JSON.") from exc
 

@@ -27,8 +27,9 @@ class RpcPlan:
 
 
 def build_server_argv(server: Path, settings: ServerSettings, model_path: Path, model_id: str,
-                      port: int, *, rpc: RpcPlan | None = None) -> list[str]:
-    """argv for ``llama-server`` serving ``model_path`` as ``model_id`` on ``settings.host:port``.
+                      port: int, *, mmproj: Path | None = None, rpc: RpcPlan | None = None) -> list[str]:
+    """argv for ``llama-server`` serving ``model_path`` as ``model_id`` on ``settings.host:port``, with its
+    vision projector (``--mmproj``) when it has one, split across ``rpc`` workers when given.
 
     Flags the supervisor relies on (host, port, alias...) come first and are reserved: the settings
     refuse extra args that repeat them, so what we poll is what the server binds.
@@ -45,6 +46,8 @@ def build_server_argv(server: Path, settings: ServerSettings, model_path: Path, 
         "-np", str(settings.parallel),
         "--alias", model_id,
     ]
+    if mmproj is not None:
+        argv += ["--mmproj", str(mmproj)]
     if settings.threads > 0:
         argv += ["-t", str(settings.threads)]
     if settings.api_key:

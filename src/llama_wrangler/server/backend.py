@@ -30,8 +30,10 @@ class ServerBackend(Protocol):
     def reads_props(self) -> bool:
         """Whether ``/props`` exists (read once ready, for the real context size and model path)."""
 
-    def argv(self, settings: ServerSettings, model_path: Path, model_id: str, port: int) -> list[str]:
-        """The command line serving ``model_path`` as ``model_id`` on ``settings.host:port``."""
+    def argv(self, settings: ServerSettings, model_path: Path, model_id: str, port: int, *,
+             mmproj: Path | None = None) -> list[str]:
+        """The command line serving ``model_path`` (with its vision projector ``mmproj``) as ``model_id``
+        on ``settings.host:port``."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,9 @@ class LlamaServerBackend:
     reads_props: bool = True
     rpc: RpcPlan | None = None  # a worker pool to split the model across
 
-    def argv(self, settings: ServerSettings, model_path: Path, model_id: str, port: int) -> list[str]:
-        return build_server_argv(self.program, settings, model_path, model_id, port, rpc=self.rpc)
+    def argv(self, settings: ServerSettings, model_path: Path, model_id: str, port: int, *,
+             mmproj: Path | None = None) -> list[str]:
+        return build_server_argv(self.program, settings, model_path, model_id, port, mmproj=mmproj, rpc=self.rpc)
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,9 @@ class PyServerBackend:
     ready_path: str = pyserver.PYSERVER_READY_PATH
     reads_props: bool = False
 
-    def argv(self, settings: ServerSettings, model_path: Path, model_id: str, port: int) -> list[str]:
+    def argv(self, settings: ServerSettings, model_path: Path, model_id: str, port: int, *,
+             mmproj: Path | None = None) -> list[str]:
+        # The fallback serves text only: llama-cpp-python's vision needs a chat handler per model family.
         return pyserver.pyserver_argv(
             self.program, model_path, host=settings.host, port=port, n_ctx=settings.context_size,
             model_alias=model_id, n_gpu_layers=settings.gpu_layers, n_threads=settings.threads,

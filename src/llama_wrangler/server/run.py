@@ -22,6 +22,7 @@ class ServeTarget:
 
     model_path: Path
     model_id: str
+    mmproj: Path | None = None  # its vision projector
 
 
 @dataclass(eq=False)
@@ -74,7 +75,9 @@ def prepare_run(backend: ServerBackend, settings: ServerSettings, target: ServeT
     if not target.model_path.is_file():
         raise ServerError(f"The model file {target.model_path} does not exist.")
     port = choose_port(settings.host, settings.port, settings.port_conflict)
-    argv = backend.argv(settings, target.model_path, target.model_id, port)
+    if target.mmproj is not None and not target.mmproj.is_file():
+        raise ServerError(f"The vision projector {target.mmproj} of {target.model_id} does not exist.")
+    argv = backend.argv(settings, target.model_path, target.model_id, port, mmproj=target.mmproj)
     process = ServerProcess(argv, log_path=log_path, parent=parent)
     return ServerRun(generation=generation, target=target, backend=backend, process=process,
                      base_url=f"http://{url_host(connect_host(settings.host))}:{port}", port=port,

@@ -190,10 +190,11 @@ class ServerSupervisor(QObject):
         """The last server output lines (up to 2,000), oldest first."""
         return list(self._log_ring)
 
-    def start(self, model_path: Path, model_id: str) -> None:
-        """Serve ``model_path``. If another model runs, it is stopped first (a swap; the last call wins);
-        if this one does, nothing happens."""
-        self._desired = ServeTarget(Path(model_path).absolute(), model_id)
+    def start(self, model_path: Path, model_id: str, mmproj: Path | None = None) -> None:
+        """Serve ``model_path`` (with its vision projector ``mmproj``). If another model runs, it is stopped
+        first (a swap; the last call wins); if this one does, nothing happens."""
+        self._desired = ServeTarget(Path(model_path).absolute(), model_id,
+                                    Path(mmproj).absolute() if mmproj is not None else None)
         self._restarts.reset()
         self._restart_timer.stop()
         self._reconcile()

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from llama_wrangler.services.hub_work import HubWork
     from llama_wrangler.sources.hf_input import HfRequest
     from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing
+    from llama_wrangler.sources.hf_search import SearchHit
+    from llama_wrangler.sources.ollama_input import OllamaRequest
+    from llama_wrangler.sources.ollama_pull import OllamaListing
     from llama_wrangler.work import Work
 
 log = logging.getLogger(__name__)
@@ -78,6 +81,38 @@ class HubActions(QObject):
             return listing
 
         job = Job(JobKind.INSPECT, f"Look up {request.repo_id}", work)
+        job.state_changed.connect(lambda _state, j=job: self._forget_when_final(j))
+        return self._jobs.submit(job)
+
+    def search(self, query: str, sort: str) -> Job:
+        """Search the Hub for GGUF repos in the background (``sort``: downloads or trending)."""
+        from llama_wrangler.sources.hf_hub import HubAccess
+        from llama_wrangler.sources.hf_search import SearchSort, search_hub
+
+        access = HubAccess.from_settings(self._settings.downloads)
+
+        def work(_progress: ProgressCallback, cancel: CancelToken) -> list[SearchHit]:
+            hits = search_hub(access, query, sort=SearchSort(sort))
+            cancel.raise_if_cancelled()
+            return hits
+
+        return self._lookup(Job(JobKind.INSPECT, f"Search {query}", work))
+
+    def inspect_ollama(self, request: OllamaRequest) -> Job:
+        """Fetch an Ollama model's manifest in the background (its size and layers, before any download)."""
+        from llama_wrangler.sources.machine import MachineResources
+        from llama_wrangler.sources.ollama_pull import inspect_ollama
+
+        options = self._hub_work().ollama_options()
+
+        def work(_progress: ProgressCallback, cancel: CancelToken) -> OllamaListing:
+            listing = inspect_ollama(request, options, MachineResources.detect())
+            cancel.raise_if_cancelled()
+            return listing
+
+        return self._lookup(Job(JobKind.INSPECT, f"Look up {request.display}", work))
+
+    def _lookup(self, job: Job) -> Job:
         job.state_changed.connect(lambda _state, j=job: self._forget_when_final(j))
         return self._jobs.submit(job)
 

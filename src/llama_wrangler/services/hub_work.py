@@ -33,6 +33,7 @@ from llama_wrangler.sources.ollama_pull import OllamaOptions
 from llama_wrangler.sources.ollama_pull import pull as ollama_pull
 from llama_wrangler.sources.ollama_registry import Manifest
 from llama_wrangler.sources.pull_input import ollama_request_for
+from llama_wrangler.sources.transfer import RangedParts
 from llama_wrangler.work import JobKind, Work
 
 
@@ -64,11 +65,18 @@ class HubWork:
     def pull_options(self) -> PullOptions:
         settings = self._settings()
         return PullOptions(self.access(), retries=settings.downloads.retries,
-                           context=settings.server.context_size)
+                           context=settings.server.context_size, connections=settings.downloads.connections,
+                           stall_s=settings.downloads.stall_s)
+
+    def ranged(self) -> RangedParts:
+        """Parallel parts per file as the settings say (``downloads.connections``, ``stall_s``)."""
+        downloads = self._settings().downloads
+        return RangedParts(downloads.connections, downloads.stall_s)
 
     def ollama_options(self) -> OllamaOptions:
         downloads = self._settings().downloads
-        return OllamaOptions(downloads.ollama_registry.rstrip("/"), retries=downloads.retries)
+        return OllamaOptions(downloads.ollama_registry.rstrip("/"), retries=downloads.retries,
+                             connections=downloads.connections, stall_s=downloads.stall_s)
 
     # -- downloads -------------------------------------------------------------------------------------
     def pull(self, text: str) -> Work[ModelRecord]:
@@ -122,7 +130,7 @@ class HubWork:
                                       progress=progress, cancel=cancel)
             return convert_repo(request, access=self.access(), options=options, paths=self.paths,
                                 library=self.library, retries=self._settings().downloads.retries,
-                                progress=progress, cancel=cancel)
+                                ranged=self.ranged(), progress=progress, cancel=cancel)
 
         name = folder.name if request is None else request.repo_id
         return Work(JobKind.CONVERT, f"Convert {name} to {chosen}", run,

@@ -122,7 +122,7 @@ class ModelActions(QObject):
         except WranglerError as exc:
             self._messenger.report(exc)
             return
-        self.supervisor.start(target.path, target.model_id)
+        self.supervisor.start(target.path, target.model_id, target.mmproj)
 
     def stop(self) -> None:
         self.supervisor.stop()

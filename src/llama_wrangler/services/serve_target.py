@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llama_wrangler.errors import ModelNotFoundError, ServerError
+from llama_wrangler.library.projectors import projector_beside
 from llama_wrangler.library.registry import Library, ModelRecord
 
 
@@ -18,6 +19,7 @@ class ServeTarget:
     path: Path
     model_id: str
     name: str
+    mmproj: Path | None = None  # its vision projector (``--mmproj``)
 
 
 def api_names(records: Iterable[ModelRecord]) -> tuple[list[str], dict[str, str]]:
@@ -42,8 +44,9 @@ def resolve_target(library: Library, ref: str, *, allow_path: bool = False) -> S
     except ModelNotFoundError:
         path = Path(ref).expanduser()
         if allow_path and path.suffix.lower() == ".gguf" and path.is_file():
-            return ServeTarget(path.resolve(), path.stem, path.stem)
+            return ServeTarget(path.resolve(), path.stem, path.stem, projector_beside(path.resolve()))
         raise
     if record.missing:
         raise ServerError(f"Cannot serve {record.name}: its file is missing ({record.path}).")
-    return ServeTarget(record.path, record.id, record.name)
+    mmproj = record.mmproj if record.mmproj is not None and record.mmproj.is_file() else None
+    return ServeTarget(record.path, record.id, record.name, mmproj)

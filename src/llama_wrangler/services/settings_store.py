@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from llama_wrangler.settings import ImportMode, Settings, save_settings
+from llama_wrangler.settings_env import effective_values
 
 
 class SettingsStore(QObject):
@@ -41,3 +42,8 @@ class SettingsStore(QObject):
         current = self._settings
         library = current.library.model_copy(update={"import_mode": mode, "import_mode_confirmed": True})
         self.update(current.model_copy(update={"library": library}))
+
+    def in_force(self) -> list[str]:
+        """The values the environment's conventions decide (HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE, HF_HOME,
+        OLLAMA_MODELS), each with where it came from: one line each, for the Settings dialog."""
+        return [value.describe() for value in effective_values(self._settings)]

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from llama_wrangler.errors import InputParseError
 from llama_wrangler.settings import Settings
+from llama_wrangler.settings_env import hf_endpoint
 from llama_wrangler.sources.hf_input import HUB_LINK
 
 APP_SCHEME = "llama-wrangler"
@@ -103,7 +104,8 @@ class BrowsePolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BrowsePolicy:
-        return cls(settings.downloads.hf_endpoint, settings.downloads.ollama_site)
+        # The Hub the app downloads from: our setting, else HF_ENDPOINT, else huggingface.co.
+        return cls(hf_endpoint(settings.downloads).value, settings.downloads.ollama_site or "https://ollama.com")
 
     def home(self, site: Site) -> str:
         return (self.hf if site == Site.HF else self.ollama).url + ("/models?library=gguf" if site == Site.HF

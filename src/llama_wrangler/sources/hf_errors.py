@@ -20,6 +20,7 @@ from huggingface_hub.errors import (
 )
 
 from llama_wrangler.errors import SourceError, WranglerError
+from llama_wrangler.sources.transfer.net_words import host_of, network_words
 from llama_wrangler.sources.transfer.status import SourceWording, TransientError, retry_after_seconds
 from llama_wrangler.sources.transfer.status import status_error as transfer_status_error
 
@@ -121,7 +122,9 @@ def translate(exc: BaseException, *, repo_id: str, file: str | None = None,
         return transfer_status_error(exc.response.status_code,
                                      HubWording(repo_id, file=file, revision=revision), exc.response.headers)
     if isinstance(exc, (*_TRANSPORT_ERRORS, ConnectionError, TimeoutError)):
-        return TransientError(f"Lost the connection to the Hub: {exc or type(exc).__name__}.")
+        return TransientError(network_words(exc, host_of(exc, "the Hub"), check="HF_ENDPOINT"))
+    if isinstance(exc, OSError):
+        return SourceError(f"The Hub request failed: {exc.strerror or type(exc).__name__}.")
     return SourceError(f"The Hub request failed: {exc}.")
 
 

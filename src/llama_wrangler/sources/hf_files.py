@@ -53,6 +53,7 @@ def resolve_hub_file(access: HubAccess, repo_id: str, path: str, *, revision: st
                      expected_sha256: str | None = None) -> HubFile:
     """Ask the Hub (through huggingface_hub) where ``path`` is and what it should hash to."""
     pinned = commit or revision
+    access.check_online()
     url = hf_hub_url(repo_id, path, revision=pinned, endpoint=access.endpoint)
     with hub_errors(repo_id, file=path, revision=revision):
         meta = get_hf_file_metadata(url, token=access.token or False, endpoint=access.endpoint,

@@ -1,46 +1,50 @@
-"""How we talk to the Hub: endpoint and token from settings, an ``HfApi`` built from them.
-
-Token order for ``token_source = auto``: the token in Settings, then ``HF_TOKEN``, then huggingface_hub's
-stored login (``hf auth login``). The other sources use only the one they name.
+"""How we talk to the Hub: endpoint and token as :mod:`llama_wrangler.settings_env` resolves them (our
+settings first, then ``HF_ENDPOINT`` / ``HF_TOKEN`` / huggingface_hub's login), an ``HfApi`` built from them,
+and ``HF_HUB_OFFLINE`` honoured before any call is made.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from huggingface_hub import HfApi, get_token
+from huggingface_hub import HfApi
 
-from llama_wrangler.settings import DownloadSettings, TokenSource
+from llama_wrangler.errors import SourceError
+from llama_wrangler.settings import DownloadSettings
+from llama_wrangler.settings_env import hf_endpoint, hf_token, hub_offline
+
+OFFLINE_MESSAGE = "Hugging Face access is switched off: HF_HUB_OFFLINE is set."
+OFFLINE_HINT = "Unset HF_HUB_OFFLINE to download or search; models already in the library still work."
 
 
 @dataclass(frozen=True)
 class HubAccess:
-    """Endpoint + token for one set of Hub calls. ``token`` None means anonymous."""
+    """Endpoint + token for one set of Hub calls. ``token`` None means anonymous; ``offline``: every call
+    is refused in plain words (``HF_HUB_OFFLINE``)."""
 
     endpoint: str
     token: str | None = None
+    offline: bool = False
 
     @classmethod
     def from_settings(cls, settings: DownloadSettings, environ: Mapping[str, str] | None = None) -> HubAccess:
-        return cls(endpoint=settings.hf_endpoint.rstrip("/"), token=resolve_token(settings, environ))
+        return cls(endpoint=hf_endpoint(settings, environ).value, token=resolve_token(settings, environ),
+                   offline=hub_offline(environ))
+
+    @property
+    def host(self) -> str:
+        return self.endpoint.split("://", 1)[-1].split("/", 1)[0]
+
+    def check_online(self) -> None:
+        if self.offline:
+            raise SourceError(OFFLINE_MESSAGE, hint=OFFLINE_HINT)
 
     def api(self) -> HfApi:
+        self.check_online()
         # token=False, not None: None would let huggingface_hub pick up a login we were told not to use.
         return HfApi(endpoint=self.endpoint, token=self.token or False)
 
 
 def resolve_token(settings: DownloadSettings, environ: Mapping[str, str] | None = None) -> str | None:
-    env = os.environ if environ is None else environ
-    source = settings.token_source
-    if source in (TokenSource.AUTO, TokenSource.SETTINGS) and settings.hf_token.strip():
-        return settings.hf_token.strip()
-    if source in (TokenSource.AUTO, TokenSource.ENVIRONMENT):
-        value = (env.get("HF_TOKEN") or "").strip()
-        if value:
-            return value
-    if source in (TokenSource.AUTO, TokenSource.HF_LOGIN):
-        # get_token() also reads HF_TOKEN; with ENVIRONMENT excluded above that is still the user's login.
-        return get_token() or None
-    return None
+    return hf_token(settings, environ).value or None

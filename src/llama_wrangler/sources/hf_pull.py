@@ -15,11 +15,14 @@ from llama_wrangler.progress import CancelToken, ProgressCallback, ignore_progre
 from llama_wrangler.sources.hf_files import resolve_hub_file, target_path
 from llama_wrangler.sources.hf_hub import HubAccess
 from llama_wrangler.sources.hf_input import HfRequest
-from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing, inspect_repo
+from llama_wrangler.sources.hf_repo import QuantChoice, RepoEntry, RepoListing, inspect_repo
 from llama_wrangler.sources.machine import MachineResources
 from llama_wrangler.sources.transfer import (
+    DEFAULT_PARTS,
+    DEFAULT_STALL_S,
     DownloadsFolder,
     FileDownloader,
+    RangedParts,
     RetryPolicy,
     fetch_files,
     forget_done,
@@ -34,6 +37,9 @@ class PullOptions:
     retries: int = 5
     context: int = 4096  # for the "fits this machine" estimate
     backoff_base_s: float = 0.5
+    connections: int = DEFAULT_PARTS  # per file (settings ``downloads.connections``)
+    stall_s: float = DEFAULT_STALL_S
+    with_projector: bool = True  # a vision model's mmproj comes with it
 
 
 def choose(listing: RepoListing, request: HfRequest) -> QuantChoice:
@@ -79,29 +85,36 @@ def pull_choice(listing: RepoListing, choice: QuantChoice, *, paths: AppPaths, l
     targets = [target_path(library.models_dir, listing.repo_id, f.path) for f in choice.files]
     origin = HfOrigin(repo=listing.repo_id, revision=listing.commit, files=tuple(f.path for f in choice.files),
                       quant=choice.quant)
-    if _already_have(library, targets, choice, listing.commit):
+    projector = listing.projector_for(choice) if options.with_projector else None
+    files = [*choice.files, *(projector.files if projector is not None else ())]
+    if projector is not None:  # a vision model: its projector comes with it, beside it
+        targets.append(target_path(library.models_dir, listing.repo_id, projector.files[0].path))
+    mmproj = targets[len(choice.files)] if projector is not None else None
+    if _already_have(library, targets, files, choice, listing.commit):
         # Already downloaded (a previous pull): registering again returns the existing record.
-        return _register(library, targets, choice, origin)
+        return _register(library, targets[:len(choice.files)], choice, origin, mmproj)
     group = [f.path for f in choice.files]
     items = [resolve_hub_file(options.access, listing.repo_id, f.path, revision=listing.revision,
                               commit=listing.commit, expected_sha256=f.sha256)
              .item(target, {"quant": choice.quant, "group": group})
-             for f, target in zip(choice.files, targets, strict=True)]
+             for f, target in zip(files, targets, strict=True)]
     place = DownloadsFolder(paths)
     with open_client() as client:
         downloader = FileDownloader(place, token=options.access.token, client=client,
-                                    retry=RetryPolicy(options.retries, options.backoff_base_s))
+                                    retry=RetryPolicy(options.retries, options.backoff_base_s),
+                                    ranged=RangedParts(options.connections, options.stall_s))
         fetch_files(downloader, items, label=choice.name, progress=progress, cancel=cancel)
-    record = _register(library, targets, choice, origin)
+    record = _register(library, targets[:len(choice.files)], choice, origin, mmproj)
     forget_done(place, items)
     return record
 
 
-def _already_have(library: Library, targets: list[Path], choice: QuantChoice, commit: str) -> bool:
+def _already_have(library: Library, targets: list[Path], files: list[RepoEntry], choice: QuantChoice,
+                  commit: str) -> bool:
     """The files are in place from an earlier pull of the same content: same sizes, and the library
     knows them with the Hub's sha256 or from the same commit. A same-named file of another revision is
     downloaded again (it replaces the old one only once verified)."""
-    if not all(t.is_file() and t.stat().st_size == f.size for t, f in zip(targets, choice.files, strict=True)):
+    if not all(t.is_file() and t.stat().st_size == f.size for t, f in zip(targets, files, strict=True)):
         return False
     record = library.find_by_path(targets[0])
     if record is None:
@@ -111,7 +124,8 @@ def _already_have(library: Library, targets: list[Path], choice: QuantChoice, co
     return same_commit or (expected is not None and record.sha256 == expected)
 
 
-def _register(library: Library, targets: list[Path], choice: QuantChoice,
-              origin: HfOrigin) -> ModelRecord:
+def _register(library: Library, targets: list[Path], choice: QuantChoice, origin: HfOrigin,
+              mmproj: Path | None) -> ModelRecord:
     sha = choice.files[0].sha256 if len(targets) == 1 else None
-    return library.register(targets, source=ModelSource.HF, owned=True, origin=origin, sha256=sha)
+    return library.register(targets, source=ModelSource.HF, owned=True, origin=origin, sha256=sha,
+                            mmproj=mmproj)

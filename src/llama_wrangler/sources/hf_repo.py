@@ -79,6 +79,17 @@ class RepoListing:
     def safetensors_size(self) -> int:
         return sum(f.size for f in self.files if f.path.endswith(".safetensors"))
 
+    def projector_for(self, choice: QuantChoice) -> QuantChoice | None:
+        """The vision projector that goes with ``choice``: one in its folder (else the repo's top level),
+        F16 preferred (projectors are small, and F16 is what every llama.cpp build reads), else the
+        smallest. None for a text-only repo."""
+        folder = choice.files[0].path.rpartition("/")[0]
+        near = [p for p in self.projectors if p.files[0].path.rpartition("/")[0] == folder]
+        near = near or [p for p in self.projectors if "/" not in p.files[0].path]
+        f16 = [p for p in near if "f16" in p.files[0].path.lower()]
+        chosen = f16 or near
+        return chosen[0] if chosen else None
+
     def conversion_files(self) -> tuple[RepoEntry, ...]:
         """What convert_hf_to_gguf.py needs: config, tokenizer files, weights and their index."""
         return tuple(f for f in self.files if "/" not in f.path and CONVERT_NEEDS.match(f.path))

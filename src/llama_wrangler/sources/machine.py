@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import dataclass
+from enum import StrEnum
 
 import psutil
 
@@ -29,6 +30,14 @@ def estimate_memory(file_size: int, context: int) -> int:
     return int((file_size + tokens * KV_BYTES_PER_TOKEN) * (1 + OVERHEAD))
 
 
+class Fit(StrEnum):
+    """Where a model of a given size would run on this machine (the search results' badge)."""
+
+    VRAM = "fits in VRAM"
+    RAM = "fits in RAM"
+    TOO_LARGE = "too large"
+
+
 @dataclass(frozen=True)
 class MachineResources:
     ram_bytes: int
@@ -43,6 +52,11 @@ class MachineResources:
         """Fully offloaded to the GPUs (and the pool's workers, whose layers are offloaded the same way), or
         run from RAM within :data:`RAM_SHARE` of it."""
         return needed <= self.vram_bytes + self.pooled_bytes or needed <= self.ram_bytes * RAM_SHARE
+
+    def fit(self, needed: int) -> Fit:
+        if needed <= self.vram_bytes:
+            return Fit.VRAM
+        return Fit.RAM if needed <= self.ram_bytes * RAM_SHARE else Fit.TOO_LARGE
 
 
 def nvidia_vram_bytes(timeout: float = 5.0) -> int:

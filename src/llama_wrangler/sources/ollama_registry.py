@@ -21,6 +21,7 @@ from llama_wrangler.errors import DownloadError, SourceError, WranglerError
 from llama_wrangler.sources.ollama_input import OllamaRequest
 from llama_wrangler.sources.transfer import SourceWording
 from llama_wrangler.sources.transfer import status_error as transfer_status_error
+from llama_wrangler.sources.transfer.net_words import host_of, network_words
 
 MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_PREFIX = "application/vnd.ollama.image."
@@ -121,7 +122,7 @@ def fetch_manifest(client: httpx.Client, base: str, request: OllamaRequest) -> M
     try:
         response = client.get(manifest_url(base, request), headers={"Accept": MANIFEST_ACCEPT})
     except httpx.TransportError as exc:
-        raise SourceError(f"Could not reach the Ollama registry at {base}: {exc or type(exc).__name__}.") from exc
+        raise SourceError(network_words(exc, host_of(exc, base), check="the Ollama registry setting")) from exc
     if response.status_code != 200:
         raise status_error(response.status_code, request, headers=response.headers)
     if len(response.content) > MAX_MANIFEST_BYTES:
@@ -155,8 +156,8 @@ def fetch_text_layer(client: httpx.Client, base: str, request: OllamaRequest, la
     try:
         response = client.get(blob_url(base, request, layer.digest))
     except httpx.TransportError as exc:
-        raise DownloadError(f"Lost the connection fetching the {layer.kind} of {request.display}: "
-                            f"{exc or type(exc).__name__}.") from exc
+        raise DownloadError(f"{network_words(exc, host_of(exc, base))} (the {layer.kind} of "
+                            f"{request.display})") from exc
     if response.status_code != 200:
         raise status_error(response.status_code, request, what=f"{layer.kind} layer", headers=response.headers)
     body = response.content

@@ -11,6 +11,7 @@ from llama_wrangler.paths import AppPaths
 
 PART_SUFFIX = ".part"
 META_SUFFIX = ".json"
+RANGES_SUFFIX = ".ranges"  # a ranged download's piece map (sources/transfer/pieces.py writes it)
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,29 @@ def part_paths(paths: AppPaths, download_id: str) -> tuple[Path, Path]:
             paths.downloads_dir / f"{download_id}{META_SUFFIX}")
 
 
+def ranges_path(part: Path) -> Path:
+    """Where the piece map of ``part`` lives (``<id>.part`` -> ``<id>.ranges``)."""
+    return part.with_suffix(RANGES_SUFFIX)
+
+
+def written_bytes(part: Path, size: int | None) -> int:
+    """Bytes of a partial that are really written: the sum of its piece map when it has one (a ranged
+    partial is pre-allocated to full size), else its length; at most ``size``."""
+    try:
+        raw = json.loads(ranges_path(part).read_text(encoding="utf-8"))
+        have = sum(int(value) for value in raw["done"])
+    except (OSError, ValueError, KeyError, TypeError):
+        try:
+            have = part.stat().st_size
+        except OSError:
+            return 0
+    return have if size is None else min(have, size)
+
+
 def partial_size(paths: AppPaths, download_id: str, size: int) -> int:
     """Bytes of the download already on disk (none: 0), at most ``size``."""
     part, _meta = part_paths(paths, download_id)
-    try:
-        return min(part.stat().st_size, size)
-    except OSError:
-        return 0
+    return written_bytes(part, size)
 
 
 def list_partials(paths: AppPaths) -> list[PartialDownload]:
@@ -66,7 +83,8 @@ def list_partials(paths: AppPaths) -> list[PartialDownload]:
             partial = PartialDownload(
                 download_id=str(raw["id"]), repo_id=str(raw["repo_id"]), revision=str(raw["revision"]),
                 commit=str(raw["commit"]), file=str(raw["file"]), size=int(raw["size"]),
-                sha256=raw.get("sha256"), target=str(raw["target"]), bytes_on_disk=stat.st_size,
+                sha256=raw.get("sha256"), target=str(raw["target"]),
+                bytes_on_disk=written_bytes(part, int(raw["size"])),
                 quant=str(raw.get("quant", "")), group=tuple(str(f) for f in raw.get("group", ())),
                 request=str(raw.get("request", "")),
             )
@@ -77,5 +95,6 @@ def list_partials(paths: AppPaths) -> list[PartialDownload]:
 
 
 def discard_partial(paths: AppPaths, download_id: str) -> None:
-    for path in part_paths(paths, download_id):
+    part, meta = part_paths(paths, download_id)
+    for path in (part, meta, ranges_path(part)):
         path.unlink(missing_ok=True)

@@ -58,7 +58,8 @@ class DialogFlows(QObject):
         """The Add-model dialog; with ``reference`` (a repo from a browser page) it looks it up at once and
         shows the quant picker, the recommended quant marked."""
         settings = self._settings.settings
-        dialog = AddModelDialog(self._hub.inspect, context=settings.server.context_size,
+        dialog = AddModelDialog(self._hub.inspect, search=self._hub.search, inspect_ollama=self._hub.inspect_ollama,
+                                context=settings.server.context_size,
                                 default_quant=settings.downloads.default_quant, parent=self._window)
         dialog.download_requested.connect(self._on_download_requested)
         dialog.convert_requested.connect(self._on_convert_requested)

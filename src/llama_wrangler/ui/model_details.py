@@ -60,6 +60,8 @@ def metadata_rows(record: ModelRecord) -> list[tuple[str, str]]:
     ]
     if info.split_count > 1:
         rows.append(("Shards", str(info.split_count)))
+    if record.mmproj is not None:
+        rows.append(("Vision", f"yes — projector {record.mmproj.name}"))
     rows.append(("Source", record.source.words))
     origin = dict(origin_rows(record.origin))
     for key in ("repo", "revision", "file", "quant", "model", "tag"):  # long texts (licenses) stay out

@@ -57,7 +57,8 @@ LABELS = {
     "cors_origins": "Allowed web origins (CORS)", "load_on_request": "Load models on request",
     "hf_endpoint": "Hugging Face address",
     "hf_token": "Hugging Face token", "token_source": "Token source", "ollama_registry": "Ollama registry",
-    "max_parallel_downloads": "Parallel downloads", "max_parallel_conversions": "Parallel conversions",
+    "max_parallel_downloads": "Parallel downloads", "connections": "Connections per file",
+    "stall_s": "Stalled part retry (s)", "max_parallel_conversions": "Parallel conversions",
     "llama_server_path": "llama-server binary", "source_archive_url": "Source archive URL",
     "releases_api_url": "Releases API URL", "close_to_tray": "Keep running in the tray when closed",
     "notifications": "Show notifications",
@@ -312,10 +313,22 @@ class SettingsDialog(QDialog):
             caption.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
             caption.setContentsMargins(0, 6, 0, 0)
             form.addRow(caption, holder)
+        if section == "downloads":
+            form.addRow(self._in_force_note(page))
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(page)
         return scroll
+
+    def _in_force_note(self, parent: QWidget) -> QLabel:
+        """Where the Hub address, token, offline switch and other stores' folders come from now (the
+        environment's conventions apply unless set above)."""
+        note = QLabel("In force now:\n" + "\n".join(self._store.in_force()), parent)
+        note.setObjectName("settingsInForce")
+        note.setProperty("muted", True)
+        note.setWordWrap(True)
+        note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        return note
 
     # -- validation ------------------------------------------------------------------------------------
     def form_data(self) -> dict[str, Any]:

@@ -63,3 +63,28 @@ def test_ctrl_c_keeps_partial_and_rerun_resumes(hub: FakeHub, gguf_repo: Publish
     listing = subprocess.run([*argv, "downloads"], env=env, capture_output=True, text=True, timeout=60,
                              check=False)
     assert listing.stdout.strip() == "No unfinished downloads."
+
+
+def test_a_pull_with_hf_endpoint_set_works_with_no_settings(hub: FakeHub, gguf_repo: PublishedGGUF,
+                                                            app_home: Path) -> None:
+    # A user behind a mirror: HF_ENDPOINT in the environment, no settings file at all.
+    env = {**os.environ, "LLAMA_WRANGLER_HOME": str(app_home), "HF_HUB_DISABLE_XET": "1",
+           "HF_ENDPOINT": hub.endpoint}
+    env.pop("HF_TOKEN", None)
+    assert not (app_home / "settings.json").exists()
+    done = subprocess.run([sys.executable, "-m", "llama_wrangler", "pull", f"hf:{GGUF_REPO}:Q4_K_M", "--quiet"],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Added ")
+    assert any("/cdn/" in r.path and "tiny-Q4_K_M" in r.path for r in hub.requests("GET"))
+
+
+def test_an_unreachable_hub_reads_as_what_happened(app_home: Path, hub: FakeHub) -> None:
+    argv, env = _cli(app_home, hub)
+    (app_home / "settings.json").unlink()
+    env["HF_ENDPOINT"] = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    done = subprocess.run([*argv, "pull", f"hf:{GGUF_REPO}", "--list"], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert "127.0.0.1 refused the connection" in done.stderr and "HF_ENDPOINT" in done.stderr
+    assert "Errno" not in done.stderr

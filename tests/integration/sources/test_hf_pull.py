@@ -82,7 +82,11 @@ def test_pull_quant_verified_and_registered(hub: FakeHub, gguf_repo: PublishedGG
     assert record.origin == HfOrigin(repo=GGUF_REPO, revision=gguf_repo.repo.sha, files=("tiny-Q8_0.gguf",),
                                      quant="Q8_0")
     assert record.sha256 == _sha(source)
-    assert reports[-1].done == reports[-1].total == source.stat().st_size
+    # The repo is a vision model: its projector came along, beside the quant, paired with it.
+    projector = gguf_repo.files["mmproj-tiny-F16.gguf"]
+    assert record.mmproj == record.path.parent / "mmproj-tiny-F16.gguf"
+    assert record.mmproj.read_bytes() == projector.read_bytes()
+    assert reports[-1].done == reports[-1].total == source.stat().st_size + projector.stat().st_size
     assert list_partials(app_paths) == []
     assert list(app_paths.downloads_dir.iterdir()) == []
     # Pulling again reuses the file: no second transfer.
@@ -130,7 +134,8 @@ def test_interrupted_split_set_keeps_finished_shards(hub: FakeHub, gguf_repo: Pu
     hub.reset_counters()
     record = pull(request, paths=app_paths, library=library, options=options, machine=BIG)
     fetched = [r.path.rsplit("/", 1)[1] for r in hub.requests("GET") if "/resolve/" in r.path]
-    assert fetched == ["tiny-Q2_K-00002-of-00003.gguf", "tiny-Q2_K-00003-of-00003.gguf"]
+    # Shard 1 was kept from the first run; the rest of the set (and the repo's projector) come now.
+    assert fetched == ["tiny-Q2_K-00002-of-00003.gguf", "tiny-Q2_K-00003-of-00003.gguf", "mmproj-tiny-F16.gguf"]
     assert len(record.paths) == 3
     assert [p.name for p in app_paths.downloads_dir.iterdir()] == []
 

@@ -174,10 +174,14 @@ def test_cancel_keeps_the_partial(registry: FakeOllama, published: PublishedTag,
     assert library.models() == []
 
 
-def test_a_projector_layer_is_recorded_not_downloaded(registry: FakeOllama, gguf_bytes: bytes,
-                                                      app_paths: AppPaths, library: Library) -> None:
-    tag = registry.publish("llava", "7b", gguf_bytes, projector=b"projector bytes" * 100)
+def test_a_projector_layer_comes_with_the_model_and_is_paired(registry: FakeOllama, gguf_bytes: bytes,
+                                                              app_paths: AppPaths, library: Library) -> None:
+    projector_bytes = b"projector bytes" * 100
+    tag = registry.publish("llava", "7b", gguf_bytes, projector=projector_bytes)
     projector = next(layer for layer in tag.manifest["layers"] if layer["mediaType"].endswith(".projector"))
     record = pull(OllamaRequest("llava", "7b"), paths=app_paths, library=library, options=_options(registry))
     assert isinstance(record.origin, OllamaOrigin) and record.origin.projector_digest == projector["digest"]
-    assert not [r for r in registry.requests() if projector["digest"] in r.path]
+    assert record.mmproj == record.path.with_name("7b-mmproj.gguf")
+    assert record.mmproj.read_bytes() == projector_bytes
+    assert [m.id for m in library.models()] == [record.id]  # the projector is no model of its own
+    assert list(app_paths.downloads_dir.iterdir()) == []

@@ -68,3 +68,12 @@ def test_a_pool_adds_rpc_and_the_split_as_llama_server_takes_them() -> None:
     assert argv.index("--rpc") < argv.index("--flash-attn")  # the user's extras still come last
     assert "--tensor-split" not in build_server_argv(SERVER, ServerSettings(), MODEL, "t", 1,
                                                      rpc=RpcPlan(("h:1",)))
+
+
+def test_a_vision_model_gets_its_projector_and_users_cannot_set_another() -> None:
+    projector = Path("/models/mmproj tiny-F16.gguf")
+    argv = build_server_argv(SERVER, ServerSettings(), MODEL, "tiny", 8123, mmproj=projector)
+    assert flag_value(argv, "--mmproj") == str(projector)
+    assert "--mmproj" not in build_server_argv(SERVER, ServerSettings(), MODEL, "tiny", 8123)
+    with pytest.raises(ValueError, match="--mmproj is set by Llama Wrangler"):
+        ServerSettings(extra_args="--mmproj /elsewhere.gguf")

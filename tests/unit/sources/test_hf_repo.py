@@ -49,7 +49,7 @@ def test_memory_estimate_formula() -> None:
 
 
 def test_token_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("llama_wrangler.sources.hf_hub.get_token", lambda: "from-login")
+    monkeypatch.setattr("llama_wrangler.settings_env.get_token", lambda: "from-login")
     settings = DownloadSettings(hf_token="from-settings")
     assert resolve_token(settings, {"HF_TOKEN": "from-env"}) == "from-settings"
     settings.hf_token = ""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
+import pytest
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QSpinBox
 from pytestqt.qtbot import QtBot
 
 from llama_wrangler.services.settings_store import SettingsStore
@@ -90,3 +91,14 @@ def test_empty_optional_path_means_default(qtbot: QtBot, tmp_path: Path) -> None
     assert dialog.validate().library.models_dir == tmp_path / "elsewhere"  # type: ignore[union-attr]
     models_dir.setText("  ")
     assert dialog.validate().library.models_dir is None  # type: ignore[union-attr]
+
+
+def test_the_downloads_tab_says_where_hub_values_come_from(qtbot: QtBot, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", "http://mirror.test")
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "ollama"))
+    dialog, _store = _dialog(qtbot, tmp_path)
+    note = dialog.findChild(QLabel, "settingsInForce")
+    assert note is not None
+    assert "Hugging Face address: http://mirror.test (from HF_ENDPOINT)" in note.text()
+    assert f"Ollama models: {tmp_path / 'ollama'} (from OLLAMA_MODELS)" in note.text()

@@ -1,7 +1,9 @@
 """Resumable, verified transfer of one file (Qt-free): the per-file logic every source shares.
 
 The bytes go to a partial (:class:`~llama_wrangler.sources.transfer.remote.PartialPlace`) that never has the
-final name; a restart picks them up (their sha256 is re-derived from disk). Transient failures — dropped
+final name; a restart picks them up (their sha256 is re-derived from disk). A file of known size that spans
+several pieces comes over several connections (:class:`~.ranged.RangedParts`); the rest, and servers that do
+not serve ranges, over one (:class:`~.stream.SingleStream`). Transient failures — dropped
 connections, 5xx, 429 with its ``Retry-After`` — are retried with exponential backoff; progress resets the
 count. The sha256 (or the Hub's git blob id) must match before the file is renamed into place; on a
 mismatch the partial is deleted and nothing is kept.
@@ -13,7 +15,6 @@ import hashlib
 import logging
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,54 +23,44 @@ import httpx
 from llama_wrangler.atomic import write_json_atomic
 from llama_wrangler.errors import CancelledError, ChecksumMismatchError, DownloadError
 from llama_wrangler.progress import CancelToken, ignore_progress
+from llama_wrangler.sources.partials import ranges_path
 from llama_wrangler.sources.transfer.client import open_client
 from llama_wrangler.sources.transfer.meter import ByteMeter
+from llama_wrangler.sources.transfer.net_words import host_of, network_words
+from llama_wrangler.sources.transfer.ranged import RangedParts, RangesUnsupportedError, discard_ranges
 from llama_wrangler.sources.transfer.remote import PartialPlace, RemoteFile
+from llama_wrangler.sources.transfer.retry import RetryPolicy
 from llama_wrangler.sources.transfer.status import SourceWording, TransientError, status_error
 from llama_wrangler.sources.transfer.stream import ExpiredLinkError, FillStrategy, SingleStream
 from llama_wrangler.sources.transfer.verify import HASH_BLOCK, git_blob_matches
 
 log = logging.getLogger(__name__)
 
-MAX_RETRY_AFTER_S = 120.0
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently transient failures are retried."""
-
-    retries: int = 5
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 30.0
-    retry_unreachable: bool = True  # False: a host that refuses the connection fails at once
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        # Retry-After is honoured, within reason: a server asking for an hour gets two minutes.
-        if retry_after is not None:
-            return min(retry_after, MAX_RETRY_AFTER_S)
-        return min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (attempt - 1))
-
-
 class FileDownloader:
     """Moves one file's bytes into place: partial, resume, retry, verify, rename.
 
     ``token`` goes only to each file's ``auth_origin`` (see :mod:`.auth`); ``strategy`` fills the partial
-    (:class:`~.stream.SingleStream`: one ranged GET at a time). ``refresh`` (per fetch) re-asks the source for
-    the file's URL; it is used once when a CDN link expired (401/403 from a host that is not the auth origin).
+    (:class:`~.stream.SingleStream`: one ranged GET at a time) where ``ranged`` (parts over several
+    connections; None: always one stream) does not suit the file. ``refresh`` (per fetch) re-asks the source
+    for the file's URL; it is used once when a CDN link expired (401/403 from a host that is not the auth
+    origin).
     """
 
     def __init__(self, place: PartialPlace, *, token: str | None = None, retry: RetryPolicy | None = None,
-                 client: httpx.Client | None = None, strategy: FillStrategy | None = None) -> None:
+                 client: httpx.Client | None = None, strategy: FillStrategy | None = None,
+                 ranged: RangedParts | None = None) -> None:
         self.place = place
         self.token = token
         self.retry = retry or RetryPolicy()
         self.strategy = strategy or SingleStream()
+        self.ranged = ranged
         self._client = client
 
     @property
     def bytes_fetched(self) -> int:
         """Body bytes received over the network by this downloader (benchmarks)."""
-        return int(getattr(self.strategy, "bytes_fetched", 0))
+        ranged = self.ranged.bytes_fetched if self.ranged is not None else 0
+        return int(getattr(self.strategy, "bytes_fetched", 0)) + ranged
 
     def _http(self) -> httpx.Client:
         if self._client is None:
@@ -96,9 +87,12 @@ class FileDownloader:
             write_json_atomic(sidecar, {"version": 1, "id": remote.download_id, "size": remote.size,
                                         "sha256": remote.sha256, "target": str(target), **(describe or {})})
         meter = meter or ByteMeter(ignore_progress, remote.size, 0, remote.name)
-        hasher = self._resume_hash(part, remote.size, meter, cancel)
-        hasher = self._transfer(remote, part, hasher, wording, meter, cancel, refresh)
+        hasher = self._fill_ranged(remote, part, wording, meter, cancel, refresh)
+        if hasher is None:
+            hasher = self._resume_hash(part, remote.size, meter, cancel)
+            hasher = self._transfer(remote, part, hasher, wording, meter, cancel, refresh)
         digest = hasher.hexdigest()
+        ranges_path(part).unlink(missing_ok=True)
         if remote.sha256 is not None and digest != remote.sha256.lower():
             _discard(part, sidecar)
             raise ChecksumMismatchError(wording.corrupt(digest, remote.sha256))
@@ -113,6 +107,31 @@ class FileDownloader:
         if sidecar is not None:
             sidecar.unlink(missing_ok=True)
         return target
+
+    def _fill_ranged(self, remote: RemoteFile, part: Path, wording: SourceWording, meter: ByteMeter,
+                     cancel: CancelToken, refresh: Callable[[], RemoteFile] | None) -> Any | None:
+        """The sha256 state after a ranged transfer; None when the file goes over one stream instead (the
+        file does not suit ranges, or the server does not serve them)."""
+        if self.ranged is None or not self.ranged.suits(remote):
+            if ranges_path(part).exists():
+                discard_ranges(part)  # pre-allocated pieces are no one-stream partial
+            return None
+        credited = meter.done
+        try:
+            return self.ranged.transfer(self._http(), remote, part, token=self.token, wording=wording,
+                                        meter=meter, cancel=cancel, retry=self.retry)
+        except RangesUnsupportedError:
+            log.info("%s does not serve byte ranges; downloading %s over one connection", wording.server,
+                     remote.name)
+        except ExpiredLinkError as expired:
+            if refresh is None:
+                raise status_error(expired.status, wording) from None
+            meter.credit(credited - meter.done)
+            return self.ranged.transfer(self._http(), refresh(), part, token=self.token, wording=wording,
+                                        meter=meter, cancel=cancel, retry=self.retry)
+        meter.credit(credited - meter.done)
+        discard_ranges(part)
+        return None
 
     def _resume_hash(self, part: Path, size: int | None, meter: ByteMeter,
                      cancel: CancelToken | None = None) -> Any:
@@ -163,8 +182,10 @@ class FileDownloader:
                     raise wording.unreachable(exc) from exc
                 attempt += 1
                 if attempt > self.retry.retries:
+                    reason = (network_words(exc, host_of(exc, wording.server)) if isinstance(exc, httpx.TransportError)
+                              else str(exc))
                     raise DownloadError(f"Gave up downloading {remote.name} after {self.retry.retries} "
-                                        f"retries: {exc}", hint="Run the download again to resume it.") from exc
+                                        f"retries: {reason}", hint="Run the download again to resume it.") from exc
                 retry_after = exc.retry_after if isinstance(exc, TransientError) else None
                 delay = self.retry.delay(attempt, retry_after)
                 log.info("retrying %s in %.1fs (%s)", remote.name, delay, exc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import httpx
 
 from llama_wrangler.errors import DownloadError, SourceError, WranglerError
+from llama_wrangler.sources.transfer.net_words import host_of, network_words
 
 
 class TransientError(DownloadError):
@@ -64,7 +65,7 @@ class SourceWording:
 
     def unreachable(self, exc: Exception) -> WranglerError:
         """A connection that could not be made at all (used where that is not retried)."""
-        return DownloadError(f"Could not reach {self.server} for {self.what}: {exc or type(exc).__name__}.")
+        return DownloadError(f"{network_words(exc, host_of(exc, self.server))} ({self.what})")
 
     def corrupt(self, digest: str, expected: str) -> str:
         return (f"{self.label} is corrupt: its sha256 is {digest[:12]}…, {self.server} published "

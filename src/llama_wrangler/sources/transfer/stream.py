@@ -3,7 +3,8 @@
 
 :class:`SingleStream` moves the rest of the file over one connection, from the partial's end. It is the
 downloader's strategy for filling a partial; a strategy that fills several byte ranges in parallel plugs in
-at the same place (``FileDownloader(strategy=...)``) and answers the same :class:`Filled`.
+at the same place: :class:`~llama_wrangler.sources.transfer.ranged.RangedParts` fills pre-allocated pieces over
+several connections, and the downloader uses it whenever a file's size is known and spans several pieces.
 
 Redirects are followed here, not by httpx, so that :func:`~llama_wrangler.sources.transfer.auth.may_see_token`
 decides at every hop whether the token goes along: the Hub's 302 to its CDN arrives there without it.
@@ -118,13 +119,14 @@ class SingleStream:
 
 @contextlib.contextmanager
 def open_following_redirects(client: httpx.Client, remote: RemoteFile, headers: dict[str, str],
-                             token: str | None) -> Iterator[httpx.Response]:
+                             token: str | None, *, timeout: httpx.Timeout | None = None) -> Iterator[httpx.Response]:
     """GET ``remote.url`` as a stream, following redirects; the token goes only to hops the rule allows.
-    ``headers`` (the range) go to every hop."""
+    ``headers`` (the range) go to every hop; ``timeout`` replaces the client's (a ranged part's stall limit)."""
     url = remote.url
     for _hop in range(MAX_REDIRECTS + 1):
         request = client.build_request("GET", url, headers={**headers,
-                                                            **token_headers(url, remote.auth_origin, token)})
+                                                            **token_headers(url, remote.auth_origin, token)},
+                                       timeout=timeout if timeout is not None else client.timeout)
         response = client.send(request, stream=True, follow_redirects=False)
         if not response.has_redirect_location:
             try:
