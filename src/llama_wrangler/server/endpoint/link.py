@@ -25,7 +25,8 @@ from llama_wrangler.server.supervisor import ServerSupervisor
 log = logging.getLogger(__name__)
 
 # Turns a library id into (model file, id) on the GUI thread; raises WranglerError when it cannot.
-Resolver = Callable[[str], tuple[Path, str, Path | None]]  # (model file, id, vision projector)
+# A model a request named -> (model file, id[, vision projector]); raises WranglerError when it cannot.
+Resolver = Callable[[str], tuple[Path, str] | tuple[Path, str, Path | None]]
 
 _ERROR_CHARS = 300  # a client gets the reason, not the server's log (that is in the app's log view)
 
@@ -112,7 +113,7 @@ class EndpointLink(QObject):
             self._sync()  # on its way already: the scheduler learns so from the snapshot
             return
         try:
-            path, resolved_id, projector = self._resolve(model_id)
+            path, resolved_id, *projector = self._resolve(model_id)
         except WranglerError as exc:
             self.server.call(self.server.scheduler.refuse, model_id, short_reason(str(exc)))
             return
@@ -121,4 +122,4 @@ class EndpointLink(QObject):
                              f"'{model_id}' names the library model '{resolved_id}'; use that id.")
             return
         log.info("requests wait for %s: starting it", resolved_id)
-        self._supervisor.start(path, resolved_id, projector)
+        self._supervisor.start(path, resolved_id, projector[0] if projector else None)
