@@ -4,12 +4,13 @@ Install button right there. Hidden once a usable runtime is found; while an inst
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from llama_wrangler.runtime.report import RuntimeReport, RuntimeState
+from llama_wrangler.ui.notice import Notice
 
 
-class RuntimeBanner(QFrame):
+class RuntimeBanner(Notice):
     """Signals:
         install_requested(): the user pressed Install.
         details_requested(): the user wants the llama.cpp page.
@@ -19,28 +20,10 @@ class RuntimeBanner(QFrame):
     details_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("banner")
-        self.headline = QLabel()
-        self.headline.setObjectName("sectionTitle")
-        self.text = QLabel()
-        self.text.setWordWrap(True)
-        self.install_button = QPushButton("Install llama.cpp")
-        self.install_button.setProperty("primary", True)
+        super().__init__("banner", "Install llama.cpp", "Details…", parent)
+        self.install_button, self.details_button = self.primary_button, self.secondary_button
         self.install_button.clicked.connect(self.install_requested)
-        self.details_button = QPushButton("Details…")
         self.details_button.clicked.connect(self.details_requested)
-        words = QVBoxLayout()
-        words.setSpacing(4)
-        words.addWidget(self.headline)
-        words.addWidget(self.text)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(16, 12, 16, 12)
-        row.setSpacing(12)
-        row.addLayout(words, 1)
-        row.addWidget(self.install_button)
-        row.addWidget(self.details_button)
-        self.hide()
 
     def show_report(self, report: RuntimeReport | None, *, installing: str = "") -> None:
         """Show what ``report`` says is missing; hide when it is usable (or not known yet).

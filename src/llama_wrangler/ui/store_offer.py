@@ -4,13 +4,14 @@ Shown when a scan (at first run, or from the page's "Find models from other apps
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from llama_wrangler.services.store_scan import StoreFindings
+from llama_wrangler.ui.notice import Notice
 from llama_wrangler.units import human_bytes
 
 
-class StoreOffer(QFrame):
+class StoreOffer(Notice):
     """Signals:
         accepted(object): use these :class:`StoreFindings` in place.
     """
@@ -18,30 +19,12 @@ class StoreOffer(QFrame):
     accepted = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("card")
+        super().__init__("card", "Use them in place", "Not now", parent)
         self._findings: StoreFindings | None = None
-        self.headline = QLabel()
-        self.headline.setObjectName("sectionTitle")
-        self.text = QLabel()
-        self.text.setWordWrap(True)
         self.text.setProperty("muted", True)
-        self.use_button = QPushButton("Use them in place")
-        self.use_button.setProperty("primary", True)
+        self.use_button, self.dismiss_button = self.primary_button, self.secondary_button
         self.use_button.clicked.connect(self._on_use)
-        self.dismiss_button = QPushButton("Not now")
         self.dismiss_button.clicked.connect(self.hide)
-        words = QVBoxLayout()
-        words.setSpacing(4)
-        words.addWidget(self.headline)
-        words.addWidget(self.text)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(16, 12, 16, 12)
-        row.setSpacing(12)
-        row.addLayout(words, 1)
-        row.addWidget(self.use_button)
-        row.addWidget(self.dismiss_button)
-        self.hide()
 
     def offer(self, findings: StoreFindings) -> None:
         self._findings = findings
