@@ -62,6 +62,9 @@ LABELS = {
     "llama_server_path": "llama-server binary", "source_archive_url": "Source archive URL",
     "releases_api_url": "Releases API URL", "close_to_tray": "Keep running in the tray when closed",
     "notifications": "Show notifications",
+    "workers": "Workers (host:port, …)", "enabled": "Split models across the workers",
+    "tensor_split": "Share per worker", "worker_host": "This computer's worker address",
+    "worker_port": "This computer's worker port",
 }
 SECRET_FIELDS = {"api_key", "hf_token"}
 # What each choice means, in words (the stored values are for the file, not for people).
