@@ -131,3 +131,17 @@ def test_unknown_models_and_bad_requests_get_ollamas_errors(qtbot: QtBot, serve_
                           json={"model": "alpha", "prompt": "hi", "keep_alive": "soon"})
     assert response.status_code == 400 and "keep_alive" in response.json()["error"]
     assert served.loads == 1  # none of these loaded anything
+
+
+def test_the_api_key_guards_the_ollama_routes_too(qtbot: QtBot, serve_endpoint: ServeEndpoint) -> None:
+    served = served_with_facts(serve_endpoint, api_key="secret")
+    served.start(qtbot, "alpha")
+    assert httpx.get(f"{served.url}/api/tags", timeout=30).status_code == 401
+    response = httpx.post(f"{served.url}/api/chat", timeout=30,
+                          json={"model": "beta", "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == 401
+    with ollama.Client(host=served.url, timeout=120, headers={"Authorization": "Bearer secret"}) as api:
+        answer = api.chat(model="alpha", messages=[{"role": "user", "content": "hi"}], stream=False,
+                          options={"num_predict": 3})  # the key also reaches llama-server behind us
+    assert answer.done and answer.message.content
+    assert served.loads == 1  # the refused request for beta loaded nothing
