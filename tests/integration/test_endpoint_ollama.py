@@ -101,6 +101,14 @@ def test_generate_without_streaming_loads_the_model_it_names(qtbot: QtBot, serve
     assert isinstance(result, ollama.GenerateResponse), result
     assert result.done and result.response and result.eval_count
     assert served.supervisor.model_id == "beta"
+    loaded = httpx.post(f"{served.url}/api/generate", json={"model": "beta", "stream": False}, timeout=120).json()
+    assert loaded["done"] is True and loaded["done_reason"] == "load" and loaded["response"] == ""
+    expires = httpx.get(f"{served.url}/api/ps", timeout=30).json()["models"][0]["expires_at"]
+    assert expires.endswith("Z") and not expires.startswith("2318")  # keep_alive "5m": not forever
+    # Ollama's unload request (``ollama stop``) is refused plainly, not answered with a pretended unload.
+    stop = httpx.post(f"{served.url}/api/generate", json={"model": "beta", "keep_alive": 0}, timeout=30)
+    assert stop.status_code == 501 and "keep_alive" in stop.json()["error"]
+    assert served.supervisor.model_id == "beta"
     raw = httpx.post(f"{served.url}/api/generate", timeout=120,
                      json={"model": "beta", "prompt": "hi", "raw": True, "stream": False,
                            "options": {"num_predict": 3}}).json()

@@ -8,6 +8,7 @@ writes them: one JSON object per line (``application/x-ndjson``), ``done: false`
 
 ``keep_alive`` is parsed (a bad one is a 400, as in Ollama) and remembered for ``/api/ps``; models are
 not unloaded by it: one model is served at a time and the scheduler swaps it when another is asked for.
+An explicit unload (empty prompt, ``keep_alive: 0``) is answered 501, never with a pretended unload.
 """
 
 from __future__ import annotations
@@ -116,19 +117,22 @@ class OllamaApi:
 
     # ----------------------------------------------------------------- the shared path
     async def _load_only(self, parsed: dict[str, Any], cors: dict[str, str], *, chat: bool) -> web.Response:
-        """An empty prompt: Ollama loads the model (or, with ``keep_alive: 0``, unloads it) and says so."""
+        """An empty prompt: Ollama loads the model and says so. With ``keep_alive: 0`` it is Ollama's
+        unload request (``ollama stop``), which we refuse plainly rather than claim an unload: the model
+        stays until a request for another one swaps it (unloading on request belongs with residency)."""
         model, failure = self._model(parsed, cors)
         if failure is not None:
             return failure
         assert model is not None
-        unload = self._keep_alive.get(model) == 0
-        if not unload:
-            lease, failure = await self._lease(model, cors)
-            if failure is not None:
-                return failure
-            assert lease is not None
-            self._done(lease)
-        return _json(wire.load_answer(_name(parsed), chat=chat, unload=unload), cors)
+        if wire.parse_keep_alive(parsed.get("keep_alive")) == 0:
+            return _error(501, "Unloading a model on request (keep_alive: 0) is not supported yet: the model "
+                               "stays loaded until a request for another model replaces it.", cors)
+        lease, failure = await self._lease(model, cors)
+        if failure is not None:
+            return failure
+        assert lease is not None
+        self._done(lease)
+        return _json(wire.load_answer(_name(parsed), chat=chat), cors)
 
     async def _generation(self, request: web.BaseRequest, parsed: dict[str, Any], cors: dict[str, str], *,
                           chat: bool) -> web.StreamResponse:

@@ -305,10 +305,10 @@ def final_chunk(model: str, *, chat: bool, finish: Any, stats: dict[str, Any]) -
     return json.dumps(doc).encode() + b"\n"
 
 
-def load_answer(model: str, *, chat: bool, unload: bool) -> bytes:
-    """What Ollama answers to an empty prompt: the model is (un)loaded, nothing is generated."""
+def load_answer(model: str, *, chat: bool) -> bytes:
+    """What Ollama answers to an empty prompt: the model is loaded, nothing is generated."""
     doc = chunk_doc(model, chat=chat, text="")
-    doc.update(done=True, done_reason="unload" if unload else "load")
+    doc.update(done=True, done_reason="load")
     return json.dumps(doc).encode()
 
 
