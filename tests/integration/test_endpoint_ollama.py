@@ -113,6 +113,11 @@ def test_generate_without_streaming_loads_the_model_it_names(qtbot: QtBot, serve
                      json={"model": "beta", "prompt": "hi", "raw": True, "stream": False,
                            "options": {"num_predict": 3}}).json()
     assert raw["done"] is True and isinstance(raw["response"], str) and raw["eval_count"] > 0
+    with httpx.stream("POST", f"{served.url}/api/generate", timeout=120,
+                      json={"model": "beta", "prompt": "hi", "raw": True, "options": {"num_predict": 5}}) as response:
+        lines = [json.loads(line) for line in response.iter_lines() if line]
+    assert lines[-1]["done"] is True and lines[-1]["eval_count"] > 0 and not lines[0].get("message")
+    assert "".join(line["response"] for line in lines[:-1])
 
 
 def test_embed_returns_one_vector_per_input(qtbot: QtBot, serve_endpoint: ServeEndpoint,
@@ -145,6 +150,12 @@ def test_the_api_key_guards_the_ollama_routes_too(qtbot: QtBot, serve_endpoint: 
     served = served_with_facts(serve_endpoint, api_key="secret")
     served.start(qtbot, "alpha")
     assert httpx.get(f"{served.url}/api/tags", timeout=30).status_code == 401
+    foreign = httpx.get(f"{served.url}/api/tags", headers={"Origin": "https://evil.example",
+                                                            "Authorization": "Bearer secret"}, timeout=30)
+    assert foreign.status_code == 403  # the CORS rule holds here as on /v1
+    local = httpx.get(f"{served.url}/api/tags", headers={"Origin": "http://localhost:3000",
+                                                          "Authorization": "Bearer secret"}, timeout=30)
+    assert local.status_code == 200 and local.headers["access-control-allow-origin"] == "http://localhost:3000"
     response = httpx.post(f"{served.url}/api/chat", timeout=30,
                           json={"model": "beta", "messages": [{"role": "user", "content": "hi"}]})
     assert response.status_code == 401
