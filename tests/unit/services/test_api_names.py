@@ -31,6 +31,7 @@ def test_ollama_facts_come_from_the_record_and_its_header(app_paths: AppPaths, t
     record = records[0]
     facts = api_facts(records)[record.id]
     assert facts.size_bytes == record.size_bytes > 0
-    assert facts.family and facts.family == record.info.architecture and facts.quantization_level == (record.quant or "")
+    assert facts.family and facts.family == record.info.architecture
+    assert facts.quantization_level == (record.quant or "")
     assert facts.modified_at == record.added_at and facts.digest == ""  # not hashed yet: no digest invented
     assert facts.context_length == record.info.context_length
