@@ -164,3 +164,21 @@ def test_the_api_key_guards_the_ollama_routes_too(qtbot: QtBot, serve_endpoint: 
                           options={"num_predict": 3})  # the key also reaches llama-server behind us
     assert answer.done and answer.message.content
     assert served.loads == 1  # the refused request for beta loaded nothing
+
+
+def test_ollama_and_openai_requests_interleave_on_one_port(qtbot: QtBot, serve_endpoint: ServeEndpoint) -> None:
+    """llama-server closes its connection after a streamed answer: a pooled one it dropped is sent again."""
+    served = served_with_facts(serve_endpoint)
+    served.start(qtbot, "alpha")
+    v1 = {"model": "alpha", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    api = {"model": "alpha", "messages": [{"role": "user", "content": "hi"}], "options": {"num_predict": 4}}
+    with httpx.Client(timeout=60) as http:
+        for _ in range(10):
+            assert http.post(f"{served.url}/v1/chat/completions", json=v1).status_code == 200
+            assert http.post(f"{served.url}/api/chat", json={**api, "stream": False}).json()["done"] is True
+            with http.stream("POST", f"{served.url}/v1/chat/completions", json={**v1, "stream": True}) as response:
+                assert response.status_code == 200 and list(response.iter_lines())
+            with http.stream("POST", f"{served.url}/api/chat", json=api) as response:
+                lines = [json.loads(line) for line in response.iter_lines() if line]
+            assert response.status_code == 200 and lines[-1]["done"] is True
+    assert served.loads == 1
