@@ -214,11 +214,12 @@ def tags_doc(catalog: list[str], facts: dict[str, ModelFacts]) -> bytes:
 
 
 def ps_doc(served: str, facts: dict[str, ModelFacts], expires_at: str) -> bytes:
-    """``GET /api/ps``: the model llama-server holds now (one at a time until residency lands)."""
+    """``GET /api/ps``: the model llama-server holds now (one at a time until residency lands). ``size`` is
+    the file's size; ``size_vram`` is left out rather than guessed (it needs residency's memory view)."""
     models = []
     if served:
         entry = _entry(served, facts.get(served, ModelFacts()))
-        models.append({**entry, "expires_at": expires_at, "size_vram": 0})
+        models.append({**entry, "expires_at": expires_at})
     return json.dumps({"models": models}).encode()
 
 
