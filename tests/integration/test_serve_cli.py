@@ -154,6 +154,12 @@ def test_serve_routes_a_request_naming_another_library_model(
         others = [model_id for model_id in listed if model_id.startswith("beta")]
         assert len(others) == 1, listed
         other = others[0]
+        # The same port speaks Ollama, with the library's facts about each model (api_facts).
+        tags = {m["name"]: m for m in httpx.get(f"{url}/api/tags", timeout=10).json()["models"]}
+        assert set(tags) == {f"{model_id}:latest" for model_id in listed}
+        beta = tags[f"{other}:latest"]
+        assert beta["size"] == (models / "beta.gguf").stat().st_size
+        assert beta["details"]["format"] == "gguf" and beta["details"]["family"] == "llama"
         reply = httpx.post(f"{url}/v1/completions", timeout=60,
                            json={"model": other, "prompt": "hello", "max_tokens": 2})
         assert reply.status_code == 200, reply.text

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from llama_wrangler.errors import ServerError
 from llama_wrangler.server.endpoint.config import EndpointConfig
 from llama_wrangler.server.endpoint.link import EndpointLink, Resolver
+from llama_wrangler.server.endpoint.ollama_wire import ModelFacts
 from llama_wrangler.server.endpoint.opening import backend_settings, open_endpoint
 from llama_wrangler.server.endpoint.server import EndpointServer
 from llama_wrangler.server.state import ServerState
@@ -43,6 +44,7 @@ class EndpointService(QObject):
         self._address: tuple[str, int, str] | None = None
         self._catalog: list[str] = []
         self._aliases: dict[str, str] = {}
+        self._facts: dict[str, ModelFacts] = {}
         self._settings: ServerSettings | None = None
         supervisor.state_changed.connect(self._on_state_changed)
 
@@ -72,13 +74,15 @@ class EndpointService(QObject):
         else:
             self._supervisor.set_settings(server)
 
-    def set_catalog(self, model_ids: list[str], aliases: dict[str, str] | None = None) -> None:
+    def set_catalog(self, model_ids: list[str], aliases: dict[str, str] | None = None,
+                    facts: dict[str, ModelFacts] | None = None) -> None:
         """The library's servable model ids, for ``/v1/models`` and routing by name; ``aliases`` maps other
-        names a client may send (a model's display name) to an id."""
+        names a client may send (a model's display name) to an id; ``facts`` feed Ollama's ``/api/tags``."""
         self._catalog = list(model_ids)
         self._aliases = dict(aliases or {})
+        self._facts = dict(facts or {})
         if self._link is not None:
-            self._link.server.set_catalog(self._catalog, self._aliases)
+            self._link.server.set_catalog(self._catalog, self._aliases, self._facts)
 
     @property
     def server(self) -> EndpointServer | None:
@@ -102,7 +106,7 @@ class EndpointService(QObject):
             return
         self._link = EndpointLink(self._supervisor, endpoint, resolve=self._resolve)
         self._link.load_requested.connect(self.swap_requested)
-        endpoint.set_catalog(self._catalog, self._aliases)
+        endpoint.set_catalog(self._catalog, self._aliases, self._facts)
         self._address = address
         endpoint.start()
         log.info("stable endpoint at %s", endpoint.url)

@@ -10,6 +10,7 @@ from pathlib import Path
 from llama_wrangler.errors import ModelNotFoundError, ServerError
 from llama_wrangler.library.projectors import projector_beside
 from llama_wrangler.library.registry import Library, ModelRecord
+from llama_wrangler.server.endpoint.ollama_wire import ModelFacts
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,22 @@ def api_names(records: Iterable[ModelRecord]) -> tuple[list[str], dict[str, str]
             claims.setdefault(name, set()).add(record.id)
     aliases = {name: owners.pop() for name, owners in claims.items() if len(owners) == 1 and name not in ids}
     return ids, aliases
+
+
+def api_facts(records: Iterable[ModelRecord]) -> dict[str, ModelFacts]:
+    """What Ollama clients are told about each servable model (``/api/tags``, ``/api/show``)."""
+    facts = {}
+    for record in records:
+        if record.missing:
+            continue
+        info = record.info
+        params = info.size_label or (f"{info.parameter_count / 1e9:.1f}B" if info.parameter_count else "")
+        facts[record.id] = ModelFacts(
+            size_bytes=record.size_bytes, digest=f"sha256:{record.sha256}" if record.sha256 else "",
+            modified_at=record.added_at, family=info.architecture or "", parameter_size=params,
+            quantization_level=info.quant or "", context_length=info.context_length,
+            embedding_length=info.embedding_length, vision=record.mmproj is not None)
+    return facts
 
 
 def resolve_target(library: Library, ref: str, *, allow_path: bool = False) -> ServeTarget:

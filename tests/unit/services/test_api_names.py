@@ -6,7 +6,7 @@ from pathlib import Path
 
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
-from llama_wrangler.services.serve_target import api_names
+from llama_wrangler.services.serve_target import api_facts, api_names
 from llama_wrangler.settings import ImportMode
 from tests.support.gguf_files import write_gguf
 
@@ -23,3 +23,15 @@ def test_display_names_map_to_ids_unless_shared(app_paths: AppPaths, tmp_path: P
     assert aliases["Alpha Chat"] == alpha.id
     assert "Twin" not in aliases  # two models share it: it names neither
     assert not set(aliases) & set(ids)
+
+
+def test_ollama_facts_come_from_the_record_and_its_header(app_paths: AppPaths, tmp_path: Path) -> None:
+    library = Library(app_paths, hash_in_background=False).load()
+    records = library.import_files([write_gguf(tmp_path / "alpha-Q4_K_M.gguf", name="Alpha Chat")], ImportMode.LINK)
+    record = records[0]
+    facts = api_facts(records)[record.id]
+    assert facts.size_bytes == record.size_bytes > 0
+    assert facts.family and facts.family == record.info.architecture
+    assert facts.quantization_level == (record.quant or "")
+    assert facts.modified_at == record.added_at and facts.digest == ""  # not hashed yet: no digest invented
+    assert facts.context_length == record.info.context_length

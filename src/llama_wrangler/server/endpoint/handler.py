@@ -17,6 +17,8 @@ from aiohttp import web
 from yarl import URL
 
 from llama_wrangler.server.endpoint.config import EndpointConfig
+from llama_wrangler.server.endpoint.ollama_api import OllamaApi
+from llama_wrangler.server.endpoint.ollama_wire import ModelFacts
 from llama_wrangler.server.endpoint.scheduler import Lease, ModelScheduler, Unavailable
 from llama_wrangler.server.endpoint.wire import (
     authorized,
@@ -48,12 +50,14 @@ class EndpointHandler:
 
     def __init__(self, config: Callable[[], EndpointConfig], scheduler: ModelScheduler,
                  catalog: Callable[[], list[str]], session: Callable[[], aiohttp.ClientSession], *,
-                 aliases: Callable[[], dict[str, str]] = dict) -> None:
+                 aliases: Callable[[], dict[str, str]] = dict,
+                 facts: Callable[[], dict[str, ModelFacts]] = dict) -> None:
         self._config = config
         self._scheduler = scheduler
         self._catalog = catalog
         self._aliases = aliases
         self._session = session
+        self._ollama = OllamaApi(scheduler, catalog, aliases, facts, session)  # /api/...: Ollama's routes
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         config = self._config()
@@ -78,6 +82,8 @@ class EndpointHandler:
         except _TooLargeError:
             return _error(413, f"The request body is over {config.max_body_bytes // (1024 * 1024)} MiB.",
                           "invalid_request_error", None, cors, close=True)
+        if request.path.startswith("/api/"):
+            return await self._ollama.handle(request, body, cors)
         content_type = request.headers.get("Content-Type", "")
         if len(body) > _PARSE_ON_LOOP_BYTES:  # a prompt full of images: parsed off the loop
             model = await asyncio.to_thread(requested_model, content_type, body)

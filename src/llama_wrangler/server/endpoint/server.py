@@ -23,6 +23,7 @@ from aiohttp import web
 from llama_wrangler.server.endpoint.config import EndpointConfig
 from llama_wrangler.server.endpoint.connections import LimitedServer
 from llama_wrangler.server.endpoint.handler import EndpointHandler
+from llama_wrangler.server.endpoint.ollama_wire import ModelFacts
 from llama_wrangler.server.endpoint.scheduler import ModelScheduler
 from llama_wrangler.server.ports import connect_host, url_host
 
@@ -65,6 +66,7 @@ class EndpointServer:
         self.on_load = on_load  # replaceable (the Qt link sets its signal's emit)
         self._catalog: list[str] = []
         self._aliases: dict[str, str] = {}
+        self._facts: dict[str, ModelFacts] = {}
         self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
         self._started: Future[None] = Future()
@@ -120,11 +122,14 @@ class EndpointServer:
         self.config = config
         self.call(self.scheduler.set_config, config)
 
-    def set_catalog(self, model_ids: list[str], aliases: dict[str, str] | None = None) -> None:
-        """The servable ids, and other names clients may use for them (a model's display name)."""
+    def set_catalog(self, model_ids: list[str], aliases: dict[str, str] | None = None,
+                    facts: dict[str, ModelFacts] | None = None) -> None:
+        """The servable ids, other names clients may use for them (a model's display name), and what
+        Ollama clients are told about each (``/api/tags``, ``/api/show``)."""
         # Replaced whole, never mutated: safe to read on the loop.
         self._catalog = list(model_ids)
         self._aliases = dict(aliases or {})
+        self._facts = dict(facts or {})
 
     def close(self) -> None:
         """Stop accepting, end the connections (requests in flight are cut off) and free the port."""
@@ -158,7 +163,7 @@ class EndpointServer:
             timeout=aiohttp.ClientTimeout(total=None, connect=_CONNECT_TIMEOUT_S, sock_read=None),
             skip_auto_headers=("Accept-Encoding", "User-Agent"))
         handler = EndpointHandler(lambda: self.config, self.scheduler, lambda: self._catalog, self._get_session,
-                                  aliases=lambda: self._aliases)
+                                  aliases=lambda: self._aliases, facts=lambda: self._facts)
         self.web_server = LimitedServer(handler, max_connections=lambda: self.config.max_connections,
                                         header_timeout_s=lambda: self.config.header_timeout_s,
                                         idle_timeout_s=config.idle_timeout_s)

@@ -1,0 +1,283 @@
+"""Ollama's REST API on the stable endpoint's port, translated onto llama-server's OpenAI routes.
+
+:class:`EndpointHandler` hands every ``/api/...`` request here after its Origin and API-key checks and
+the capped body read; a request naming a model goes through the same scheduler as the OpenAI routes
+(a model that is not served is loaded, waiting like any other request). Streams are written as Ollama
+writes them: one JSON object per line (``application/x-ndjson``), ``done: false`` chunks, then a
+``done: true`` object with the counts and durations. The translation itself is in :mod:`.ollama_wire`.
+
+``keep_alive`` is parsed (a bad one is a 400, as in Ollama) and remembered for ``/api/ps``; models are
+not unloaded by it: one model is served at a time and the scheduler swaps it when another is asked for.
+An explicit unload (empty prompt, ``keep_alive: 0``) is answered 501, never with a pretended unload.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from llama_wrangler.server.endpoint import ollama_wire as wire
+from llama_wrangler.server.endpoint.scheduler import Lease, ModelScheduler, Unavailable
+
+log = logging.getLogger(__name__)
+
+_FOREVER = "2318-07-01T00:00:00Z"  # what Ollama reports for a model kept loaded without end
+_DEFAULT_KEEP_ALIVE_S = 300.0
+_SEND_ATTEMPTS = 3
+_PASSED_HEADERS = ("Authorization", "X-Api-Key")  # llama-server behind us may check the same key
+
+
+class OllamaApi:
+    def __init__(self, scheduler: ModelScheduler, catalog: Callable[[], list[str]],
+                 aliases: Callable[[], dict[str, str]], facts: Callable[[], dict[str, wire.ModelFacts]],
+                 session: Callable[[], aiohttp.ClientSession]) -> None:
+        self._scheduler = scheduler
+        self._catalog = catalog
+        self._aliases = aliases
+        self._facts = facts
+        self._session = session
+        self._keep_alive: dict[str, float] = {}  # model -> the last keep_alive a request asked for
+        self._last_used: dict[str, float] = {}  # model -> wall time its last request ended
+
+    async def handle(self, request: web.BaseRequest, body: bytes, cors: dict[str, str]) -> web.StreamResponse:
+        path, method = request.path.rstrip("/"), request.method
+        if method in ("GET", "HEAD") and path == "/api/version":
+            return _json(json.dumps({"version": wire.OLLAMA_VERSION}).encode(), cors)
+        if method in ("GET", "HEAD") and path == "/api/tags":
+            return _json(wire.tags_doc(self._catalog(), self._facts()), cors)
+        if method in ("GET", "HEAD") and path == "/api/ps":
+            served = self._scheduler.served_model
+            return _json(wire.ps_doc(served, self._facts(), self._expires_at(served)), cors)
+        routes = {"/api/show": self._show, "/api/chat": self._chat, "/api/generate": self._generate,
+                  "/api/embed": self._embed, "/api/embeddings": self._embed}
+        if path not in routes:
+            return _error(404, f"{method} {path} is not part of the Ollama API served here", cors)
+        if method != "POST":
+            return _error(405, f"{path} takes POST", cors)
+        try:
+            parsed = json.loads(body or b"{}")
+        except ValueError as exc:
+            return _error(400, f"the body is not JSON: {exc}", cors)
+        if not isinstance(parsed, dict):
+            return _error(400, "the body must be a JSON object", cors)
+        try:
+            return await routes[path](request, parsed, cors)
+        except wire.OllamaRequestError as exc:
+            return _error(400, str(exc), cors)
+
+    # ----------------------------------------------------------------- routes
+    async def _show(self, _request: web.BaseRequest, parsed: dict[str, Any], cors: dict[str, str]) -> web.Response:
+        name = str(parsed.get("model") or parsed.get("name") or "")
+        model = wire.resolve_name(name, self._catalog(), self._aliases())
+        if model is None:
+            return web.Response(status=404, body=wire.not_found(name), content_type="application/json", headers=cors)
+        return _json(wire.show_doc(model, self._facts().get(model, wire.ModelFacts())), cors)
+
+    async def _chat(self, request: web.BaseRequest, parsed: dict[str, Any],
+                    cors: dict[str, str]) -> web.StreamResponse:
+        if not parsed.get("messages"):
+            return await self._load_only(parsed, cors, chat=True)
+        return await self._generation(request, parsed, cors, chat=True)
+
+    async def _generate(self, request: web.BaseRequest, parsed: dict[str, Any],
+                        cors: dict[str, str]) -> web.StreamResponse:
+        if not parsed.get("prompt") and not parsed.get("images"):
+            return await self._load_only(parsed, cors, chat=False)
+        return await self._generation(request, parsed, cors, chat=False)
+
+    async def _embed(self, request: web.BaseRequest, parsed: dict[str, Any], cors: dict[str, str]) -> web.Response:
+        legacy = request.path.rstrip("/") == "/api/embeddings"
+        model, failure = self._model(parsed, cors)
+        if failure is not None:
+            return failure
+        assert model is not None
+        openai_body = wire.embed_body(parsed, model, legacy=legacy)
+        started = time.monotonic_ns()
+        lease, failure = await self._lease(model, cors)
+        if failure is not None:
+            return failure
+        assert lease is not None
+        load_ns = time.monotonic_ns() - started
+        try:
+            async with await self._post(request, lease, "/v1/embeddings", openai_body) as upstream:
+                answer = await upstream.read()
+                if upstream.status != 200:
+                    return _error(upstream.status, wire.upstream_error(upstream.status, answer), cors)
+            return _json(wire.embed_answer(json.loads(answer), _name(parsed), legacy=legacy, started_ns=started,
+                                           load_ns=load_ns), cors)
+        except aiohttp.ClientError as exc:
+            return _error(502, f"the model server did not answer: {exc}", cors)
+        finally:
+            self._done(lease)
+
+    # ----------------------------------------------------------------- the shared path
+    async def _load_only(self, parsed: dict[str, Any], cors: dict[str, str], *, chat: bool) -> web.Response:
+        """An empty prompt: Ollama loads the model and says so. With ``keep_alive: 0`` it is Ollama's
+        unload request (``ollama stop``), which we refuse plainly rather than claim an unload: the model
+        stays until a request for another one swaps it (unloading on request belongs with residency)."""
+        model, failure = self._model(parsed, cors)
+        if failure is not None:
+            return failure
+        assert model is not None
+        if wire.parse_keep_alive(parsed.get("keep_alive")) == 0:
+            return _error(501, "Unloading a model on request (keep_alive: 0) is not supported yet: the model "
+                               "stays loaded until a request for another model replaces it.", cors)
+        lease, failure = await self._lease(model, cors)
+        if failure is not None:
+            return failure
+        assert lease is not None
+        self._done(lease)
+        return _json(wire.load_answer(_name(parsed), chat=chat), cors)
+
+    async def _generation(self, request: web.BaseRequest, parsed: dict[str, Any], cors: dict[str, str], *,
+                          chat: bool) -> web.StreamResponse:
+        model, failure = self._model(parsed, cors)
+        if failure is not None:
+            return failure
+        assert model is not None
+        if chat:
+            route, openai_body = "/v1/chat/completions", wire.chat_body(parsed, model)
+        else:
+            route, openai_body = wire.generate_body(parsed, model)
+        chat_shaped = chat  # a generate answer carries "response", whichever route made it
+        started = time.monotonic_ns()
+        lease, failure = await self._lease(model, cors)
+        if failure is not None:
+            return failure
+        assert lease is not None
+        load_ns = time.monotonic_ns() - started
+        try:
+            upstream = await self._post(request, lease, route, openai_body)
+        except aiohttp.ClientError as exc:
+            self._done(lease)
+            return _error(502, f"the model server did not answer: {exc}", cors)
+        try:
+            if upstream.status != 200:
+                return _error(upstream.status, wire.upstream_error(upstream.status, await upstream.read()), cors)
+            if not wire.wants_stream(parsed):
+                answer = json.loads(await upstream.read())
+                return _json(wire.whole_answer(answer, _name(parsed), chat=chat_shaped, started_ns=started,
+                                               load_ns=load_ns), cors)
+            return await self._stream(request, upstream, _name(parsed), cors, chat=chat_shaped,
+                                      started_ns=started, load_ns=load_ns)
+        except aiohttp.ClientError as exc:
+            log.warning("the model server broke off an Ollama request: %r", exc)
+            return _error(502, f"the model server stopped while answering: {exc}", cors)
+        finally:
+            upstream.close()
+            self._done(lease)
+
+    async def _stream(self, request: web.BaseRequest, upstream: aiohttp.ClientResponse, name: str,
+                      cors: dict[str, str], *, chat: bool, started_ns: int, load_ns: int) -> web.StreamResponse:
+        response = web.StreamResponse(status=200, headers={**cors, "Content-Type": wire.NDJSON})
+        await response.prepare(request)
+        buffer = bytearray()
+        finish: Any = None
+        last: dict[str, Any] = {}  # the usage and timings llama-server ends its stream with
+        calls: dict[int, dict[str, Any]] = {}  # streamed tool calls, pieced together by index
+        try:
+            async for piece in upstream.content.iter_any():
+                buffer.extend(piece)
+                for event in wire.sse_events(buffer):
+                    if event is None:
+                        continue
+                    for key in ("usage", "timings"):
+                        if event.get(key):
+                            last[key] = event[key]
+                    for choice in event.get("choices") or []:
+                        finish = choice.get("finish_reason") or finish
+                        delta = choice.get("delta") or {}
+                        for call in delta.get("tool_calls") or []:
+                            _merge_call(calls.setdefault(int(call.get("index", 0)), {}), call)
+                        text = delta.get("content") or choice.get("text") or ""
+                        thinking = delta.get("reasoning_content") or ""
+                        if text or thinking:
+                            doc = wire.chunk_doc(name, chat=chat, text=text, thinking=thinking)
+                            await response.write(json.dumps(doc).encode() + b"\n")
+            if calls:
+                doc = wire.chunk_doc(name, chat=chat, text="", tool_calls=[calls[i] for i in sorted(calls)])
+                await response.write(json.dumps(doc).encode() + b"\n")
+            await response.write(wire.final_chunk(name, chat=chat, finish=finish,
+                                                  stats=wire.final_stats(last, started_ns, load_ns)))
+        except ConnectionResetError:  # the client went away: closing upstream (by our caller) stops it
+            return response
+        except aiohttp.ClientError as exc:
+            log.warning("the model server broke off an Ollama stream: %r", exc)
+            await response.write(wire.error_doc(f"the model server stopped while answering: {exc}") + b"\n")
+        await response.write_eof()
+        return response
+
+    # ----------------------------------------------------------------- helpers
+    def _model(self, parsed: dict[str, Any], cors: dict[str, str]) -> tuple[str | None, web.Response | None]:
+        name = _name(parsed)
+        if not name:
+            return None, _error(400, "model is required", cors)
+        model = wire.resolve_name(name, self._catalog(), self._aliases())
+        if model is None:
+            return None, web.Response(status=404, body=wire.not_found(name), content_type="application/json",
+                                      headers=cors)
+        keep_alive = wire.parse_keep_alive(parsed.get("keep_alive"))
+        if keep_alive is not None:
+            self._keep_alive[model] = keep_alive
+        return model, None
+
+    async def _lease(self, model: str, cors: dict[str, str]) -> tuple[Lease | None, web.Response | None]:
+        try:
+            return await self._scheduler.acquire(model), None
+        except Unavailable as exc:
+            headers = dict(cors)
+            if exc.retry_after is not None:
+                headers["Retry-After"] = str(exc.retry_after)
+            return None, _error(exc.status, str(exc), headers)
+
+    def _done(self, lease: Lease) -> None:
+        self._last_used[lease.model_id] = time.time()
+        self._scheduler.release(lease)
+
+    async def _post(self, request: web.BaseRequest, lease: Lease, route: str,
+                    body: dict[str, Any]) -> aiohttp.ClientResponse:
+        """The upstream response. As in the OpenAI relay, a pooled connection llama-server dropped before
+        taking the request (it closes them after streamed answers) is retried on a new one."""
+        headers = {name: request.headers[name] for name in _PASSED_HEADERS if name in request.headers}
+        for attempt in range(1, _SEND_ATTEMPTS + 1):
+            try:
+                return await self._session().post(lease.url + route, json=body, headers=headers)
+            except aiohttp.ClientConnectorError:
+                raise  # nothing listens there
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                if attempt == _SEND_ATTEMPTS:
+                    raise
+                log.info("the model server dropped the connection (%r); sending again", exc)
+        raise AssertionError("unreachable")
+
+    def _expires_at(self, model: str) -> str:
+        keep = self._keep_alive.get(model, _DEFAULT_KEEP_ALIVE_S)
+        if keep < 0:
+            return _FOREVER
+        since = self._last_used.get(model, time.time())
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since + keep))
+
+
+def _merge_call(into: dict[str, Any], delta: dict[str, Any]) -> None:
+    function = into.setdefault("function", {"name": "", "arguments": ""})
+    piece = delta.get("function") or {}
+    function["name"] += piece.get("name") or ""
+    function["arguments"] += piece.get("arguments") or ""
+
+
+def _name(parsed: dict[str, Any]) -> str:
+    return str(parsed.get("model") or parsed.get("name") or "")
+
+
+def _json(body: bytes, cors: dict[str, str]) -> web.Response:
+    return web.Response(body=body, content_type="application/json", headers=cors)
+
+
+def _error(status: int, message: str, cors: dict[str, str]) -> web.Response:
+    return web.Response(status=status, body=wire.error_doc(message), content_type="application/json", headers=cors)

@@ -1,0 +1,184 @@
+"""The stable endpoint as Ollama clients meet it: the official ``ollama`` package (and raw HTTP, to see
+the NDJSON framing) against real llama-server processes on the endpoint's one port."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+
+import httpx
+import ollama
+import pytest
+from pytestqt.qtbot import QtBot
+
+from llama_wrangler.server.endpoint.ollama_wire import ModelFacts
+from tests.support.endpoint_fixtures import Served, ServeEndpoint, in_thread
+
+pytestmark = [pytest.mark.runtime, pytest.mark.slow]
+
+LONG_MS = 120_000
+FACTS = {"alpha": ModelFacts(size_bytes=1234, digest="sha256:abc", modified_at="2026-01-02T03:04:05Z",
+                             family="llama", parameter_size="1.0M", quantization_level="F32",
+                             context_length=32_768, embedding_length=64),
+         "beta": ModelFacts(size_bytes=5678, family="llama")}
+
+
+@pytest.fixture
+def ollama_client() -> Iterator[Callable[[Served], ollama.Client]]:
+    """``ollama_client(served)``: the official client on the endpoint's port (closed after the test)."""
+    made: list[ollama.Client] = []
+
+    def make(served: Served) -> ollama.Client:
+        made.append(ollama.Client(host=served.url, timeout=120))
+        return made[-1]
+
+    yield make
+    for api in made:
+        api.close()
+
+
+def served_with_facts(serve_endpoint: ServeEndpoint, **settings: object) -> Served:
+    served = serve_endpoint(**settings)
+    served.service.set_catalog(["alpha", "beta"], {"Alpha Model": "alpha"}, FACTS)
+    return served
+
+
+def test_models_are_listed_and_shown_in_ollama_shape(qtbot: QtBot, serve_endpoint: ServeEndpoint,
+        ollama_client: Callable[[Served], ollama.Client]) -> None:
+    served = served_with_facts(serve_endpoint)
+    served.start(qtbot, "alpha")
+    api = ollama_client(served)
+    listed = {model.model: model for model in api.list().models}
+    assert set(listed) == {"alpha:latest", "beta:latest"}
+    alpha = listed["alpha:latest"]
+    assert alpha.size == 1234 and alpha.digest == "sha256:abc"
+    assert alpha.details is not None and alpha.details.format == "gguf" and alpha.details.family == "llama"
+    assert alpha.details.parameter_size == "1.0M" and alpha.details.quantization_level == "F32"
+    shown = api.show("alpha")  # an untagged name, as users type it
+    assert shown.details is not None and shown.details.family == "llama"
+    assert shown.modelinfo is not None and shown.modelinfo["llama.context_length"] == 32_768
+    assert shown.capabilities is not None and "completion" in shown.capabilities
+    running = api.ps().models
+    assert [model.model for model in running] == ["alpha:latest"]
+    version = httpx.get(f"{served.url}/api/version", timeout=30).json()
+    assert isinstance(version["version"], str) and version["version"]
+
+
+def test_streaming_chat_is_ndjson_ending_with_the_counts(qtbot: QtBot, serve_endpoint: ServeEndpoint,
+        ollama_client: Callable[[Served], ollama.Client]) -> None:
+    served = served_with_facts(serve_endpoint)
+    served.start(qtbot, "alpha")
+    api = ollama_client(served)
+    parts = list(api.chat(model="alpha:latest", messages=[{"role": "user", "content": "hello"}], stream=True,
+                          options={"num_predict": 8}))
+    assert len(parts) >= 2
+    assert all(not part.done for part in parts[:-1]) and parts[-1].done
+    assert "".join(part.message.content or "" for part in parts[:-1])
+    final = parts[-1]
+    assert final.done_reason in ("stop", "length")
+    assert final.eval_count is not None and final.eval_count > 0
+    assert final.prompt_eval_count is not None and final.prompt_eval_count > 0
+    assert final.total_duration is not None and final.total_duration > 0
+    # The framing itself: one JSON object per line, as Ollama writes it.
+    with httpx.stream("POST", f"{served.url}/api/chat", timeout=120,
+                      json={"model": "Alpha Model", "messages": [{"role": "user", "content": "hi"}],
+                            "options": {"num_predict": 4}}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/x-ndjson")
+        lines = [json.loads(line) for line in response.iter_lines() if line]
+    assert [line["done"] for line in lines] == [False] * (len(lines) - 1) + [True]
+    assert lines[-1]["model"] == "Alpha Model" and "eval_count" in lines[-1]
+
+
+def test_generate_without_streaming_loads_the_model_it_names(qtbot: QtBot, serve_endpoint: ServeEndpoint,
+        ollama_client: Callable[[Served], ollama.Client]) -> None:
+    served = served_with_facts(serve_endpoint)
+    served.start(qtbot, "alpha")
+    answer = in_thread(lambda: ollama_client(served).generate(model="beta", prompt="hi", stream=False,
+                                                              options={"num_predict": 4}, keep_alive="5m"))
+    qtbot.waitUntil(lambda: answer() is not None, timeout=LONG_MS)  # the Qt loop turns for the swap
+    result = answer()
+    assert isinstance(result, ollama.GenerateResponse), result
+    assert result.done and result.response and result.eval_count
+    assert served.supervisor.model_id == "beta"
+    loaded = httpx.post(f"{served.url}/api/generate", json={"model": "beta", "stream": False}, timeout=120).json()
+    assert loaded["done"] is True and loaded["done_reason"] == "load" and loaded["response"] == ""
+    expires = httpx.get(f"{served.url}/api/ps", timeout=30).json()["models"][0]["expires_at"]
+    assert expires.endswith("Z") and not expires.startswith("2318")  # keep_alive "5m": not forever
+    # Ollama's unload request (``ollama stop``) is refused plainly, not answered with a pretended unload.
+    stop = httpx.post(f"{served.url}/api/generate", json={"model": "beta", "keep_alive": 0}, timeout=30)
+    assert stop.status_code == 501 and "keep_alive" in stop.json()["error"]
+    assert served.supervisor.model_id == "beta"
+    raw = httpx.post(f"{served.url}/api/generate", timeout=120,
+                     json={"model": "beta", "prompt": "hi", "raw": True, "stream": False,
+                           "options": {"num_predict": 3}}).json()
+    assert raw["done"] is True and isinstance(raw["response"], str) and raw["eval_count"] > 0
+    with httpx.stream("POST", f"{served.url}/api/generate", timeout=120,
+                      json={"model": "beta", "prompt": "hi", "raw": True, "options": {"num_predict": 5}}) as response:
+        lines = [json.loads(line) for line in response.iter_lines() if line]
+    assert lines[-1]["done"] is True and lines[-1]["eval_count"] > 0 and not lines[0].get("message")
+    assert "".join(line["response"] for line in lines[:-1])
+
+
+def test_embed_returns_one_vector_per_input(qtbot: QtBot, serve_endpoint: ServeEndpoint,
+        ollama_client: Callable[[Served], ollama.Client]) -> None:
+    served = served_with_facts(serve_endpoint, extra_args="--embeddings --pooling mean")
+    served.start(qtbot, "beta")
+    result = ollama_client(served).embed(model="beta", input=["hello", "world"])
+    assert len(result.embeddings) == 2 and len(result.embeddings[0]) > 0
+    legacy = ollama_client(served).embeddings(model="beta", prompt="hello")
+    assert len(legacy.embedding) == len(result.embeddings[0])
+
+
+def test_unknown_models_and_bad_requests_get_ollamas_errors(qtbot: QtBot, serve_endpoint: ServeEndpoint,
+        ollama_client: Callable[[Served], ollama.Client]) -> None:
+    served = served_with_facts(serve_endpoint)
+    served.start(qtbot, "alpha")
+    api = ollama_client(served)
+    with pytest.raises(ollama.ResponseError) as caught:
+        api.chat(model="nope:7b", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.status_code == 404 and caught.value.error == "model 'nope:7b' not found"
+    response = httpx.post(f"{served.url}/api/show", json={"model": "x"}, timeout=30)
+    assert response.status_code == 404 and response.json() == {"error": "model 'x' not found"}
+    response = httpx.post(f"{served.url}/api/generate", timeout=30,
+                          json={"model": "alpha", "prompt": "hi", "keep_alive": "soon"})
+    assert response.status_code == 400 and "keep_alive" in response.json()["error"]
+    assert served.loads == 1  # none of these loaded anything
+
+
+def test_the_api_key_guards_the_ollama_routes_too(qtbot: QtBot, serve_endpoint: ServeEndpoint) -> None:
+    served = served_with_facts(serve_endpoint, api_key="secret")
+    served.start(qtbot, "alpha")
+    assert httpx.get(f"{served.url}/api/tags", timeout=30).status_code == 401
+    foreign = httpx.get(f"{served.url}/api/tags", headers={"Origin": "https://evil.example",
+                                                            "Authorization": "Bearer secret"}, timeout=30)
+    assert foreign.status_code == 403  # the CORS rule holds here as on /v1
+    local = httpx.get(f"{served.url}/api/tags", headers={"Origin": "http://localhost:3000",
+                                                          "Authorization": "Bearer secret"}, timeout=30)
+    assert local.status_code == 200 and local.headers["access-control-allow-origin"] == "http://localhost:3000"
+    response = httpx.post(f"{served.url}/api/chat", timeout=30,
+                          json={"model": "beta", "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == 401
+    with ollama.Client(host=served.url, timeout=120, headers={"Authorization": "Bearer secret"}) as api:
+        answer = api.chat(model="alpha", messages=[{"role": "user", "content": "hi"}], stream=False,
+                          options={"num_predict": 3})  # the key also reaches llama-server behind us
+    assert answer.done and answer.message.content
+    assert served.loads == 1  # the refused request for beta loaded nothing
+
+
+def test_ollama_and_openai_requests_interleave_on_one_port(qtbot: QtBot, serve_endpoint: ServeEndpoint) -> None:
+    """llama-server closes its connection after a streamed answer: a pooled one it dropped is sent again."""
+    served = served_with_facts(serve_endpoint)
+    served.start(qtbot, "alpha")
+    v1 = {"model": "alpha", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    api = {"model": "alpha", "messages": [{"role": "user", "content": "hi"}], "options": {"num_predict": 4}}
+    with httpx.Client(timeout=60) as http:
+        for _ in range(10):
+            assert http.post(f"{served.url}/v1/chat/completions", json=v1).status_code == 200
+            assert http.post(f"{served.url}/api/chat", json={**api, "stream": False}).json()["done"] is True
+            with http.stream("POST", f"{served.url}/v1/chat/completions", json={**v1, "stream": True}) as response:
+                assert response.status_code == 200 and list(response.iter_lines())
+            with http.stream("POST", f"{served.url}/api/chat", json=api) as response:
+                lines = [json.loads(line) for line in response.iter_lines() if line]
+            assert response.status_code == 200 and lines[-1]["done"] is True
+    assert served.loads == 1
