@@ -20,6 +20,7 @@ from llama_wrangler.server.endpoint.config import EndpointConfig
 from llama_wrangler.server.endpoint.ollama_api import OllamaApi
 from llama_wrangler.server.endpoint.ollama_wire import ModelFacts
 from llama_wrangler.server.endpoint.scheduler import Lease, ModelScheduler, Unavailable
+from llama_wrangler.server.endpoint.upstream import send_upstream
 from llama_wrangler.server.endpoint.wire import (
     authorized,
     cors_headers,
@@ -37,7 +38,6 @@ BROKEN_OFF = ("The model server stopped while answering this request (it crashed
               "retry it.")
 
 
-_SEND_ATTEMPTS = 3
 _PARSE_ON_LOOP_BYTES = 256 * 1024  # json.loads of more than this would stall every other stream
 
 
@@ -139,22 +139,10 @@ class EndpointHandler:
                 upstream.release()
 
     async def _send(self, request: web.BaseRequest, lease: Lease, body: bytes) -> aiohttp.ClientResponse:
-        """The upstream response. A connection the server closed before taking the request (a pooled one
-        it dropped, or a fresh one it shed under load) is retried on a new one: nothing ran twice."""
         url = URL(lease.url + request.raw_path, encoded=True)
         data = body if body or request.method in ("POST", "PUT", "PATCH") else None
-        headers = forwardable_headers(request.headers.items())
-        for attempt in range(1, _SEND_ATTEMPTS + 1):
-            try:
-                return await self._session().request(request.method, url, headers=headers, data=data,
-                                                     allow_redirects=False)
-            except aiohttp.ClientConnectorError:
-                raise  # nothing listens there: no point in another try
-            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-                if attempt == _SEND_ATTEMPTS:
-                    raise
-                log.info("the model server dropped the connection (%r); sending again", exc)
-        raise AssertionError("unreachable")
+        return await send_upstream(self._session(), request.method, url, data=data,
+                                   headers=forwardable_headers(request.headers.items()), allow_redirects=False)
 
     @staticmethod
     async def _copy(upstream: aiohttp.ClientResponse, response: web.StreamResponse,

@@ -24,12 +24,12 @@ from aiohttp import web
 
 from llama_wrangler.server.endpoint import ollama_wire as wire
 from llama_wrangler.server.endpoint.scheduler import Lease, ModelScheduler, Unavailable
+from llama_wrangler.server.endpoint.upstream import send_upstream
 
 log = logging.getLogger(__name__)
 
 _FOREVER = "2318-07-01T00:00:00Z"  # what Ollama reports for a model kept loaded without end
 _DEFAULT_KEEP_ALIVE_S = 300.0
-_SEND_ATTEMPTS = 3
 _PASSED_HEADERS = ("Authorization", "X-Api-Key")  # llama-server behind us may check the same key
 
 
@@ -242,19 +242,8 @@ class OllamaApi:
 
     async def _post(self, request: web.BaseRequest, lease: Lease, route: str,
                     body: dict[str, Any]) -> aiohttp.ClientResponse:
-        """The upstream response. As in the OpenAI relay, a pooled connection llama-server dropped before
-        taking the request (it closes them after streamed answers) is retried on a new one."""
         headers = {name: request.headers[name] for name in _PASSED_HEADERS if name in request.headers}
-        for attempt in range(1, _SEND_ATTEMPTS + 1):
-            try:
-                return await self._session().post(lease.url + route, json=body, headers=headers)
-            except aiohttp.ClientConnectorError:
-                raise  # nothing listens there
-            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-                if attempt == _SEND_ATTEMPTS:
-                    raise
-                log.info("the model server dropped the connection (%r); sending again", exc)
-        raise AssertionError("unreachable")
+        return await send_upstream(self._session(), "POST", lease.url + route, json=body, headers=headers)
 
     def _expires_at(self, model: str) -> str:
         keep = self._keep_alive.get(model, _DEFAULT_KEEP_ALIVE_S)
