@@ -24,8 +24,8 @@ from llama_wrangler.server.supervisor import ServerSupervisor
 
 log = logging.getLogger(__name__)
 
-# Turns a library id into (model file, id) on the GUI thread; raises WranglerError when it cannot.
-# A model a request named -> (model file, id[, vision projector]); raises WranglerError when it cannot.
+# A model a request named -> (model file, id[, vision projector]), on the GUI thread; raises WranglerError
+# when it cannot.
 Resolver = Callable[[str], tuple[Path, str] | tuple[Path, str, Path | None]]
 
 _ERROR_CHARS = 300  # a client gets the reason, not the server's log (that is in the app's log view)

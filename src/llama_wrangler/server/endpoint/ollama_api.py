@@ -73,10 +73,10 @@ class OllamaApi:
 
     # ----------------------------------------------------------------- routes
     async def _show(self, _request: web.BaseRequest, parsed: dict[str, Any], cors: dict[str, str]) -> web.Response:
-        name = str(parsed.get("model") or parsed.get("name") or "")
+        name = _name(parsed)
         model = wire.resolve_name(name, self._catalog(), self._aliases())
         if model is None:
-            return web.Response(status=404, body=wire.not_found(name), content_type="application/json", headers=cors)
+            return _not_found(name, cors)
         return _json(wire.show_doc(model, self._facts().get(model, wire.ModelFacts())), cors)
 
     async def _chat(self, request: web.BaseRequest, parsed: dict[str, Any],
@@ -220,8 +220,7 @@ class OllamaApi:
             return None, _error(400, "model is required", cors)
         model = wire.resolve_name(name, self._catalog(), self._aliases())
         if model is None:
-            return None, web.Response(status=404, body=wire.not_found(name), content_type="application/json",
-                                      headers=cors)
+            return None, _not_found(name, cors)
         keep_alive = wire.parse_keep_alive(parsed.get("keep_alive"))
         if keep_alive is not None:
             self._keep_alive[model] = keep_alive
@@ -266,6 +265,10 @@ def _name(parsed: dict[str, Any]) -> str:
 
 def _json(body: bytes, cors: dict[str, str]) -> web.Response:
     return web.Response(body=body, content_type="application/json", headers=cors)
+
+
+def _not_found(name: str, cors: dict[str, str]) -> web.Response:
+    return web.Response(status=404, body=wire.not_found(name), content_type="application/json", headers=cors)
 
 
 def _error(status: int, message: str, cors: dict[str, str]) -> web.Response:
