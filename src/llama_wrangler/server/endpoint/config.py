@@ -12,6 +12,7 @@ from llama_wrangler.server.endpoint.wire import parse_origins
 from llama_wrangler.settings import ServerSettings, WhileLoading
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # prompts with images are big, but not this big
+PARSE_ON_LOOP_BYTES = 256 * 1024  # json.loads of a bigger body runs off the loop (it would stall every stream)
 MAX_CONNECTIONS = 4096  # far above what a desktop's clients open; below the usual fd limits
 IDLE_TIMEOUT_S = 75.0  # a keep-alive connection with no request for this long is closed
 HEADER_TIMEOUT_S = 15.0  # a request's head must arrive whole this soon after its first byte

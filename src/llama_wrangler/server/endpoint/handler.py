@@ -16,7 +16,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from llama_wrangler.server.endpoint.config import EndpointConfig
+from llama_wrangler.server.endpoint.config import PARSE_ON_LOOP_BYTES, EndpointConfig
 from llama_wrangler.server.endpoint.ollama_api import OllamaApi
 from llama_wrangler.server.endpoint.ollama_wire import ModelFacts
 from llama_wrangler.server.endpoint.scheduler import Lease, ModelScheduler, Unavailable
@@ -36,9 +36,6 @@ log = logging.getLogger(__name__)
 
 BROKEN_OFF = ("The model server stopped while answering this request (it crashed or was stopped); "
               "retry it.")
-
-
-_PARSE_ON_LOOP_BYTES = 256 * 1024  # json.loads of more than this would stall every other stream
 
 
 class _TooLargeError(Exception):
@@ -85,7 +82,7 @@ class EndpointHandler:
         if request.path.startswith("/api/"):
             return await self._ollama.handle(request, body, cors)
         content_type = request.headers.get("Content-Type", "")
-        if len(body) > _PARSE_ON_LOOP_BYTES:  # a prompt full of images: parsed off the loop
+        if len(body) > PARSE_ON_LOOP_BYTES:  # a prompt full of images: parsed off the loop
             model = await asyncio.to_thread(requested_model, content_type, body)
         else:
             model = requested_model(content_type, body)

@@ -13,6 +13,7 @@ An explicit unload (empty prompt, ``keep_alive: 0``) is answered 501, never with
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -23,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from llama_wrangler.server.endpoint import ollama_wire as wire
+from llama_wrangler.server.endpoint.config import PARSE_ON_LOOP_BYTES
 from llama_wrangler.server.endpoint.scheduler import Lease, ModelScheduler, Unavailable
 from llama_wrangler.server.endpoint.upstream import send_upstream
 
@@ -61,7 +63,9 @@ class OllamaApi:
         if method != "POST":
             return _error(405, f"{path} takes POST", cors)
         try:
-            parsed = json.loads(body or b"{}")
+            text = body or b"{}"
+            # a prompt full of images: parsed off the loop, as the OpenAI routes do
+            parsed = await asyncio.to_thread(json.loads, text) if len(text) > PARSE_ON_LOOP_BYTES else json.loads(text)
         except ValueError as exc:
             return _error(400, f"the body is not JSON: {exc}", cors)
         if not isinstance(parsed, dict):
