@@ -94,11 +94,8 @@ class EndpointHandler:
         try:
             lease = await self._scheduler.acquire(model)
         except Unavailable as exc:
-            headers = dict(cors)
-            if exc.retry_after is not None:
-                headers["Retry-After"] = str(exc.retry_after)
             kind = "invalid_request_error" if exc.status == 404 else "unavailable"
-            return _error(exc.status, str(exc), kind, exc.code, headers)
+            return _error(exc.status, str(exc), kind, exc.code, exc.headers(cors))
         try:
             return await self._relay(request, lease, body, cors)
         finally:

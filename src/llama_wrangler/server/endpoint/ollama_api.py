@@ -234,10 +234,7 @@ class OllamaApi:
         try:
             return await self._scheduler.acquire(model), None
         except Unavailable as exc:
-            headers = dict(cors)
-            if exc.retry_after is not None:
-                headers["Retry-After"] = str(exc.retry_after)
-            return None, _error(exc.status, str(exc), headers)
+            return None, _error(exc.status, str(exc), exc.headers(cors))
 
     def _done(self, lease: Lease) -> None:
         self._last_used[lease.model_id] = time.time()

@@ -61,6 +61,10 @@ class Unavailable(Exception):  # noqa: N818  (a condition answered with an HTTP 
         self.code = code
         self.retry_after = retry_after
 
+    def headers(self, base: dict[str, str]) -> dict[str, str]:
+        """``base`` (the CORS headers) plus ``Retry-After`` when the client is told to come back."""
+        return base if self.retry_after is None else {**base, "Retry-After": str(self.retry_after)}
+
 
 @dataclass(eq=False)
 class _Waiter:
