@@ -208,18 +208,17 @@ def _entry(model_id: str, facts: ModelFacts) -> dict[str, Any]:
 
 def tags_doc(catalog: list[str], facts: dict[str, ModelFacts]) -> bytes:
     """``GET /api/tags``: every servable library model."""
-    models = [{**_entry(model_id, facts.get(model_id, ModelFacts())),
-               "modified_at": facts.get(model_id, ModelFacts()).modified_at or now_iso()} for model_id in catalog]
+    models = []
+    for model_id in catalog:
+        fact = facts.get(model_id, ModelFacts())
+        models.append({**_entry(model_id, fact), "modified_at": fact.modified_at or now_iso()})
     return json.dumps({"models": models}).encode()
 
 
 def ps_doc(served: str, facts: dict[str, ModelFacts], expires_at: str) -> bytes:
     """``GET /api/ps``: the model llama-server holds now (one at a time until residency lands). ``size`` is
     the file's size; ``size_vram`` is left out rather than guessed (it needs residency's memory view)."""
-    models = []
-    if served:
-        entry = _entry(served, facts.get(served, ModelFacts()))
-        models.append({**entry, "expires_at": expires_at})
+    models = [{**_entry(served, facts.get(served, ModelFacts())), "expires_at": expires_at}] if served else []
     return json.dumps({"models": models}).encode()
 
 
