@@ -149,7 +149,6 @@ class OllamaApi:
             route, openai_body = "/v1/chat/completions", wire.chat_body(parsed, model)
         else:
             route, openai_body = wire.generate_body(parsed, model)
-        chat_shaped = chat  # a generate answer carries "response", whichever route made it
         started = time.monotonic_ns()
         lease, failure = await self._lease(model, cors)
         if failure is not None:
@@ -166,9 +165,9 @@ class OllamaApi:
                 return _error(upstream.status, wire.upstream_error(upstream.status, await upstream.read()), cors)
             if not wire.wants_stream(parsed):
                 answer = json.loads(await upstream.read())
-                return _json(wire.whole_answer(answer, _name(parsed), chat=chat_shaped, started_ns=started,
+                return _json(wire.whole_answer(answer, _name(parsed), chat=chat, started_ns=started,
                                                load_ns=load_ns), cors)
-            return await self._stream(request, upstream, _name(parsed), cors, chat=chat_shaped,
+            return await self._stream(request, upstream, _name(parsed), cors, chat=chat,
                                       started_ns=started, load_ns=load_ns)
         except aiohttp.ClientError as exc:
             log.warning("the model server broke off an Ollama request: %r", exc)
