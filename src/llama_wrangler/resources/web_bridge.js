@@ -31,37 +31,39 @@
     return el;
   }
 
+  // One of our buttons: its clicks are ours alone, never the page's.
+  function button(role, css, text, onClick) {
+    const el = style(document.createElement("button"), css);
+    el.type = "button";
+    el.setAttribute(MARK, role);
+    el.textContent = text;
+    el.addEventListener("click", function (event) {
+      event.preventDefault();
+      event.stopPropagation();
+      onClick();
+    });
+    return el;
+  }
+
   // One button group per model reference: the button, a status text, and Serve when it is in the library.
   function group(key, kind, payload, big) {
     const box = style(document.createElement("span"), "display:inline-flex;align-items:center;gap:6px;" +
       "margin:" + (big ? "10px 0" : "0 0 0 8px") + ";font:13px system-ui,sans-serif;vertical-align:middle");
     box.setAttribute(MARK, "group");
     box.dataset.lwKey = key;
-    const get = style(document.createElement("button"), "cursor:pointer;border:0;border-radius:6px;" +
+    const get = button("get", "cursor:pointer;border:0;border-radius:6px;" +
       "background:#6d4aff;color:#fff;padding:" + (big ? "7px 14px" : "2px 8px") + ";font:600 " +
-      (big ? "13px" : "11px") + " system-ui,sans-serif");
-    get.type = "button";
-    get.setAttribute(MARK, "get");
-    get.textContent = big ? "Get with Llama Wrangler" : "Get";
-    get.title = "Get with Llama Wrangler";
-    get.addEventListener("click", function (event) {
-      event.preventDefault();
-      event.stopPropagation();
+      (big ? "13px" : "11px") + " system-ui,sans-serif", big ? "Get with Llama Wrangler" : "Get", function () {
       if (lw.bridge) {
         lw.bridge.propose(kind, JSON.stringify(payload));
       }
     });
+    get.title = "Get with Llama Wrangler";
     const status = style(document.createElement("span"), "color:#2f8f4e;font-weight:600");
     status.setAttribute(MARK, "status");
-    const serve = style(document.createElement("button"), "cursor:pointer;border:1px solid #2f8f4e;" +
+    const serve = button("serve", "cursor:pointer;border:1px solid #2f8f4e;" +
       "border-radius:6px;background:transparent;color:#2f8f4e;padding:" + (big ? "6px 12px" : "1px 7px") +
-      ";font:600 " + (big ? "13px" : "11px") + " system-ui,sans-serif;display:none");
-    serve.type = "button";
-    serve.setAttribute(MARK, "serve");
-    serve.textContent = "Serve";
-    serve.addEventListener("click", function (event) {
-      event.preventDefault();
-      event.stopPropagation();
+      ";font:600 " + (big ? "13px" : "11px") + " system-ui,sans-serif;display:none", "Serve", function () {
       const id = lw.state.have[key];
       if (lw.bridge && id) {
         lw.bridge.serve(id);
@@ -113,6 +115,22 @@
     lw.groups.set(key, box);
   }
 
+  // The links not yet handled (and not our own), each with its resolved URL.
+  function* newLinks() {
+    for (const link of document.querySelectorAll("a[href]")) {
+      if (lw.seen.has(link) || link.closest("[" + MARK + "]")) {
+        continue;
+      }
+      let url;
+      try {
+        url = new URL(link.getAttribute("href"), location.href);
+      } catch (e) {
+        continue;
+      }
+      yield [link, url];
+    }
+  }
+
   function heading() {
     return document.querySelector("h1") || document.body.firstElementChild || document.body;
   }
@@ -144,16 +162,7 @@
         place("hf-repo:" + repo, "hf-repo", { repo: repo }, heading(), true);
       }
     }
-    for (const link of document.querySelectorAll("a[href]")) {
-      if (lw.seen.has(link) || link.closest("[" + MARK + "]")) {
-        continue;
-      }
-      let url;
-      try {
-        url = new URL(link.getAttribute("href"), location.href);
-      } catch (e) {
-        continue;
-      }
+    for (const [link, url] of newLinks()) {
       const file = hfFileLink(url);
       if (file) {
         lw.seen.add(link);
@@ -192,16 +201,7 @@
         place(found.key, "ollama", { name: found.name }, heading(), true);
       }
     }
-    for (const link of document.querySelectorAll("a[href]")) {
-      if (lw.seen.has(link) || link.closest("[" + MARK + "]")) {
-        continue;
-      }
-      let url;
-      try {
-        url = new URL(link.getAttribute("href"), location.href);
-      } catch (e) {
-        continue;
-      }
+    for (const [link, url] of newLinks()) {
       const p = segmentsOf(url.pathname);
       if (url.origin === location.origin && p.length === 2 && p[1].includes(":")) {
         const found = ollamaName(p[0], p[1]);

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from llama_wrangler.errors import InputParseError
 from llama_wrangler.settings import Settings
@@ -239,10 +239,3 @@ def app_link_reference(url: str) -> str | None:
         return None
     return None
 
-
-def hub_page(hub: WebOrigin, repo_id: str, revision: str | None = None, path: str | None = None) -> str:
-    """The hub page of a repo (or of one file at a revision), on the configured endpoint."""
-    url = f"{hub.url}/{repo_id}"
-    if path is not None:
-        url += f"/blob/{quote(revision or 'main', safe='')}/{quote(path)}"
-    return url

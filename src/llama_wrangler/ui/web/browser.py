@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QUrl, Slot
 from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile
 from PySide6.QtWebEngineWidgets import QWebEngineView
@@ -23,19 +25,12 @@ class BrowserTab(QWidget):
         self.page = GuardedPage(profile, decide, self.view)
         self.view.setPage(self.page)
 
-        self.back_button = self._tool("←", "Back", QWebEnginePage.WebAction.Back)
-        self.forward_button = self._tool("→", "Forward", QWebEnginePage.WebAction.Forward)
-        self.reload_button = QToolButton()
-        self.reload_button.setText("⟳")
-        self.reload_button.setToolTip("Reload")
-        self.reload_button.setAutoRaise(True)
-        self.reload_button.clicked.connect(self._on_reload_clicked)
+        self.back_button = self._tool("←", "Back", lambda: self.page.triggerAction(QWebEnginePage.WebAction.Back))
+        self.forward_button = self._tool("→", "Forward",
+                                         lambda: self.page.triggerAction(QWebEnginePage.WebAction.Forward))
+        self.reload_button = self._tool("⟳", "Reload", self._on_reload_clicked)
         self._loading = False
-        self.home_button = QToolButton()
-        self.home_button.setText("⌂")
-        self.home_button.setToolTip("Start page")
-        self.home_button.setAutoRaise(True)
-        self.home_button.clicked.connect(self.go_home)
+        self.home_button = self._tool("⌂", "Start page", self.go_home)
         self.address = QLineEdit()
         self.address.setObjectName("addressBar")
         self.address.setClearButtonEnabled(True)
@@ -66,12 +61,13 @@ class BrowserTab(QWidget):
         self.view.loadFinished.connect(self._on_load_finished)
         self._update_buttons()
 
-    def _tool(self, text: str, tip: str, action: QWebEnginePage.WebAction) -> QToolButton:
+    @staticmethod
+    def _tool(text: str, tip: str, on_click: Callable[[], object]) -> QToolButton:
         button = QToolButton()
         button.setText(text)
         button.setToolTip(tip)
         button.setAutoRaise(True)
-        button.clicked.connect(lambda: self.page.triggerAction(action))
+        button.clicked.connect(on_click)
         return button
 
     def open(self, url: str) -> None:
@@ -82,10 +78,6 @@ class BrowserTab(QWidget):
     @Slot()
     def go_home(self) -> None:
         self.open(self.home)
-
-    def ensure_loaded(self) -> None:
-        if self.view.url().isEmpty():
-            self.go_home()
 
     @Slot()
     def _on_address_entered(self) -> None:

@@ -147,7 +147,3 @@ class ChatPage(QWidget):
         model_id = self.models.currentData()
         if isinstance(model_id, str) and model_id:
             self.serve_requested.emit(model_id)
-
-    def set_busy(self, text: str) -> None:
-        self.message.setText(text)
-        self.stack.setCurrentWidget(self.empty)

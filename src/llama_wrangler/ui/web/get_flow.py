@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QCheckBox, QDialog, QMessageBox, QWidget
+from shiboken6 import isValid
 
 from llama_wrangler.errors import WranglerError
 from llama_wrangler.services.hub_actions import HubActions
@@ -87,7 +88,10 @@ class GetFlow(QObject):
         job.finished.connect(lambda listing, b=box: self._on_listing(b, listing))
 
     def _on_listing(self, box: QMessageBox, listing: object) -> None:
-        if self.dialog is not box or not isinstance(listing, RepoListing) or not listing.projectors:
+        # The box may be gone without an answer (its window closed) while the look-up ran.
+        if self.dialog is not box or not isValid(box):
+            return
+        if not isinstance(listing, RepoListing) or not listing.projectors:
             return
         projector = listing.projectors[-1]  # the largest: F16 before a quantized one, as llama.cpp advises
         path = projector.files[0].path
