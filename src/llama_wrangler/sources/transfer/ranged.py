@@ -28,14 +28,13 @@ import httpx
 from llama_wrangler.errors import CancelledError
 from llama_wrangler.progress import CancelToken
 from llama_wrangler.sources.partials import ranges_path
-from llama_wrangler.sources.transfer.auth import may_see_token
 from llama_wrangler.sources.transfer.meter import ByteMeter
 from llama_wrangler.sources.transfer.pieces import PieceMap
 from llama_wrangler.sources.transfer.prefix_hash import PrefixHasher
 from llama_wrangler.sources.transfer.remote import RemoteFile
 from llama_wrangler.sources.transfer.retry import RetryPolicy
-from llama_wrangler.sources.transfer.status import SourceWording, TransientError, status_error
-from llama_wrangler.sources.transfer.stream import ExpiredLinkError, open_following_redirects
+from llama_wrangler.sources.transfer.status import SourceWording, TransientError
+from llama_wrangler.sources.transfer.stream import answer_error, open_following_redirects
 
 DEFAULT_PARTS = 8
 MAX_PARTS = 16
@@ -216,9 +215,7 @@ class _Run:
             if status == 200:
                 raise RangesUnsupportedError()
             if status != 206:
-                if status in (401, 403) and not may_see_token(str(response.url), self.remote.auth_origin):
-                    raise ExpiredLinkError(status)
-                raise status_error(status, self.wording, response.headers)
+                raise answer_error(response, self.remote, self.wording)
             _check_start(response.headers.get("Content-Range"), first, self.remote, self.wording)
             self.url = str(response.url)
             position = first
