@@ -29,9 +29,8 @@ def cmd_pull_ollama(args: argparse.Namespace, context: CliContext, request: Olla
         for layer in manifest.layers:
             print(f"  {layer.kind or layer.media_type:<10} {human_bytes(layer.size):>10}  {layer.digest[:19]}…")
         return 0
-    projector = manifest.layer("projector")
-    total = manifest.model.size + (projector.size if projector is not None else 0)
-    vision = " with its vision projector" if projector is not None else ""
+    total = manifest.pull_size
+    vision = " with its vision projector" if manifest.layer("projector") is not None else ""
     record = pull_in_foreground(
         context, work_factory.pull_ollama(request, manifest=manifest), quiet=args.quiet,
         heading=f"Downloading {request.display}{vision} ({human_bytes(total)}) from {options.registry}",

@@ -12,7 +12,7 @@ from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths, confined
 from llama_wrangler.progress import CancelToken, ProgressCallback, ignore_progress
 from llama_wrangler.sources.disk import check_disk_space
-from llama_wrangler.sources.hf_files import resolve_hub_file
+from llama_wrangler.sources.hf_files import fetch_hub_files, resolve_hub_file
 from llama_wrangler.sources.hf_hub import HubAccess
 from llama_wrangler.sources.hf_input import HfRequest
 from llama_wrangler.sources.hf_repo import inspect_repo
@@ -21,12 +21,9 @@ from llama_wrangler.sources.partials import discard_partial
 from llama_wrangler.sources.transfer import (
     DownloadsFolder,
     FetchItem,
-    FileDownloader,
     RangedParts,
     RetryPolicy,
-    fetch_files,
     forget_done,
-    open_client,
 )
 
 
@@ -48,9 +45,6 @@ def convert_repo(request: HfRequest, *, access: HubAccess, options: ConvertOptio
     job = uuid.uuid4().hex[:12]
     place = DownloadsFolder(paths)
     items: list[FetchItem] = []
-    client = open_client()
-    downloader = FileDownloader(place, token=access.token, client=client,
-                                retry=RetryPolicy(retries, backoff_base_s), ranged=ranged or RangedParts())
     try:
         with work_dir(paths, job) as work:
             snapshot = work / listing.repo_id.split("/")[1]
@@ -60,8 +54,9 @@ def convert_repo(request: HfRequest, *, access: HubAccess, options: ConvertOptio
                 hub_file = resolve_hub_file(access, listing.repo_id, entry.path, revision=listing.revision,
                                             commit=listing.commit, expected_sha256=entry.sha256)
                 items.append(hub_file.item(confined(snapshot, entry.path)))
-            fetch_files(downloader, items, label=f"{listing.repo_id} (for conversion)", progress=progress,
-                        cancel=cancel)
+            fetch_hub_files(access, items, place, retry=RetryPolicy(retries, backoff_base_s),
+                            ranged=ranged or RangedParts(), label=f"{listing.repo_id} (for conversion)",
+                            progress=progress, cancel=cancel)
             origin = ConvertOrigin(repo=listing.repo_id, revision=listing.commit,
                                    files=tuple(f.path for f in needed if f.path.endswith(".safetensors")))
             return convert_folder(snapshot, options=options, paths=paths, library=library,
@@ -69,7 +64,6 @@ def convert_repo(request: HfRequest, *, access: HubAccess, options: ConvertOptio
                                   destination=listing.repo_id, progress=progress, cancel=cancel,
                                   job_id=f"{job}-build")
     finally:
-        client.close()
         # Conversion inputs are intermediates: no half-downloaded weights (nor set markers) stay behind.
         forget_done(place, items)
         for item in items:

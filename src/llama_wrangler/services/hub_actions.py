@@ -80,9 +80,7 @@ class HubActions(QObject):
             cancel.raise_if_cancelled()
             return listing
 
-        job = Job(JobKind.INSPECT, f"Look up {request.repo_id}", work)
-        job.state_changed.connect(lambda _state, j=job: self._forget_when_final(j))
-        return self._jobs.submit(job)
+        return self._lookup(Job(JobKind.INSPECT, f"Look up {request.repo_id}", work))
 
     def search(self, query: str, sort: str) -> Job:
         """Search the Hub for GGUF repos in the background (``sort``: downloads or trending)."""

@@ -7,7 +7,7 @@ cannot resume across app restarts. The token goes to the Hub's endpoint only, ne
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,9 +15,19 @@ from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
 from llama_wrangler.errors import DownloadError
 from llama_wrangler.paths import confined
+from llama_wrangler.progress import CancelToken, ProgressCallback, ignore_progress
 from llama_wrangler.sources.hf_errors import HubWording, hub_errors
 from llama_wrangler.sources.hf_hub import HubAccess
-from llama_wrangler.sources.transfer import FetchItem, RemoteFile
+from llama_wrangler.sources.transfer import (
+    DownloadsFolder,
+    FetchItem,
+    FileDownloader,
+    RangedParts,
+    RemoteFile,
+    RetryPolicy,
+    fetch_files,
+    open_client,
+)
 from llama_wrangler.sources.transfer.verify import is_sha256_hex
 
 
@@ -70,6 +80,16 @@ def resolve_hub_file(access: HubAccess, repo_id: str, path: str, *, revision: st
     remote = RemoteFile(url=meta.location, size=meta.size, name=path, sha256=sha256,
                         git_blob=None if sha256 else etag, auth_origin=access.endpoint, key=key)
     return HubFile(access, repo_id, revision, resolved, path, etag, remote)
+
+
+def fetch_hub_files(access: HubAccess, items: Sequence[FetchItem], place: DownloadsFolder, *, retry: RetryPolicy,
+                    ranged: RangedParts, label: str, progress: ProgressCallback = ignore_progress,
+                    cancel: CancelToken | None = None) -> None:
+    """Download ``items`` (from :meth:`HubFile.item`) into their targets over one client; the access's token
+    goes to the Hub's endpoint only."""
+    with open_client() as client:
+        downloader = FileDownloader(place, token=access.token, client=client, retry=retry, ranged=ranged)
+        fetch_files(downloader, items, label=label, progress=progress, cancel=cancel)
 
 
 def target_path(models_dir: Path, repo_id: str, file: str) -> Path:

@@ -12,7 +12,7 @@ from llama_wrangler.library.records import ModelRecord
 from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, ProgressCallback, ignore_progress
-from llama_wrangler.sources.hf_files import resolve_hub_file, target_path
+from llama_wrangler.sources.hf_files import fetch_hub_files, resolve_hub_file, target_path
 from llama_wrangler.sources.hf_hub import HubAccess
 from llama_wrangler.sources.hf_input import HfRequest
 from llama_wrangler.sources.hf_repo import QuantChoice, RepoEntry, RepoListing, inspect_repo
@@ -21,12 +21,9 @@ from llama_wrangler.sources.transfer import (
     DEFAULT_PARTS,
     DEFAULT_STALL_S,
     DownloadsFolder,
-    FileDownloader,
     RangedParts,
     RetryPolicy,
-    fetch_files,
     forget_done,
-    open_client,
 )
 from llama_wrangler.units import human_bytes
 
@@ -99,11 +96,9 @@ def pull_choice(listing: RepoListing, choice: QuantChoice, *, paths: AppPaths, l
              .item(target, {"quant": choice.quant, "group": group})
              for f, target in zip(files, targets, strict=True)]
     place = DownloadsFolder(paths)
-    with open_client() as client:
-        downloader = FileDownloader(place, token=options.access.token, client=client,
-                                    retry=RetryPolicy(options.retries, options.backoff_base_s),
-                                    ranged=RangedParts(options.connections, options.stall_s))
-        fetch_files(downloader, items, label=choice.name, progress=progress, cancel=cancel)
+    fetch_hub_files(options.access, items, place, retry=RetryPolicy(options.retries, options.backoff_base_s),
+                    ranged=RangedParts(options.connections, options.stall_s), label=choice.name,
+                    progress=progress, cancel=cancel)
     record = _register(library, targets[:len(choice.files)], choice, origin, mmproj)
     forget_done(place, items)
     return record

@@ -104,8 +104,7 @@ class OllamaListing:
     @property
     def size(self) -> int:
         """Bytes a pull downloads: the model layer and, for a vision model, its projector."""
-        projector = self.manifest.layer("projector")
-        return self.manifest.model.size + (projector.size if projector is not None else 0)
+        return self.manifest.pull_size
 
 
 def inspect_ollama(request: OllamaRequest, options: OllamaOptions, machine: MachineResources) -> OllamaListing:

@@ -67,6 +67,12 @@ class Manifest:
             raise SourceError(f"{self.request.display} has no GGUF model layer; it cannot be pulled.")
         return found
 
+    @property
+    def pull_size(self) -> int:
+        """Bytes a pull downloads: the model layer and, for a vision model, its projector."""
+        projector = self.layer("projector")
+        return self.model.size + (projector.size if projector is not None else 0)
+
 
 def manifest_url(base: str, request: OllamaRequest) -> str:
     return f"{base.rstrip('/')}/v2/{request.namespace}/{request.model}/manifests/{request.tag}"

@@ -21,12 +21,11 @@ from typing import Any
 import httpx
 
 from llama_wrangler.atomic import write_json_atomic
-from llama_wrangler.errors import CancelledError, ChecksumMismatchError, DownloadError
+from llama_wrangler.errors import CancelledError, ChecksumMismatchError
 from llama_wrangler.progress import CancelToken, ignore_progress
 from llama_wrangler.sources.partials import ranges_path
 from llama_wrangler.sources.transfer.client import open_client
 from llama_wrangler.sources.transfer.meter import ByteMeter
-from llama_wrangler.sources.transfer.net_words import host_of, network_words
 from llama_wrangler.sources.transfer.ranged import RangedParts, RangesUnsupportedError, discard_ranges
 from llama_wrangler.sources.transfer.remote import PartialPlace, RemoteFile
 from llama_wrangler.sources.transfer.retry import RetryPolicy
@@ -178,16 +177,8 @@ class FileDownloader:
                     attempt = 0  # progress was made: a flaky link gets fresh retries
                 raise TransientError(f"The connection closed early while downloading {remote.name}.")
             except (httpx.TransportError, TransientError) as exc:
-                if isinstance(exc, httpx.ConnectError) and not self.retry.retry_unreachable:
-                    raise wording.unreachable(exc) from exc
                 attempt += 1
-                if attempt > self.retry.retries:
-                    reason = (network_words(exc, host_of(exc, wording.server)) if isinstance(exc, httpx.TransportError)
-                              else str(exc))
-                    raise DownloadError(f"Gave up downloading {remote.name} after {self.retry.retries} "
-                                        f"retries: {reason}", hint="Run the download again to resume it.") from exc
-                retry_after = exc.retry_after if isinstance(exc, TransientError) else None
-                delay = self.retry.delay(attempt, retry_after)
+                delay = self.retry.wait_after(exc, attempt, wording, remote.name)
                 log.info("retrying %s in %.1fs (%s)", remote.name, delay, exc)
                 if cancel.wait(delay):
                     raise CancelledError() from None

@@ -52,9 +52,12 @@ class PieceMap:
     @property
     def frontier(self) -> int:
         with self._lock:
-            if self._first_open >= len(self.done):
-                return self.size
-            return self.bounds(self._first_open)[0] + self.done[self._first_open]
+            return self._frontier()
+
+    def _frontier(self) -> int:  # under the lock
+        if self._first_open >= len(self.done):
+            return self.size
+        return self.bounds(self._first_open)[0] + self.done[self._first_open]
 
     @property
     def written(self) -> int:
@@ -89,9 +92,7 @@ class PieceMap:
             self.done[index] += count
             if index == self._first_open:
                 self._advance_first_open()
-            if self._first_open >= len(self.done):
-                return self.size
-            return self.bounds(self._first_open)[0] + self.done[self._first_open]
+            return self._frontier()
 
     # -- persistence ----------------------------------------------------------------------------------
     def save(self, path: Path, *, force: bool = False) -> None:

@@ -35,10 +35,6 @@ class PrefixHasher:
         self._thread = threading.Thread(target=self._run, name="sha256-prefix", daemon=True)
         self._thread.start()
 
-    @property
-    def hashed(self) -> int:
-        return self._hashed
-
     def advance(self, frontier: int) -> None:
         """The bytes before ``frontier`` are written: hash them when the thread gets to them."""
         with self._wake:

@@ -25,18 +25,16 @@ from typing import Any
 
 import httpx
 
-from llama_wrangler.errors import CancelledError, DownloadError
+from llama_wrangler.errors import CancelledError
 from llama_wrangler.progress import CancelToken
 from llama_wrangler.sources.partials import ranges_path
-from llama_wrangler.sources.transfer.auth import may_see_token
 from llama_wrangler.sources.transfer.meter import ByteMeter
-from llama_wrangler.sources.transfer.net_words import host_of, network_words
 from llama_wrangler.sources.transfer.pieces import PieceMap
 from llama_wrangler.sources.transfer.prefix_hash import PrefixHasher
 from llama_wrangler.sources.transfer.remote import RemoteFile
 from llama_wrangler.sources.transfer.retry import RetryPolicy
-from llama_wrangler.sources.transfer.status import SourceWording, TransientError, status_error
-from llama_wrangler.sources.transfer.stream import ExpiredLinkError, open_following_redirects
+from llama_wrangler.sources.transfer.status import SourceWording, TransientError
+from llama_wrangler.sources.transfer.stream import answer_error, open_following_redirects
 
 DEFAULT_PARTS = 8
 MAX_PARTS = 16
@@ -202,18 +200,10 @@ class _Run:
             try:
                 self._get(index, start + done, start + length - 1)
             except (httpx.TransportError, TransientError) as exc:
-                if isinstance(exc, httpx.ConnectError) and not self.retry.retry_unreachable:
-                    raise self.wording.unreachable(exc) from exc
                 attempt = 0 if self.pieces.done[index] > done else attempt
                 attempt += 1
-                if attempt > self.retry.retries:
-                    reason = (network_words(exc, host_of(exc, self.wording.server))
-                              if isinstance(exc, httpx.TransportError) else str(exc))
-                    raise DownloadError(f"Gave up downloading {self.remote.name} after {self.retry.retries} "
-                                        f"retries of one part: {reason}",
-                                        hint="Run the download again to resume it.") from exc
-                retry_after = exc.retry_after if isinstance(exc, TransientError) else None
-                if self.stop.wait(self.retry.delay(attempt, retry_after)):
+                if self.stop.wait(self.retry.wait_after(exc, attempt, self.wording, self.remote.name,
+                                                        what=" of one part")):
                     return
 
     def _get(self, index: int, first: int, last: int) -> None:
@@ -225,9 +215,7 @@ class _Run:
             if status == 200:
                 raise RangesUnsupportedError()
             if status != 206:
-                if status in (401, 403) and not may_see_token(str(response.url), self.remote.auth_origin):
-                    raise ExpiredLinkError(status)
-                raise status_error(status, self.wording, response.headers)
+                raise answer_error(response, self.remote, self.wording)
             _check_start(response.headers.get("Content-Range"), first, self.remote, self.wording)
             self.url = str(response.url)
             position = first

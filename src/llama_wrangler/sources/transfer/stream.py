@@ -82,9 +82,7 @@ class SingleStream:
                 stated = _check_content_range(response.headers.get("Content-Range"), have, remote, wording)
                 total = total if total is not None else stated  # the published size wins over the server's
             elif status != 200:
-                if status in (401, 403) and not may_see_token(str(response.url), remote.auth_origin):
-                    raise ExpiredLinkError(status)
-                raise status_error(status, wording, response.headers)
+                raise answer_error(response, remote, wording)
             if status == 200 and total is None:
                 total = _int(response.headers.get("Content-Length"))
             if meter.total is None and total is not None:
@@ -137,6 +135,15 @@ def open_following_redirects(client: httpx.Client, remote: RemoteFile, headers: 
         response.close()
         url = str(response.url.join(response.headers["Location"]))
     raise DownloadError(f"Too many redirects while downloading {remote.name}.")
+
+
+def answer_error(response: httpx.Response, remote: RemoteFile, wording: SourceWording) -> Exception:
+    """The error for a failed answer; a 401/403 from a host that is not the auth origin (a CDN refusing a
+    signed link) is :class:`ExpiredLinkError`, so that the link is asked for again."""
+    status = response.status_code
+    if status in (401, 403) and not may_see_token(str(response.url), remote.auth_origin):
+        return ExpiredLinkError(status)
+    return status_error(status, wording, response.headers)
 
 
 def _check_content_range(value: str | None, have: int, remote: RemoteFile, wording: SourceWording) -> int | None:
