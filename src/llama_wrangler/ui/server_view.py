@@ -191,7 +191,6 @@ class ServerView(QWidget):
         layout.addWidget(log_title)
         layout.addWidget(self.log, 1)
 
-        self._layout = layout
         supervisor.state_changed.connect(self._on_state_changed)
         supervisor.endpoint_changed.connect(self._on_endpoint_changed)
         supervisor.log_line.connect(self.log.add_line)
