@@ -16,7 +16,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from gguf import GGUFValueType  # noqa: E402
+from scripts.shots import pump, shooter, wait_for  # noqa: E402
 from tests.support.gguf_files import write_gguf  # noqa: E402
 from tests.support.tiny_models import write_tiny_llama_gguf  # noqa: E402
 
@@ -185,7 +185,7 @@ def main() -> int:
 
     home = Path(tempfile.mkdtemp(prefix="lw-shots-"))
     os.environ["LLAMA_WRANGLER_HOME"] = str(home)
-    from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
+    from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication, QWidget
 
     from llama_wrangler.app import WranglerApp
@@ -209,24 +209,7 @@ def main() -> int:
     wrangler.start()
     window = wrangler.window
 
-    def pump(ms: int = 150) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
-
-    def wait_for(predicate: object, timeout_s: float = 30.0) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if predicate():  # type: ignore[operator]
-                return True
-            pump(50)
-        return False
-
-    def shoot(widget: QWidget, name: str) -> None:
-        pump()
-        path = out / f"{name}.png"
-        widget.grab().save(str(path))
-        print(path)
+    shoot = shooter(out)
 
     def blocking_work(progress: ProgressCallback, cancel: CancelToken) -> object:
         total = 4_690_000_000

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from pathlib import Path
 
 from gguf import GGUFValueType
+from scripts.shots import shooter, wait_for
 from tests.support.gguf_files import write_gguf
 
 SIZES = ((1280, 800), (1024, 640))
@@ -33,8 +33,7 @@ def first_run_shots(out: Path, runtime: Path | None) -> int:
     os.environ["PATH"] = "/usr/bin:/bin"  # no llama-server of the machine's
     _hf_cache(home / "user" / ".cache" / "huggingface" / "hub")
 
-    from PySide6.QtCore import QEventLoop, QTimer
-    from PySide6.QtWidgets import QApplication, QWidget
+    from PySide6.QtWidgets import QApplication
 
     from llama_wrangler.app import WranglerApp
     from llama_wrangler.paths import AppPaths
@@ -48,21 +47,7 @@ def first_run_shots(out: Path, runtime: Path | None) -> int:
     wrangler.start()
     window = wrangler.window
 
-    def pump(ms: int = 150) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
-
-    def wait_for(predicate: object, timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and not predicate():  # type: ignore[operator]
-            pump(50)
-
-    def shoot(widget: QWidget, name: str) -> None:
-        pump()
-        path = out / f"{name}.png"
-        widget.grab().save(str(path))
-        print(path)
+    shoot = shooter(out)
 
     def all_sizes(pages: tuple[str, ...], prefix: str, themes: tuple[Theme, ...] = (Theme.LIGHT, Theme.DARK)) -> None:
         for theme in themes:

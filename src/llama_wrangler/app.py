@@ -19,6 +19,7 @@ from llama_wrangler.errors import LlamaRuntimeError, SettingsError
 from llama_wrangler.library.registry import Library, ModelRecord
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.runtime.locate import locate_runtime
+from llama_wrangler.runtime.report import RuntimeReport
 from llama_wrangler.runtime.runtime_info import LlamaRuntime
 from llama_wrangler.server.state import ServerState
 from llama_wrangler.server.supervisor import ServerSupervisor
@@ -145,14 +146,10 @@ class WranglerApp:
 
     # -- runtime ---------------------------------------------------------------------------------------
     def _server_binary(self) -> Path | LlamaRuntime:
-        try:
-            # The whole runtime, not just the binary: the supervisor also drives the llama-cpp-python
-            # fallback server that way.
-            return locate_runtime(self.settings.settings, self.paths)
-        except LlamaRuntimeError:
-            # The window still opens: the library and downloads work without a runtime, and the
-            # first-run banner (fed by the background check) says what is missing, with Install.
-            return self.paths.runtime_root / "bin" / "llama-server"
+        # The whole runtime, not just the binary: the supervisor also drives the llama-cpp-python
+        # fallback server that way. Without one the window still opens: the library and downloads work,
+        # and the first-run banner (fed by the background check) says what is missing, with Install.
+        return self._located_runtime() or self.paths.runtime_root / "bin" / "llama-server"
 
     def _located_runtime(self) -> LlamaRuntime | None:
         try:
@@ -225,6 +222,7 @@ class WranglerApp:
     def _wire_runtime(self) -> None:
         runtime, view = self.runtime, self.runtime_view
         runtime.report_changed.connect(self._on_runtime_changed)
+        runtime.report_changed.connect(self._on_runtime_report)
         runtime.checking_changed.connect(self._on_runtime_changed)
         runtime.job_started.connect(self._on_runtime_job)
         view.install_requested.connect(runtime.install)
@@ -308,7 +306,10 @@ class WranglerApp:
         blocker = runtime.serve_blocker()
         self.server_view.set_serve_blocker(blocker)
         self.library_view.details.set_serve_blocker(blocker)
-        if report is not None and report.usable:
+
+    def _on_runtime_report(self, report: object) -> None:
+        """A new check's report (not every progress tick of a job): serve with what it found usable."""
+        if isinstance(report, RuntimeReport) and report.usable:
             self._refresh_runtime()
 
     def _on_runtime_job(self, job: object) -> None:

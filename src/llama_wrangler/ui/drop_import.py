@@ -115,16 +115,13 @@ class DropImporter(QObject):
                 event.ignore()  # the "no entry" cursor: this drop would do nothing
             return True
         self._window.drop_overlay.hide()
-        if not plan_drop(event.mimeData()).usable:
-            event.ignore()  # refused by the drop itself, whatever the drag said
-            self.handle_drop(event.mimeData())  # says why
-            return True
-        event.acceptProposedAction()
-        self.handle_drop(event.mimeData())
+        plan = plan_drop(event.mimeData())  # the drop itself decides, whatever the drag said
+        if plan.usable:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+        self.import_plan(plan)  # imports, or says why not
         return True
-
-    def handle_drop(self, mime: QMimeData) -> None:
-        self.import_plan(plan_drop(mime))
 
     def import_paths(self, paths: list[Path]) -> None:
         """Import files the user picked (File → Import, Ctrl+O) exactly as if they had been dropped."""

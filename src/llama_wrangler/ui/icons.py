@@ -6,6 +6,7 @@ Monochrome icons are drawn with ``#000`` in the SVG; :func:`tinted_icon` swaps t
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray
@@ -23,10 +24,16 @@ def icon(name: str) -> QIcon:
     return QIcon(str(resource_path(f"{name}.svg")))
 
 
+@functools.cache
+def _svg_text(name: str) -> str:
+    """An SVG's source, read from disk once: the views tint their icons again on every refresh."""
+    return resource_path(f"{name}.svg").read_text(encoding="utf-8")
+
+
 def tinted_icon(name: str, color: QColor | str, *, size: int = 48) -> QIcon:
     """A monochrome icon drawn in ``color``."""
     hex_color = QColor(color).name()
-    svg = resource_path(f"{name}.svg").read_text(encoding="utf-8").replace("#000", hex_color)
+    svg = _svg_text(name).replace("#000", hex_color)
     pixmap = QPixmap(size, size)
     pixmap.loadFromData(QByteArray(svg.encode("utf-8")), "SVG")
     return QIcon(pixmap)

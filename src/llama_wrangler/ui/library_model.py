@@ -228,10 +228,9 @@ class LibraryFilterProxy(QSortFilterProxyModel):
         if super().filterAcceptsRow(source_row, source_parent):
             return True
         # The file name and id are not columns, but people search for what they downloaded.
-        wanted = self.filterRegularExpression().pattern()
+        needle = self.filterRegularExpression()
         model = self.sourceModel()
-        if not wanted or not isinstance(model, LibraryTableModel):
+        if not needle.pattern() or not isinstance(model, LibraryTableModel):
             return False
         record = model.record(source_row)
-        needle = self.filterRegularExpression()
         return bool(needle.match(record.path.name).hasMatch() or needle.match(record.id).hasMatch())

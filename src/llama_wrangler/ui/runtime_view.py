@@ -221,9 +221,21 @@ class RuntimeView(QWidget):
 
     # -- feeding ---------------------------------------------------------------------------------------
     def show_report(self, report: RuntimeReport | None, *, checking: bool = False) -> None:
-        self._report = report
+        if report is not self._report:  # the app shows the same report again on every job progress tick
+            self._report = report
+            self._fill_form(report)
         self._checking = checking
         self._refresh()
+
+    def _fill_form(self, report: RuntimeReport | None) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        for label, value in report_rows(report) if report is not None else []:
+            caption = QLabel(label)
+            caption.setProperty("muted", True)
+            field = self._wrapping_label()
+            field.setText(value)
+            self.form.addRow(caption, field)
 
     def show_job(self, job: Job | None) -> None:
         """Follow ``job`` (an install, build or toolchain job) until the next one."""
@@ -292,14 +304,6 @@ class RuntimeView(QWidget):
         self.advice.setVisible(bool(self.advice.text()))
         self.mismatch.setText(report.mismatch if report is not None else "")
         self.mismatch.setVisible(bool(self.mismatch.text()))
-        while self.form.rowCount():
-            self.form.removeRow(0)
-        for label, value in report_rows(report) if report is not None else []:
-            caption = QLabel(label)
-            caption.setProperty("muted", True)
-            field = self._wrapping_label()
-            field.setText(value)
-            self.form.addRow(caption, field)
         self.plan.setText(report.install_plan() if report is not None else "")
         self.build_tools.setText(build_tools_words(report) if report is not None else "")
         installed = report is not None and report.where == "app"

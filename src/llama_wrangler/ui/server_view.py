@@ -191,13 +191,14 @@ class ServerView(QWidget):
         layout.addWidget(log_title)
         layout.addWidget(self.log, 1)
 
-        self._layout = layout
         supervisor.state_changed.connect(self._on_state_changed)
         supervisor.endpoint_changed.connect(self._on_endpoint_changed)
         supervisor.log_line.connect(self.log.add_line)
         supervisor.error.connect(self._on_error)
         actions.library_changed.connect(self.refresh_models)
+        theme.changed.connect(self._tint)
         theme.changed.connect(self._refresh)
+        self._tint()
         self.refresh_models()
         self._refresh()
 
@@ -333,10 +334,19 @@ class ServerView(QWidget):
             self.model_combo.setItemText(index, f"{SERVED_MARK}{text}" if model_id == served and served
                                          else text)
 
+    @Slot()
+    def _tint(self) -> None:
+        """The buttons' icons, in the theme's colours (only a theme change alters them)."""
+        colors = self._theme.colors
+        self.start_button.setIcon(tinted_icon("action-play", colors.accent_text))
+        self.stop_button.setIcon(tinted_icon("action-stop", colors.text))
+        self.restart_button.setIcon(tinted_icon("action-restart", colors.text))
+        self.copy_button.setIcon(tinted_icon("action-copy", colors.text))
+        self.copy_id_button.setIcon(tinted_icon("action-copy", colors.text))
+
     def _refresh(self) -> None:
         sup = self._supervisor
         state = sup.state
-        colors = self._theme.colors
         running = state in ACTIVE_STATES
         served = (sup.wanted_model_id or sup.model_id) if running else ""
         self.model_combo.blockSignals(True)
@@ -377,11 +387,6 @@ class ServerView(QWidget):
         self.stop_button.setEnabled(state in (*ACTIVE_STATES, ServerState.CRASHED) or sup.restart_scheduled)
         # Restart is for a running server (apply new settings) and, above all, a crashed one.
         self.restart_button.setEnabled(running or state == ServerState.CRASHED)
-        self.start_button.setIcon(tinted_icon("action-play", colors.accent_text))
-        self.stop_button.setIcon(tinted_icon("action-stop", colors.text))
-        self.restart_button.setIcon(tinted_icon("action-restart", colors.text))
-        self.copy_button.setIcon(tinted_icon("action-copy", colors.text))
-        self.copy_id_button.setIcon(tinted_icon("action-copy", colors.text))
 
         remaining = sup.restart_in_ms
         if remaining >= 0:
