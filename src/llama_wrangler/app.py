@@ -145,14 +145,10 @@ class WranglerApp:
 
     # -- runtime ---------------------------------------------------------------------------------------
     def _server_binary(self) -> Path | LlamaRuntime:
-        try:
-            # The whole runtime, not just the binary: the supervisor also drives the llama-cpp-python
-            # fallback server that way.
-            return locate_runtime(self.settings.settings, self.paths)
-        except LlamaRuntimeError:
-            # The window still opens: the library and downloads work without a runtime, and the
-            # first-run banner (fed by the background check) says what is missing, with Install.
-            return self.paths.runtime_root / "bin" / "llama-server"
+        # The whole runtime, not just the binary: the supervisor also drives the llama-cpp-python fallback
+        # server that way. Without one the window still opens: the library and downloads work, and the
+        # first-run banner (fed by the background check) says what is missing, with Install.
+        return self._located_runtime() or self.paths.runtime_root / "bin" / "llama-server"
 
     def _located_runtime(self) -> LlamaRuntime | None:
         try:
