@@ -90,7 +90,8 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     endpoint = EndpointService(supervisor, _resolver(actions))
     # Bound before llama-server starts: a busy port fails at once (strict), before any model loads.
     endpoint.apply(settings, opening=True, strict=True)
-    endpoint.set_catalog(*api_names(actions.models()), api_facts(actions.models()))
+    models = actions.models()
+    endpoint.set_catalog(*api_names(models), api_facts(models))
     endpoint.swap_requested.connect(lambda ref: print(f"a request asks for {ref}…", flush=True))
     outcome = {"status": 0, "stopping": False}
 

@@ -43,7 +43,7 @@ def api_facts(records: Iterable[ModelRecord]) -> dict[str, ModelFacts]:
         if record.missing:
             continue
         info = record.info
-        params = info.size_label or (f"{info.parameter_count / 1e9:.1f}B" if info.parameter_count else "")
+        params = info.parameter_label if info.size_label or info.parameter_count else ""  # as the library shows it
         facts[record.id] = ModelFacts(
             size_bytes=record.size_bytes, digest=f"sha256:{record.sha256}" if record.sha256 else "",
             modified_at=record.added_at, family=info.architecture or "", parameter_size=params,
