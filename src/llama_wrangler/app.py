@@ -21,6 +21,8 @@ from llama_wrangler.paths import AppPaths
 from llama_wrangler.runtime.locate import locate_runtime
 from llama_wrangler.runtime.report import RuntimeReport
 from llama_wrangler.runtime.runtime_info import LlamaRuntime
+from llama_wrangler.server.fleet import ServerFleet
+from llama_wrangler.server.run import ServeTarget
 from llama_wrangler.server.state import ServerState
 from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.endpoint import EndpointService
@@ -91,8 +93,9 @@ class WranglerApp:
         if self.library.problem:
             self._serious.append(self.library.problem)
         self.jobs = JobManager.from_settings(settings, paths)
-        self.supervisor = ServerSupervisor(self._server_binary(), settings.server,
-                                           log_file=paths.server_log_file)
+        # One model server per loaded model; the window shows the focused one (see ServerFleet).
+        self.supervisor = ServerFleet(ServerSupervisor(self._server_binary(), settings.server,
+                                                       log_file=paths.server_log_file))
         self.actions = ModelActions(self.library, self.supervisor, self.jobs, self.messenger,
                                     before_serve=self._before_serve)
         # The stable endpoint opens on the first serve, not here: browsing models must not take a port.
@@ -178,11 +181,11 @@ class WranglerApp:
         self._usable_runtime()
         self.stable.apply(self.settings.settings.server, opening=True)
 
-    def _resolve_requested_model(self, model_ref: str) -> tuple[Path, str, Path | None]:
+    def _resolve_requested_model(self, model_ref: str) -> ServeTarget:
         """A model an API request named (on the GUI thread, from the stable endpoint's swap signal)."""
         target = self.actions.resolve(model_ref)
         self._usable_runtime()
-        return target.path, target.model_id, target.mmproj
+        return ServeTarget(target.path, target.model_id, target.mmproj)
 
     # -- wiring ----------------------------------------------------------------------------------------
     def _wire(self) -> None:

@@ -112,6 +112,12 @@ class ServerSettings(_Section):
                                    "running generations may take to finish (separate from the stop grace).")
     swap_fairness_s: float = Field(30.0, ge=0, le=3600, description="How long one model keeps taking new "
                                    "requests while requests for another model wait, before switching.")
+    max_models: int = Field(4, ge=1, le=64, description="Models kept loaded at once behind the endpoint (each "
+                            "in its own llama-server). 1: one at a time, every switch unloads the last.")
+    memory_limit_gb: float = Field(0.0, ge=0, le=100_000, description="The most memory all loaded models "
+                                   "together may take, in GB. 0: what the computer has free.")
+    idle_unload_min: float = Field(60.0, ge=0, le=525_600, description="Models loaded by a request (not by "
+                                   "you) are unloaded after this many minutes unused. 0: never.")
     cors_origins: str = Field("", description="Web pages allowed to call the endpoint: origins separated by "
                               "commas, or * for any. Empty: pages served from this computer only.")
 

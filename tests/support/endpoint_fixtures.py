@@ -14,7 +14,9 @@ from pytestqt.qtbot import QtBot
 
 from llama_wrangler.errors import ModelNotFoundError
 from llama_wrangler.server.endpoint.server import EndpointServer
+from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.ports import pick_free_port
+from llama_wrangler.server.run import ServeTarget
 from llama_wrangler.server.state import ServerState
 from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.endpoint import EndpointService
@@ -78,19 +80,20 @@ def endpoint_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
 def serve_endpoint(qtbot: QtBot, llama_server_binary: Path, endpoint_models: dict[str, Path],
                    app_paths: Any) -> Iterator[ServeEndpoint]:
     """``serve_endpoint(**server_settings)``: the endpoint open on a free port, nothing served yet."""
-    made: list[tuple[ServerSupervisor, EndpointService]] = []
+    made: list[tuple[ServerFleet, EndpointService]] = []
     files = dict(endpoint_models)
 
-    def resolve(model_id: str) -> tuple[Path, str]:
+    def resolve(model_id: str) -> ServeTarget:
         if model_id not in files:
             raise ModelNotFoundError(f"No model {model_id}.")
-        return files[model_id], model_id
+        return ServeTarget(files[model_id], model_id)
 
     def make(**settings: Any) -> Served:
-        base: dict[str, Any] = {"port": pick_free_port("127.0.0.1"), "context_size": 256,
+        # One model at a time unless a test asks for more (max_models): the swap tests need a swap.
+        base: dict[str, Any] = {"port": pick_free_port("127.0.0.1"), "context_size": 256, "max_models": 1,
                                 "health_timeout_s": 60.0, "stop_grace_s": 10.0, "threads": 1, "parallel": 4}
         user = ServerSettings(**{**base, **settings})
-        supervisor = ServerSupervisor(llama_server_binary, user, log_file=app_paths.server_log_file)
+        supervisor = ServerFleet(ServerSupervisor(llama_server_binary, user, log_file=app_paths.server_log_file))
         service = EndpointService(supervisor, resolve)
         service.apply(user, opening=True, strict=True)
         service.set_catalog(list(files))

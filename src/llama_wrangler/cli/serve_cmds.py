@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -62,6 +61,7 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     from llama_wrangler.cli.context import open_library
     from llama_wrangler.runtime.locate import locate_runtime
     from llama_wrangler.runtime.verify import checked_runtime
+    from llama_wrangler.server.fleet import ServerFleet
     from llama_wrangler.server.state import ServerState
     from llama_wrangler.server.supervisor import ServerSupervisor
     from llama_wrangler.services.endpoint import EndpointService
@@ -79,7 +79,7 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
     messenger = Messenger()
     messenger.shown.connect(_print_message)
-    supervisor = ServerSupervisor(runtime, settings, log_file=context.paths.server_log_file)
+    supervisor = ServerFleet(ServerSupervisor(runtime, settings, log_file=context.paths.server_log_file))
     pool_workers: list[str] = []
     if args.pool or context.settings.pool.enabled:
         supervisor.set_rpc(_checked_pool(args, context, runtime))
@@ -180,9 +180,11 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
 
 
 def _resolver(actions: ModelActions) -> Resolver:
-    def resolve(ref: str) -> tuple[Path, str, Path | None]:
+    from llama_wrangler.server.run import ServeTarget
+
+    def resolve(ref: str) -> ServeTarget:
         target = actions.resolve(ref, allow_path=True)
-        return target.path, target.model_id, target.mmproj
+        return ServeTarget(target.path, target.model_id, target.mmproj)
 
     return resolve
 

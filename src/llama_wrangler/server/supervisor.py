@@ -1,21 +1,16 @@
 """The one owner of the running llama-server: start, health-check, hot-swap, stop, crash handling.
 
-Design (after llama-swap's ``process.go``): an explicit state machine (:class:`~.state.ServerState`)
-owned by this object, every change emitted as ``state_changed(old, new)``. Callers say what they *want*
-(a model, or nothing); the supervisor reconciles the running process towards it one step at a time, so any
-order of calls is safe — starting another model during a start stops the starting server first, two starts
-in a row end on the last model, and at most one llama-server exists at any moment (stop, then start).
-
-The parts: :class:`~.process.ServerProcess` runs one process (process group, log, TERM -> KILL),
-:class:`~.health.ReadinessProbe` tells when it is ready, :class:`~.drain.StopDrain` lets running requests
-finish before a stop, :class:`~.restart_policy.RestartPolicy` bounds automatic restarts (only of a server
-that crashed *after* being ready), and a :class:`~.backend.ServerBackend` says how to run llama-server or
-the llama-cpp-python fallback. The state is held here, and only here.
+Design (after llama-swap's ``process.go``): an explicit state machine (:class:`~.state.ServerState`), every
+change emitted as ``state_changed(old, new)``. Callers say what they *want* (a model, or nothing); the
+supervisor reconciles the process towards it one step at a time, so any order of calls is safe, and at most
+one llama-server exists at any moment (stop, then start). Several models at once are several supervisors
+(:mod:`.fleet`). The parts: :class:`~.process.ServerProcess`, :class:`~.health.ReadinessProbe`,
+:class:`~.drain.StopDrain`, :class:`~.restart_policy.RestartPolicy` (restarts of a server that crashed
+*after* being ready), :class:`~.backend.ServerBackend` (llama-server or the llama-cpp-python fallback).
 
 Each launch is a :class:`~.run.ServerRun` with a generation number; readiness replies for any other
-generation are dropped, so an old server can never mark a new one ready. ``endpoint`` is non-empty only
-while the current run is ready. Stopping a ready server is TERM, then KILL after ``stop_grace_s``; a server
-not ready yet gets KILL at once. ``stop()`` from ``crashed`` acknowledges it and returns to ``stopped``.
+generation are dropped. ``endpoint`` is non-empty only while the current run is ready. Stopping a ready
+server is TERM, then KILL after ``stop_grace_s``; a server not ready yet gets KILL at once.
 """
 
 from __future__ import annotations
@@ -41,8 +36,7 @@ from llama_wrangler.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 
-LOG_RING_LINES = 2000
-QUIT_GRACE_CAP_S = 3.0
+LOG_RING_LINES, QUIT_GRACE_CAP_S = 2000, 3.0
 
 class ServerSupervisor(QObject):
     """Owns one llama-server process at a time.
@@ -149,13 +143,11 @@ class ServerSupervisor(QObject):
         return self._last_error
 
     @property
-    def restart_scheduled(self) -> bool:
-        """True while an automatic restart after a crash is waiting for its backoff."""
+    def restart_scheduled(self) -> bool:  # an automatic restart after a crash waits for its backoff
         return self._restart_timer.isActive()
 
     @property
-    def restart_in_ms(self) -> int:
-        """Milliseconds until the scheduled automatic restart; -1 when none is scheduled."""
+    def restart_in_ms(self) -> int:  # until the scheduled automatic restart; -1 when none is
         return self._restart_timer.remainingTime() if self._restart_timer.isActive() else -1
 
     @property
@@ -171,6 +163,14 @@ class ServerSupervisor(QObject):
         llama-cpp-python fallback server, driven with its own flags and readiness URL)."""
         self._server = server
         self._backend = server_backend(server, rpc=self._rpc)
+
+    @property
+    def server_binary(self) -> Path | LlamaRuntime:
+        return self._server
+
+    @property
+    def log_path(self) -> Path | None:
+        return self._log_path
 
     @property
     def rpc(self) -> RpcPlan | None:  # the RPC workers models are split across (None: this computer only)

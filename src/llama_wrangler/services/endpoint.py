@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from llama_wrangler.errors import ServerError
 from llama_wrangler.server.endpoint.config import EndpointConfig
 from llama_wrangler.server.endpoint.link import EndpointLink, Resolver
 from llama_wrangler.server.endpoint.ollama_wire import ModelFacts
 from llama_wrangler.server.endpoint.opening import backend_settings, open_endpoint
+from llama_wrangler.server.endpoint.residency import Needs
 from llama_wrangler.server.endpoint.server import EndpointServer
+from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.state import ServerState
-from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -31,12 +32,15 @@ class EndpointService(QObject):
     """Owns the stable endpoint of one app session or one ``serve`` run.
 
     Signals:
-        swap_requested(str): a client's request named this library model (the swap follows).
+        swap_requested(str): a client's request named this library model (its load follows).
+        residents(list): the loaded models (:class:`ResidentView`), answering :meth:`refresh_residents`.
     """
 
     swap_requested = Signal(str)
+    residents = Signal(list)
+    _residents_read = Signal(list)  # from the loop thread
 
-    def __init__(self, supervisor: ServerSupervisor, resolve: Resolver, parent: QObject | None = None) -> None:
+    def __init__(self, supervisor: ServerFleet, resolve: Resolver, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._supervisor = supervisor
         self._resolve = resolve
@@ -45,8 +49,10 @@ class EndpointService(QObject):
         self._catalog: list[str] = []
         self._aliases: dict[str, str] = {}
         self._facts: dict[str, ModelFacts] = {}
+        self._needs: dict[str, Needs] = {}
         self._settings: ServerSettings | None = None
         supervisor.state_changed.connect(self._on_state_changed)
+        self._residents_read.connect(self.residents, Qt.ConnectionType.QueuedConnection)
 
     @property
     def url(self) -> str:
@@ -84,6 +90,28 @@ class EndpointService(QObject):
         if self._link is not None:
             self._link.server.set_catalog(self._catalog, self._aliases, self._facts)
 
+    def set_needs(self, needs: dict[str, Needs]) -> None:
+        """What each model takes in memory, whether it is pinned, and its idle TTL (for the scheduler)."""
+        self._needs = dict(needs)
+        if self._link is not None:
+            self._link.server.call(self._link.server.scheduler.set_needs, self._needs)
+
+    def refresh_residents(self) -> None:
+        """Ask which models are loaded; the answer arrives as ``residents`` (never blocks this thread)."""
+        if self._link is None:
+            self.residents.emit([])
+            return
+        server = self._link.server
+        server.call(lambda: self._residents_read.emit(server.scheduler.residents()))
+
+    def unload(self, model_id: str) -> None:
+        """Unload one model (its running requests finish first); without the endpoint, stop the server."""
+        if self._link is None:
+            if model_id in (self._supervisor.model_id, self._supervisor.wanted_model_id):
+                self._supervisor.stop()
+            return
+        self._link.server.call(self._link.server.scheduler.unload, model_id)
+
     @property
     def server(self) -> EndpointServer | None:
         """The open endpoint (None when closed): its scheduler and connection counts, for tests and benches."""
@@ -107,6 +135,7 @@ class EndpointService(QObject):
         self._link = EndpointLink(self._supervisor, endpoint, resolve=self._resolve)
         self._link.load_requested.connect(self.swap_requested)
         endpoint.set_catalog(self._catalog, self._aliases, self._facts)
+        endpoint.call(endpoint.scheduler.set_needs, self._needs)
         self._address = address
         endpoint.start()
         log.info("stable endpoint at %s", endpoint.url)

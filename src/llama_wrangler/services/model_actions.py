@@ -15,8 +15,8 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from llama_wrangler.errors import WranglerError
 from llama_wrangler.library.registry import Library, ModelRecord, ScanReport
+from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.state import ServerState
-from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.import_work import import_work
 from llama_wrangler.services.messages import Messenger
 from llama_wrangler.services.serve_target import ServeTarget, resolve_target
@@ -45,7 +45,7 @@ class ModelActions(QObject):
     imported = Signal(list)
     _touched = Signal()  # from any thread; coalesced into one library_changed on ours
 
-    def __init__(self, library: Library, supervisor: ServerSupervisor, jobs: JobManager | None,
+    def __init__(self, library: Library, supervisor: ServerFleet, jobs: JobManager | None,
                  messenger: Messenger, *, before_serve: Callable[[], None] = lambda: None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)

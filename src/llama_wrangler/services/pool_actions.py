@@ -13,8 +13,8 @@ from llama_wrangler.errors import WranglerError
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.progress import CancelToken, ProgressCallback
 from llama_wrangler.runtime.runtime_info import LlamaRuntime
+from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.state import ServerState
-from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.server.worker import WorkerOptions, WorkerSupervisor, exposure_warning, is_loopback
 from llama_wrangler.services.messages import Messenger
 from llama_wrangler.services.pool import WorkerStatus, check_workers, pooled_free_bytes, rpc_plan
@@ -38,7 +38,7 @@ class PoolActions(QObject):
     checked = Signal(list)
     worker_state_changed = Signal(str)
 
-    def __init__(self, settings: SettingsStore, supervisor: ServerSupervisor, jobs: JobManager,
+    def __init__(self, settings: SettingsStore, supervisor: ServerFleet, jobs: JobManager,
                  messenger: Messenger, runtime: RuntimeProvider, paths: AppPaths,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -11,8 +11,8 @@ import threading
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
+from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.state import ServerState
-from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.pool import lost_message, lost_workers
 
 
@@ -24,7 +24,7 @@ class PoolWatch(QObject):
     workers_lost = Signal(list, str)
     _checked = Signal(list)
 
-    def __init__(self, supervisor: ServerSupervisor, parent: QObject | None = None) -> None:
+    def __init__(self, supervisor: ServerFleet, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._supervisor = supervisor
         self._checked.connect(self._on_checked, Qt.ConnectionType.QueuedConnection)

@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.state import ServerState
-from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.model_actions import ModelActions
 from llama_wrangler.ui.icons import icon, tinted_icon
 from llama_wrangler.ui.model_names import picker_label, title_of
@@ -59,7 +59,7 @@ def endpoint_note(state: str, *, proxy_url: str, model: str, restarting: bool = 
 
 
 class ServerView(QWidget):
-    def __init__(self, supervisor: ServerSupervisor, actions: ModelActions, theme: ThemeManager,
+    def __init__(self, supervisor: ServerFleet, actions: ModelActions, theme: ThemeManager,
                  parent: QWidget | None = None, *, endpoint_url: Callable[[], str] = lambda: "") -> None:
         super().__init__(parent)
         self._supervisor = supervisor

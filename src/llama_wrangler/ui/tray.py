@@ -13,8 +13,8 @@ from PySide6.QtGui import QAction, QActionGroup, QIcon, QPainter
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from llama_wrangler import APP_NAME
+from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.state import ServerState
-from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.model_actions import ModelActions
 from llama_wrangler.ui.icons import icon
 from llama_wrangler.ui.model_names import picker_label, title_of
@@ -49,7 +49,7 @@ class TrayController(QObject):
     quit_requested = Signal()
     notified = Signal(str, str)
 
-    def __init__(self, actions: ModelActions, supervisor: ServerSupervisor, jobs: JobManager, *,
+    def __init__(self, actions: ModelActions, supervisor: ServerFleet, jobs: JobManager, *,
                  notifications: bool = True, tray_available: bool | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -52,7 +52,7 @@ def backend() -> Iterator[str]:
 class Endpoint:
     def __init__(self, config: EndpointConfig) -> None:
         self.asked: list[str] = []
-        self.server = EndpointServer("127.0.0.1", 0, config, self.asked.append)
+        self.server = EndpointServer("127.0.0.1", 0, config, lambda model, _victims: self.asked.append(model))
         self.server.start()
 
     def serve(self, url: str, model: str) -> None:

@@ -26,7 +26,14 @@ def loading(model: str) -> Backend:
 class Harness:
     def __init__(self, config: EndpointConfig) -> None:
         self.asked: list[str] = []
-        self.scheduler = ModelScheduler(config, self.asked.append, asyncio.get_running_loop())
+        self.victims: list[tuple[str, ...]] = []
+        self.unloaded: list[str] = []
+        self.scheduler = ModelScheduler(config, self._on_load, asyncio.get_running_loop(),
+                                        on_unload=self.unloaded.append)
+
+    def _on_load(self, model: str, victims: tuple[str, ...]) -> None:
+        self.asked.append(model)
+        self.victims.append(victims)
 
     def request(self, model: str | None) -> asyncio.Task[Lease]:
         return asyncio.get_running_loop().create_task(self.scheduler.acquire(model))
@@ -34,7 +41,9 @@ class Harness:
 
 def run(test: Callable[[Harness], Awaitable[None]], **config: Any) -> None:
     async def main() -> None:
-        await test(Harness(replace(EndpointConfig(fairness_s=60.0, wait_s=30.0, idle_linger_s=0.0), **config)))
+        # One model at a time unless a test says otherwise: the swap rules of a single slot.
+        base = EndpointConfig(fairness_s=60.0, wait_s=30.0, idle_linger_s=0.0, max_models=1)
+        await test(Harness(replace(base, **config)))
 
     asyncio.run(main())
 
@@ -218,6 +227,7 @@ def test_a_stop_by_the_user_wakes_every_waiter() -> None:
         waiting = [h.request("alpha"), h.request(None)]
         await settle()
         h.scheduler.update(Backend(state="stopping", model_id="alpha"))
+        h.scheduler.stopped_by_user()
         for task in waiting:
             with pytest.raises(Unavailable, match="stopped"):
                 await task

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import pytest
 
 from llama_wrangler.server.endpoint import ollama_wire as wire
+from llama_wrangler.server.endpoint.lease import ResidentView
 from llama_wrangler.server.endpoint.ollama_wire import ModelFacts, OllamaRequestError
 
 
@@ -128,9 +130,15 @@ def test_tags_show_and_ps_documents_have_ollamas_fields() -> None:
     assert tags[1]["name"] == "b:latest" and tags[1]["modified_at"]  # no facts: still listed
     shown = json.loads(wire.show_doc("a", facts["a"]))
     assert shown["model_info"]["llama.context_length"] == 4096 and shown["capabilities"] == ["completion", "vision"]
-    assert json.loads(wire.ps_doc("", facts, "x")) == {"models": []}
-    running = json.loads(wire.ps_doc("a", facts, "2026-01-01T00:05:00Z"))["models"][0]
-    assert running["model"] == "a:latest" and running["expires_at"] == "2026-01-01T00:05:00Z"
+    assert json.loads(wire.ps_doc([], facts, 0.0)) == {"models": []}
+    view = ResidentView(model="a", slot="primary", state="ready", pid=1, in_flight=0, queued=0, idle_s=60.0,
+                        ttl_s=300.0, pinned=False, by_user=False, ram_bytes=7, vram_bytes=2)
+    now = 1767225600.0  # 2026-01-01T00:00:00Z
+    running = json.loads(wire.ps_doc([view], facts, now))["models"][0]
+    assert running["model"] == "a:latest" and running["expires_at"] == "2026-01-01T00:04:00Z"
+    assert running["size"] == 9 and running["size_vram"] == 2  # the estimate, not the file size
+    kept = json.loads(wire.ps_doc([replace(view, ttl_s=None)], facts, now))["models"][0]
+    assert kept["expires_at"].startswith("2318")
 
 
 def test_errors_are_ollama_shaped() -> None:

@@ -12,26 +12,28 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from llama_wrangler.errors import ModelNotFoundError, ServerError
+from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.ports import pick_free_port, port_is_free
+from llama_wrangler.server.run import ServeTarget
 from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.endpoint import EndpointService
 from llama_wrangler.settings import PortConflict, ServerSettings
 
 
-def no_models(model_id: str) -> tuple[Path, str]:
+def no_models(model_id: str) -> ServeTarget:
     raise ModelNotFoundError(f"No model {model_id}.")
 
 
 @pytest.fixture
-def service(qtbot: QtBot, tmp_path: Path) -> Iterator[tuple[EndpointService, ServerSupervisor]]:
-    supervisor = ServerSupervisor(tmp_path / "llama-server", ServerSettings())
+def service(qtbot: QtBot, tmp_path: Path) -> Iterator[tuple[EndpointService, ServerFleet]]:
+    supervisor = ServerFleet(ServerSupervisor(tmp_path / "llama-server", ServerSettings()))
     made = EndpointService(supervisor, no_models)
     yield made, supervisor
     made.close()
 
 
 def test_the_endpoint_opens_on_serve_and_moves_with_the_port(
-        service: tuple[EndpointService, ServerSupervisor]) -> None:
+        service: tuple[EndpointService, ServerFleet]) -> None:
     stable, supervisor = service
     first = ServerSettings(port=pick_free_port("127.0.0.1"))
     stable.apply(first, opening=False)
@@ -56,7 +58,7 @@ def test_the_endpoint_opens_on_serve_and_moves_with_the_port(
 
 
 def test_a_busy_port_leaves_the_supervisor_to_report_it(
-        service: tuple[EndpointService, ServerSupervisor]) -> None:
+        service: tuple[EndpointService, ServerFleet]) -> None:
     stable, supervisor = service
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -67,7 +69,7 @@ def test_a_busy_port_leaves_the_supervisor_to_report_it(
     assert supervisor.settings == settings  # its own port check fails with the usual message
 
 
-def test_strict_apply_refuses_a_busy_port_at_once(service: tuple[EndpointService, ServerSupervisor]) -> None:
+def test_strict_apply_refuses_a_busy_port_at_once(service: tuple[EndpointService, ServerFleet]) -> None:
     """The command line binds before llama-server starts: a busy port is an error, not a later crash."""
     stable, _supervisor = service
     with socket.socket() as busy:
@@ -80,7 +82,7 @@ def test_strict_apply_refuses_a_busy_port_at_once(service: tuple[EndpointService
 
 
 def test_a_request_naming_a_model_is_announced(qtbot: QtBot,
-                                               service: tuple[EndpointService, ServerSupervisor]) -> None:
+                                               service: tuple[EndpointService, ServerFleet]) -> None:
     stable, _supervisor = service
     stable.apply(ServerSettings(port=pick_free_port("127.0.0.1")), opening=True)
     stable.set_catalog(["alpha"])
@@ -97,7 +99,7 @@ def test_a_request_naming_a_model_is_announced(qtbot: QtBot,
 
 
 def test_a_request_may_name_a_model_by_its_display_name(
-        qtbot: QtBot, service: tuple[EndpointService, ServerSupervisor]) -> None:
+        qtbot: QtBot, service: tuple[EndpointService, ServerFleet]) -> None:
     stable, _supervisor = service
     stable.apply(ServerSettings(port=pick_free_port("127.0.0.1")), opening=True)
     stable.set_catalog(["llama-3.2-1b-instruct-q4_k_m"], {"Llama 3.2 1B Instruct": "llama-3.2-1b-instruct-q4_k_m"})

@@ -30,6 +30,9 @@ class EndpointConfig:
     retry_later: bool = False  # 503 + Retry-After instead of waiting while a model loads
     load_on_request: bool = True
     fairness_s: float = 30.0
+    max_models: int = 4  # models loaded at once (0: no count cap, memory only)
+    memory_limit_bytes: int = 0  # the most our models together may take (0: what the machine has free)
+    idle_ttl_s: float = 3600.0  # models loaded by a request are unloaded after this long unused (0: never)
     idle_linger_s: float = IDLE_LINGER_S
     idle_timeout_s: float = IDLE_TIMEOUT_S
     header_timeout_s: float = HEADER_TIMEOUT_S
@@ -42,4 +45,6 @@ class EndpointConfig:
         return cls(api_key=settings.api_key, cors_origins=parse_origins(settings.cors_origins),
                    wait_s=settings.drain_timeout_s + settings.health_timeout_s + settings.swap_fairness_s,
                    retry_later=settings.while_loading is WhileLoading.RETRY_LATER,
-                   load_on_request=settings.load_on_request, fairness_s=settings.swap_fairness_s)
+                   load_on_request=settings.load_on_request, fairness_s=settings.swap_fairness_s,
+                   max_models=settings.max_models, memory_limit_bytes=int(settings.memory_limit_gb * 1e9),
+                   idle_ttl_s=settings.idle_unload_min * 60.0)

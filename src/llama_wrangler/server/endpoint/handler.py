@@ -17,9 +17,11 @@ from aiohttp import web
 from yarl import URL
 
 from llama_wrangler.server.endpoint.config import PARSE_ON_LOOP_BYTES, EndpointConfig
+from llama_wrangler.server.endpoint.control_api import CONTROL_PATHS, ControlApi
+from llama_wrangler.server.endpoint.lease import Lease, Unavailable
 from llama_wrangler.server.endpoint.ollama_api import OllamaApi
 from llama_wrangler.server.endpoint.ollama_wire import ModelFacts
-from llama_wrangler.server.endpoint.scheduler import Lease, ModelScheduler, Unavailable
+from llama_wrangler.server.endpoint.scheduler import ModelScheduler
 from llama_wrangler.server.endpoint.upstream import send_upstream
 from llama_wrangler.server.endpoint.wire import (
     authorized,
@@ -55,6 +57,7 @@ class EndpointHandler:
         self._aliases = aliases
         self._session = session
         self._ollama = OllamaApi(scheduler, catalog, aliases, facts, session)  # /api/...: Ollama's routes
+        self._control = ControlApi(scheduler, catalog, aliases)  # /models...: load, unload, what is loaded
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         config = self._config()
@@ -81,6 +84,8 @@ class EndpointHandler:
                           "invalid_request_error", None, cors, close=True)
         if request.path.startswith("/api/"):
             return await self._ollama.handle(request, body, cors)
+        if request.path.rstrip("/") in CONTROL_PATHS:
+            return await self._control.handle(request, body, cors)
         content_type = request.headers.get("Content-Type", "")
         if len(body) > PARSE_ON_LOOP_BYTES:  # a prompt full of images: parsed off the loop
             model = await asyncio.to_thread(requested_model, content_type, body)

@@ -1,11 +1,12 @@
-"""Wires a :class:`ServerSupervisor` (GUI thread) to the endpoint's scheduler (event-loop thread).
+"""Wires a :class:`ServerFleet` (GUI thread) to the endpoint's scheduler (event-loop thread).
 
-The supervisor stays the one owner of server state; this link only reports it and asks it for things:
-- every state change goes to the scheduler as a :class:`Backend` snapshot, taken one event-loop turn
+The fleet's supervisors stay the owners of server state; this link only reports it and carries orders:
+- every slot's state changes go to the scheduler as :class:`Backend` snapshots, taken one event-loop turn
   later, so a crash that is followed by an automatic restart reads as "restarting", never as "down";
-- the supervisor's drain hook asks the scheduler to take no new requests for the old server and to call
-  back once its running requests are done (the supervisor caps the wait with ``drain_timeout_s``);
-- a model the scheduler asks for arrives as a queued signal and is resolved and started here.
+- each supervisor's drain hook asks the scheduler to take no new requests for its server and to call back
+  once the running ones are done (the supervisor caps the wait with ``drain_timeout_s``);
+- a model the scheduler asks for (with the models to unload first) or wants unloaded arrives as a queued
+  signal and is carried out here; the user's loads and stops go the other way (:meth:`want`).
 """
 
 from __future__ import annotations
@@ -17,16 +18,18 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from llama_wrangler.errors import WranglerError
-from llama_wrangler.server.endpoint.scheduler import Backend
+from llama_wrangler.server.drain import DrainHook
+from llama_wrangler.server.endpoint.lease import Backend
 from llama_wrangler.server.endpoint.server import EndpointServer
+from llama_wrangler.server.fleet import ServerFleet
+from llama_wrangler.server.run import ServeTarget
 from llama_wrangler.server.state import ServerState
 from llama_wrangler.server.supervisor import ServerSupervisor
 
 log = logging.getLogger(__name__)
 
-# A model a request named -> (model file, id[, vision projector]), on the GUI thread; raises WranglerError
-# when it cannot.
-Resolver = Callable[[str], tuple[Path, str] | tuple[Path, str, Path | None]]
+# A model a request named -> what to serve, on the GUI thread; raises WranglerError when it cannot.
+Resolver = Callable[[str], ServeTarget]
 
 _ERROR_CHARS = 300  # a client gets the reason, not the server's log (that is in the app's log view)
 
@@ -37,89 +40,137 @@ def short_reason(error: str) -> str:
     return line if len(line) <= _ERROR_CHARS else line[:_ERROR_CHARS - 1] + "…"
 
 
+def target_of(path: Path, model_id: str, mmproj: Path | None = None) -> ServeTarget:
+    return ServeTarget(Path(path).absolute(), model_id, Path(mmproj).absolute() if mmproj is not None else None)
+
+
 class EndpointLink(QObject):
-    """Keeps ``server``'s scheduler in step with ``supervisor``.
+    """Keeps ``server``'s scheduler in step with ``fleet``.
 
     Signals:
         load_requested(str): requests wait for this library model (emitted on the loop thread).
     """
 
     load_requested = Signal(str)
+    _load = Signal(str, object)  # (model, victims) from the loop thread
+    _unload = Signal(str)
 
-    def __init__(self, supervisor: ServerSupervisor, server: EndpointServer, *, resolve: Resolver | None = None,
+    def __init__(self, fleet: ServerFleet, server: EndpointServer, *, resolve: Resolver | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._supervisor = supervisor
+        self._fleet = fleet
         self.server = server
         self._resolve = resolve
-        self._sync_pending = False
-        server.on_load = self.load_requested.emit
-        # Queued: the loop thread only asks; the start itself happens here, on the supervisor's thread.
-        self.load_requested.connect(self._on_load_requested, Qt.ConnectionType.QueuedConnection)
-        supervisor.state_changed.connect(self._on_state_changed)
-        supervisor.error.connect(self._on_error)
-        supervisor.set_drain_hook(self._drain)
-        supervisor.set_client_url(server.url)
-        self._sync()
+        self._pending: set[str] = set()  # slots whose snapshot is due
+        self._known: set[str] = set()  # slots the scheduler has a snapshot of
+        server.on_load = self._on_loop_load
+        server.on_unload = self._unload.emit
+        # Queued: the loop thread only asks; the work happens here, on the supervisors' thread.
+        self._load.connect(self._on_load_requested, Qt.ConnectionType.QueuedConnection)
+        self._unload.connect(self._on_unload_requested, Qt.ConnectionType.QueuedConnection)
+        fleet.slots_changed.connect(self._sync_soon_all)
+        fleet.error.connect(self._sync_soon_all)
+        fleet.set_client_url(server.url)
+        fleet.attach(self, self._drain_hook)
+        self._watched: set[ServerSupervisor] = set()
+        self._sync_all()
 
     @property
     def url(self) -> str:
         return self.server.url
 
     def close(self) -> None:
-        self._supervisor.state_changed.disconnect(self._on_state_changed)
-        self._supervisor.error.disconnect(self._on_error)
-        self._supervisor.set_drain_hook(None)
-        self._supervisor.set_client_url("")
-        self.server.on_load = lambda _model: None
+        self._fleet.slots_changed.disconnect(self._sync_soon_all)
+        self._fleet.error.disconnect(self._sync_soon_all)
+        for sup in self._watched:
+            sup.state_changed.disconnect(self._on_state_changed)
+        self._watched.clear()
+        self._fleet.attach(None, lambda _sup: None)
+        self._fleet.set_client_url("")
+        self.server.on_load = lambda _model, _victims: None
+        self.server.on_unload = lambda _model: None
         self.server.close()
 
-    def _drain(self, url: str, done: Callable[[], None]) -> None:
-        self.server.call(self.server.scheduler.drain, url, done)
+    # ----------------------------------------------------------------- the fleet's side (Router)
+    def want(self, model_id: str) -> None:
+        self.server.call(self.server.scheduler.want, model_id)
 
+    def stopped_by_user(self) -> None:
+        self.server.call(self.server.scheduler.stopped_by_user)
+
+    def _drain_hook(self, _sup: ServerSupervisor) -> DrainHook:
+        def drain(url: str, done: Callable[[], None]) -> None:
+            self.server.call(self.server.scheduler.drain, url, done)
+        return drain
+
+    # ----------------------------------------------------------------- snapshots
     @Slot(str, str)
     def _on_state_changed(self, _old: str, new: str) -> None:
-        if new == ServerState.READY:
-            self._sync()  # at once: requests are waiting for exactly this
+        sender = self.sender()
+        name = next((n for n, sup in self._fleet.slots().items() if sup is sender), "")
+        if new == ServerState.READY and name:
+            self._sync(name)  # at once: requests are waiting for exactly this
         else:
-            self._sync_soon()
-
-    @Slot(str)
-    def _on_error(self, _message: str) -> None:
-        self._sync_soon()
-
-    def _sync_soon(self) -> None:
-        # After the supervisor has finished reacting (a crash schedules its restart right after the
-        # state change): one snapshot of where it settled.
-        if not self._sync_pending:
-            self._sync_pending = True
-            QTimer.singleShot(0, self, self._sync)
+            self._sync_soon_all()
 
     @Slot()
-    def _sync(self) -> None:
-        self._sync_pending = False
-        sup = self._supervisor
+    def _sync_soon_all(self) -> None:
+        # After the supervisor has finished reacting (a crash schedules its restart right after the
+        # state change): one snapshot of where it settled.
+        if not self._pending:
+            QTimer.singleShot(0, self, self._sync_all)
+        self._pending |= set(self._fleet.slots()) | self._known
+
+    @Slot()
+    def _sync_all(self) -> None:
+        self._pending.clear()
+        slots = self._fleet.slots()
+        for sup in slots.values():
+            if sup not in self._watched:
+                self._watched.add(sup)
+                sup.state_changed.connect(self._on_state_changed)
+        self._watched &= set(slots.values())
+        for name in self._known - set(slots):
+            self.server.call(self.server.scheduler.remove_slot, name)
+        self._known = set(slots)
+        for name in slots:
+            self._sync(name)
+
+    def _sync(self, name: str) -> None:
+        sup = self._fleet.slots().get(name)
+        if sup is None:
+            return
         ready = sup.state is ServerState.READY and bool(sup.endpoint)
         snapshot = Backend(state=str(sup.state), url=sup.endpoint if ready else "", model_id=sup.model_id,
-                           wanted=sup.wanted_model_id, error=short_reason(sup.last_error))
-        self.server.call(self.server.scheduler.update, snapshot)
+                           wanted=sup.wanted_model_id, error=short_reason(sup.last_error), pid=sup.pid or 0,
+                           focus=name == self._fleet.focus_slot)
+        self.server.call(self.server.scheduler.update, snapshot, name)
+
+    # ----------------------------------------------------------------- orders from the scheduler
+    def _on_loop_load(self, model_id: str, victims: tuple[str, ...]) -> None:
+        self.load_requested.emit(model_id)
+        self._load.emit(model_id, victims)
+
+    @Slot(str, object)
+    def _on_load_requested(self, model_id: str, victims: tuple[str, ...]) -> None:
+        target = self._fleet.known_target(model_id)
+        if target is None:
+            if self._resolve is None:
+                self.server.call(self.server.scheduler.refuse, model_id, "Loading models on request is not available.")
+                return
+            try:
+                target = self._resolve(model_id)
+            except WranglerError as exc:
+                self.server.call(self.server.scheduler.refuse, model_id, short_reason(str(exc)))
+                return
+        if target.model_id != model_id:  # requests are grouped by the id they named: it must be the served one
+            self.server.call(self.server.scheduler.refuse, model_id,
+                             f"'{model_id}' names the library model '{target.model_id}'; use that id.")
+            return
+        self._fleet.place(target, victims)
+        self._sync_soon_all()
 
     @Slot(str)
-    def _on_load_requested(self, model_id: str) -> None:
-        if self._resolve is None:
-            self.server.call(self.server.scheduler.refuse, model_id, "Loading models on request is not available.")
-            return
-        if model_id == self._supervisor.wanted_model_id:
-            self._sync()  # on its way already: the scheduler learns so from the snapshot
-            return
-        try:
-            path, resolved_id, *projector = self._resolve(model_id)
-        except WranglerError as exc:
-            self.server.call(self.server.scheduler.refuse, model_id, short_reason(str(exc)))
-            return
-        if resolved_id != model_id:  # requests are grouped by the id they named: it must be the served one
-            self.server.call(self.server.scheduler.refuse, model_id,
-                             f"'{model_id}' names the library model '{resolved_id}'; use that id.")
-            return
-        log.info("requests wait for %s: starting it", resolved_id)
-        self._supervisor.start(path, resolved_id, projector[0] if projector else None)
+    def _on_unload_requested(self, model_id: str) -> None:
+        if not self._fleet.unload(model_id):
+            self._sync_soon_all()  # gone already: the scheduler learns so from the snapshots

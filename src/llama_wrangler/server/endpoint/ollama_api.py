@@ -6,9 +6,9 @@ the capped body read; a request naming a model goes through the same scheduler a
 writes them: one JSON object per line (``application/x-ndjson``), ``done: false`` chunks, then a
 ``done: true`` object with the counts and durations. The translation itself is in :mod:`.ollama_wire`.
 
-``keep_alive`` is parsed (a bad one is a 400, as in Ollama) and remembered for ``/api/ps``; models are
-not unloaded by it: one model is served at a time and the scheduler swaps it when another is asked for.
-An explicit unload (empty prompt, ``keep_alive: 0``) is answered 501, never with a pretended unload.
+``keep_alive`` (a bad one is a 400, as in Ollama) becomes the model's idle TTL in the scheduler: ``0``
+unloads it once its requests are done, a negative one keeps it loaded; an empty prompt with
+``keep_alive: 0`` is Ollama's unload (``ollama stop``). ``/api/ps`` lists every loaded model.
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ from aiohttp import web
 
 from llama_wrangler.server.endpoint import ollama_wire as wire
 from llama_wrangler.server.endpoint.config import PARSE_ON_LOOP_BYTES
-from llama_wrangler.server.endpoint.scheduler import Lease, ModelScheduler, Unavailable
+from llama_wrangler.server.endpoint.lease import Lease, Unavailable
+from llama_wrangler.server.endpoint.scheduler import ModelScheduler
 from llama_wrangler.server.endpoint.upstream import send_upstream
 
 log = logging.getLogger(__name__)
 
-_FOREVER = "2318-07-01T00:00:00Z"  # what Ollama reports for a model kept loaded without end
-_DEFAULT_KEEP_ALIVE_S = 300.0
 _PASSED_HEADERS = ("Authorization", "X-Api-Key")  # llama-server behind us may check the same key
 
 
@@ -44,8 +43,6 @@ class OllamaApi:
         self._aliases = aliases
         self._facts = facts
         self._session = session
-        self._keep_alive: dict[str, float] = {}  # model -> the last keep_alive a request asked for
-        self._last_used: dict[str, float] = {}  # model -> wall time its last request ended
 
     async def handle(self, request: web.BaseRequest, body: bytes, cors: dict[str, str]) -> web.StreamResponse:
         path, method = request.path.rstrip("/"), request.method
@@ -54,8 +51,7 @@ class OllamaApi:
         if method in ("GET", "HEAD") and path == "/api/tags":
             return _json(wire.tags_doc(self._catalog(), self._facts()), cors)
         if method in ("GET", "HEAD") and path == "/api/ps":
-            served = self._scheduler.served_model
-            return _json(wire.ps_doc(served, self._facts(), self._expires_at(served)), cors)
+            return _json(wire.ps_doc(self._scheduler.residents(), self._facts(), time.time()), cors)
         routes = {"/api/show": self._show, "/api/chat": self._chat, "/api/generate": self._generate,
                   "/api/embed": self._embed, "/api/embeddings": self._embed}
         if path not in routes:
@@ -103,7 +99,7 @@ class OllamaApi:
         assert model is not None
         openai_body = wire.embed_body(parsed, model, legacy=legacy)
         started = time.monotonic_ns()
-        lease, failure = await self._lease(model, cors)
+        lease, failure = await self._lease(model, cors, parsed)
         if failure is not None:
             return failure
         assert lease is not None
@@ -123,16 +119,15 @@ class OllamaApi:
     # ----------------------------------------------------------------- the shared path
     async def _load_only(self, parsed: dict[str, Any], cors: dict[str, str], *, chat: bool) -> web.Response:
         """An empty prompt: Ollama loads the model and says so. With ``keep_alive: 0`` it is Ollama's
-        unload request (``ollama stop``), which we refuse plainly rather than claim an unload: the model
-        stays until a request for another one swaps it (unloading on request belongs with residency)."""
+        unload request (``ollama stop``): the model is unloaded once its running requests are done."""
         model, failure = self._model(parsed, cors)
         if failure is not None:
             return failure
         assert model is not None
         if wire.parse_keep_alive(parsed.get("keep_alive")) == 0:
-            return _error(501, "Unloading a model on request (keep_alive: 0) is not supported yet: the model "
-                               "stays loaded until a request for another model replaces it.", cors)
-        lease, failure = await self._lease(model, cors)
+            self._scheduler.unload(model)
+            return _json(wire.load_answer(_name(parsed), chat=chat, reason="unload"), cors)
+        lease, failure = await self._lease(model, cors, parsed)
         if failure is not None:
             return failure
         assert lease is not None
@@ -150,7 +145,7 @@ class OllamaApi:
         else:
             route, openai_body = wire.generate_body(parsed, model)
         started = time.monotonic_ns()
-        lease, failure = await self._lease(model, cors)
+        lease, failure = await self._lease(model, cors, parsed)
         if failure is not None:
             return failure
         assert lease is not None
@@ -224,32 +219,27 @@ class OllamaApi:
         model = wire.resolve_name(name, self._catalog(), self._aliases())
         if model is None:
             return None, _not_found(name, cors)
-        keep_alive = wire.parse_keep_alive(parsed.get("keep_alive"))
-        if keep_alive is not None:
-            self._keep_alive[model] = keep_alive
+        wire.parse_keep_alive(parsed.get("keep_alive"))  # a bad one is a 400 before anything loads
         return model, None
 
-    async def _lease(self, model: str, cors: dict[str, str]) -> tuple[Lease | None, web.Response | None]:
+    async def _lease(self, model: str, cors: dict[str, str],
+                     parsed: dict[str, Any]) -> tuple[Lease | None, web.Response | None]:
         try:
-            return await self._scheduler.acquire(model), None
+            lease = await self._scheduler.acquire(model)
         except Unavailable as exc:
             return None, _error(exc.status, str(exc), exc.headers(cors))
+        keep_alive = wire.parse_keep_alive(parsed.get("keep_alive"))
+        if keep_alive is not None:  # only now: "0" must unload after this request, not before it
+            self._scheduler.keep_alive(model, keep_alive)
+        return lease, None
 
     def _done(self, lease: Lease) -> None:
-        self._last_used[lease.model_id] = time.time()
         self._scheduler.release(lease)
 
     async def _post(self, request: web.BaseRequest, lease: Lease, route: str,
                     body: dict[str, Any]) -> aiohttp.ClientResponse:
         headers = {name: request.headers[name] for name in _PASSED_HEADERS if name in request.headers}
         return await send_upstream(self._session(), "POST", lease.url + route, json=body, headers=headers)
-
-    def _expires_at(self, model: str) -> str:
-        keep = self._keep_alive.get(model, _DEFAULT_KEEP_ALIVE_S)
-        if keep < 0:
-            return _FOREVER
-        since = self._last_used.get(model, time.time())
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since + keep))
 
 
 def _merge_call(into: dict[str, Any], delta: dict[str, Any]) -> None:

@@ -11,11 +11,15 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from llama_wrangler.server.endpoint.lease import ResidentView
+
 OLLAMA_VERSION = "0.12.0"  # what /api/version reports: recent enough for clients that check it
 NDJSON = "application/x-ndjson"
+FOREVER = "2318-07-01T00:00:00Z"  # what Ollama reports for a model kept loaded without end
 _LATEST = ":latest"
 
 # Ollama ``options`` that llama-server takes under the same name in an OpenAI body (its extensions).
@@ -215,10 +219,18 @@ def tags_doc(catalog: list[str], facts: dict[str, ModelFacts]) -> bytes:
     return json.dumps({"models": models}).encode()
 
 
-def ps_doc(served: str, facts: dict[str, ModelFacts], expires_at: str) -> bytes:
-    """``GET /api/ps``: the model llama-server holds now (one at a time until residency lands). ``size`` is
-    the file's size; ``size_vram`` is left out rather than guessed (it needs residency's memory view)."""
-    models = [{**_entry(served, facts.get(served, ModelFacts())), "expires_at": expires_at}] if served else []
+def ps_doc(residents: Iterable[ResidentView], facts: dict[str, ModelFacts], now: float) -> bytes:
+    """``GET /api/ps``: every loaded model, with ``size`` (the memory estimate, else the file's size),
+    ``size_vram`` (the estimate's GPU part) and ``expires_at`` (when its idle TTL unloads it)."""
+    models = []
+    for view in residents:
+        entry = _entry(view.model, facts.get(view.model, ModelFacts()))
+        if view.ram_bytes or view.vram_bytes:
+            entry["size"] = view.ram_bytes + view.vram_bytes
+        entry["size_vram"] = view.vram_bytes
+        entry["expires_at"] = FOREVER if view.ttl_s is None else time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + max(0.0, view.ttl_s - view.idle_s)))
+        models.append(entry)
     return json.dumps({"models": models}).encode()
 
 
@@ -305,10 +317,11 @@ def final_chunk(model: str, *, chat: bool, finish: Any, stats: dict[str, Any]) -
     return json.dumps(doc).encode() + b"\n"
 
 
-def load_answer(model: str, *, chat: bool) -> bytes:
-    """What Ollama answers to an empty prompt: the model is loaded, nothing is generated."""
+def load_answer(model: str, *, chat: bool, reason: str = "load") -> bytes:
+    """What Ollama answers to an empty prompt: the model is loaded (or, with ``keep_alive: 0``, unloaded)
+    and nothing is generated."""
     doc = chunk_doc(model, chat=chat, text="")
-    doc.update(done=True, done_reason="load")
+    doc.update(done=True, done_reason=reason)
     return json.dumps(doc).encode()
 
 

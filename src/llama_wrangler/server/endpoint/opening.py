@@ -26,7 +26,7 @@ def open_endpoint(settings: ServerSettings, config: EndpointConfig | None = None
     port = choose_port(settings.host, settings.port, settings.port_conflict)
     try:
         return EndpointServer(settings.host, port, config or EndpointConfig.from_settings(settings),
-                              on_load=lambda _model: None)
+                              on_load=lambda _model, _victims: None)
     except OSError as exc:  # taken between the check and the bind
         raise ServerError(f"Port {port} on {settings.host} is already in use by another program "
                           f"({exc.strerror or exc}).",

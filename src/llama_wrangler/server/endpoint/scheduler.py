@@ -1,20 +1,16 @@
-"""Which request goes to the model server, and when the endpoint asks for another model.
+"""Which request goes to which model server, which model loads next, and which ones are unloaded.
 
-Runs on the endpoint's event loop only (no locks): the supervisor's state arrives as :class:`Backend`
-snapshots through :meth:`ModelScheduler.update`, requests ask with :meth:`acquire` and give back with
-:meth:`release`.
+Runs on the endpoint's event loop only (no locks): each model server ("slot") arrives as a :class:`Backend`
+snapshot through :meth:`ModelScheduler.update`, requests ask with :meth:`acquire` and give back with
+:meth:`release`; what each library model needs in memory arrives with :meth:`set_needs`.
 
-The rules (what a last-wins gate got wrong):
-- Requests are grouped by the model they name; one with no model takes whatever is served.
-- One swap at a time: while a model is on its way, nothing else is asked for.
-- The served model keeps taking its own requests while others wait, until it has been idle (nothing in
-  flight, nothing queued) for ``idle_linger_s`` or the oldest waiting request has waited ``fairness_s``;
-  then the model whose request waited longest is asked for, and the served model takes no new requests
-  (they queue for its turn).
-- A request never waits for a model nobody will load: when nothing is on its way, the oldest waiting
-  model is asked for (or, with loading on request off, such requests are refused at once).
-- A client that disconnects while queued leaves the queue (its task is cancelled).
-- Before a server stops, :meth:`drain` waits for the requests still running on it.
+The rules, in short (docs/RESIDENCY.md has them whole): requests are grouped by the model they name and
+leased to the server that has it loaded (several may be); a request naming none takes the focused model.
+One load at a time, the oldest waiting request's model first: beside the loaded ones when it fits (memory
+and ``max_models``, see :mod:`.residency`), else after unloading the least-recently-used idle unpinned
+ones — a busy one only once the oldest request has waited ``fairness_s`` (it drains first). A model chosen
+to go takes no new requests. Idle models are unloaded after their TTL (:class:`.ResidencyBook`). A request
+for a model nobody will load is refused at once; a client that disconnects while queued leaves the queue.
 """
 
 from __future__ import annotations
@@ -23,96 +19,122 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+import psutil
 
 from llama_wrangler.server.endpoint.config import RETRY_AFTER_S, EndpointConfig
+from llama_wrangler.server.endpoint.lease import (
+    ANY_MODEL,
+    PRIMARY_SLOT,
+    Backend,
+    Lease,
+    ResidentView,
+    Unavailable,
+    Waiter,
+)
+from llama_wrangler.server.endpoint.residency import Needs, Resident, Room, auto_room, plan_load
+from llama_wrangler.server.endpoint.residency_book import ResidencyBook
 
 log = logging.getLogger(__name__)
 
-ANY_MODEL = ""  # a request that names no model: served by whichever model is loaded
+_HOLDING = ("starting", "loading", "ready", "stopping")  # states in which a server holds (or takes) memory
+
+# (available RAM, total RAM, free VRAM) in bytes, read when a load is planned.
+MemoryProbe = Callable[[], tuple[int, int, int]]
 
 
-@dataclass(frozen=True)
-class Backend:
-    """The supervisor as the endpoint sees it (taken on its own thread, handed over whole)."""
-
-    state: str = "stopped"
-    url: str = ""  # the ready server's base URL ('' unless ready)
-    model_id: str = ""  # the model the current process serves or loads
-    wanted: str = ""  # the model the supervisor works towards ('' when told to stop, or it gave up)
-    error: str = ""  # a short reason when it crashed
-
-
-@dataclass(frozen=True)
-class Lease:
-    """One request's claim on a backend; give it back with :meth:`ModelScheduler.release`."""
-
-    url: str
-    model_id: str
-
-
-class Unavailable(Exception):  # noqa: N818  (a condition answered with an HTTP error, not a bug)
-    """No backend will serve this request; ``str()`` is the reason, written for the client."""
-
-    def __init__(self, message: str, *, status: int = 503, code: str | None = None,
-                 retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.retry_after = retry_after
-
-    def headers(self, base: dict[str, str]) -> dict[str, str]:
-        """``base`` (the CORS headers) plus ``Retry-After`` when the client is told to come back."""
-        return base if self.retry_after is None else {**base, "Retry-After": str(self.retry_after)}
-
-
-@dataclass(eq=False)
-class _Waiter:
-    model: str
-    since: float
-    future: asyncio.Future[Lease] | None = None  # None: a demand only (a 503 + Retry-After was sent)
-    done: bool = field(default=False)
+def system_memory() -> tuple[int, int, int]:
+    memory = psutil.virtual_memory()
+    return int(memory.available), int(memory.total), 0
 
 
 class ModelScheduler:
-    def __init__(self, config: EndpointConfig, on_load: Callable[[str], None],
-                 loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, config: EndpointConfig, on_load: Callable[[str, tuple[str, ...]], None],
+                 loop: asyncio.AbstractEventLoop, *, on_unload: Callable[[str], None] = lambda _model: None,
+                 memory: MemoryProbe = system_memory) -> None:
         self.config = config
-        self.on_load = on_load  # ask for a model (called on the loop; must only post to the GUI thread)
+        self.on_load = on_load  # (model, victims to unload first); called on the loop: must only post
+        self.on_unload = on_unload  # (model): unload it now (idle TTL, or asked)
         self.loads_requested = 0
         self._loop = loop
-        self._backend = Backend()
-        self._requested = ""  # asked for, not yet seen as the supervisor's wanted model
-        self._waiters: list[_Waiter] = []
-        self._in_flight: Counter[str] = Counter()
+        self._memory = memory
+        self._slots: dict[str, Backend] = {}
+        self._book = ResidencyBook()
+        self._requested: dict[str, tuple[str, ...]] = {}  # asked for, not yet seen in a slot -> its victims
+        self._waiters: list[Waiter] = []
+        self._in_flight: Counter[str] = Counter()  # url -> requests running there
         self._draining: dict[str, list[Callable[[], None]]] = {}  # url -> done callbacks
         self._failed: dict[str, str] = {}  # model -> why it could not be served (shown in /v1/models)
         self._timer: asyncio.TimerHandle | None = None
-        self._idle_since = 0.0  # when the last request on the served backend finished
         self._closed = ""
 
-    # ----------------------------------------------------------------- fed by the supervisor's side
-    def update(self, backend: Backend) -> None:
-        old, self._backend = self._backend, backend
+    # ----------------------------------------------------------------- fed by the supervisors' side
+    def update(self, backend: Backend, slot: str = PRIMARY_SLOT) -> None:
+        old = self._slots.get(slot, Backend())
+        self._slots[slot] = backend
         if backend.url and backend.url != old.url:
             self._draining.pop(backend.url, None)
             self._failed.pop(backend.model_id, None)
-        if self._requested and self._requested in (backend.wanted, backend.model_id if backend.url else ""):
-            self._requested = ""
-        if old.wanted and not backend.wanted and not self._requested:
-            self._supervisor_gave_up(old.wanted, backend)
+            self._book.last_used[backend.model_id] = self._loop.time()  # an idle TTL counts from the load
+        for model in list(self._requested):
+            if self._url(model) or any(b.wanted == model for b in self._slots.values()):
+                del self._requested[model]
+        if old.wanted and not backend.wanted and old.wanted not in self._requested:
+            self._gave_up(old.wanted, backend)
+        self._forget_gone()
         self._step()
+
+    def remove_slot(self, slot: str) -> None:
+        if self._slots.pop(slot, None) is not None:
+            self._forget_gone()
+            self._step()
 
     def set_config(self, config: EndpointConfig) -> None:
         self.config = config
         self._step()
 
+    def set_needs(self, needs: dict[str, Needs]) -> None:
+        """What each library model takes in memory, whether it is pinned, and its own idle TTL."""
+        self._book.needs = dict(needs)
+        self._step()
+
     def refuse(self, model: str, reason: str) -> None:
         """``model`` cannot be served (not resolvable): its waiters get ``reason``."""
-        if self._requested == model:
-            self._requested = ""
+        self._book.evicting -= set(self._requested.pop(model, ()))
         self._failed[model] = reason
         self._fail(lambda waiter: waiter.model == model, Unavailable(reason, status=404, code="model_not_found"))
+        self._step()
+
+    def want(self, model: str, *, by_user: bool = True) -> None:
+        """Load ``model`` (the window, tray, CLI or a load route asked), by the same rules as a request."""
+        if self._closed:
+            return
+        if by_user:
+            self._book.by_user.add(model)
+        self._failed.pop(model, None)
+        self._book.last_used[model] = self._loop.time()
+        if not self._url(model):
+            self._waiters.append(Waiter(model, self._loop.time()))
+        self._step()
+
+    def unload(self, model: str) -> bool:
+        """Unload ``model`` now (running requests drain first); False when it is not loaded."""
+        if model not in self._held():
+            return False
+        self._fail(lambda waiter: waiter.model == model and waiter.future is None, Unavailable("unloaded"))
+        self._unload(model)
+        self._step()
+        return True
+
+    def stopped_by_user(self) -> None:
+        """The user stopped serving: nothing that waits is to be loaded behind their back."""
+        self._requested.clear()
+        self._book.clear_user_loads()
+        self._fail(lambda _waiter: True, Unavailable(self._down_reason()))
+
+    def keep_alive(self, model: str, seconds: float | None) -> None:
+        """An Ollama client's ``keep_alive``: the idle TTL from now on (negative: forever; 0: unload now)."""
+        self._book.keep_alive[model] = None if seconds is None or seconds < 0 else seconds
         self._step()
 
     def drain(self, url: str, done: Callable[[], None]) -> None:
@@ -131,7 +153,12 @@ class ModelScheduler:
     # ----------------------------------------------------------------- used by request handlers
     @property
     def served_model(self) -> str:
-        return self._backend.model_id if self._backend.url else ""
+        """The model a request naming none gets: the window's, else the most recently used."""
+        for backend in self._slots.values():
+            if backend.focus and backend.url and self._admits(backend.model_id):
+                return backend.model_id
+        ready = [b.model_id for b in self._slots.values() if b.url and self._admits(b.model_id)]
+        return max(ready, key=lambda model: self._book.last_used.get(model, 0.0)) if ready else ""
 
     @property
     def queued(self) -> int:
@@ -145,34 +172,43 @@ class ModelScheduler:
 
     def model_states(self, catalog: list[str]) -> list[tuple[str, str]]:
         """Every library model with its state: loaded, loading, failed or unloaded."""
-        served, coming = self.served_model, self._target()
-        ids = catalog if not served or served in catalog else [served, *catalog]
+        loaded = [b.model_id for b in self._slots.values() if b.url]
+        extra = [model for model in loaded if model not in catalog]
+        coming = self._coming()
 
         def state(model_id: str) -> str:
-            if model_id == served:
+            if self._url(model_id):
                 return "loaded"
-            if model_id == coming:
+            if model_id in coming:
                 return "loading"
             return "failed" if model_id in self._failed else "unloaded"
 
-        return [(model_id, state(model_id)) for model_id in ids]
+        return [(model_id, state(model_id)) for model_id in [*extra, *catalog]]
+
+    def residents(self) -> list[ResidentView]:
+        """Every model a server holds or loads, the primary slot's first."""
+        held = {n: b for n, b in self._slots.items() if b.state in _HOLDING and (b.model_id or b.wanted)}
+        queued = Counter(w.model for w in self._waiters if w.future is not None)
+        return self._book.views(held, self._in_flight, queued, self._loop.time(), self.config.idle_ttl_s)
 
     async def acquire(self, model: str | None) -> Lease:
         """A lease on a backend serving ``model`` (any when None), waiting as the rules say."""
         if self._closed:
             raise Unavailable(self._closed)
         wanted = model or ANY_MODEL
+        if wanted != ANY_MODEL:
+            self._book.last_used[wanted] = self._loop.time()
         lease = self._lease_now(wanted)
         if lease is not None:
             return lease
         self._refuse_early(wanted)
         if self.config.retry_later:
             if wanted != ANY_MODEL:  # remembered, so the model still loads for the retry
-                self._waiters.append(_Waiter(wanted, self._loop.time()))
+                self._waiters.append(Waiter(wanted, self._loop.time()))
                 self._step()
-            coming = self._target() or wanted
+            coming = wanted if wanted != ANY_MODEL else next(iter(self._coming()), "")
             raise Unavailable(f"The model {coming} is loading. Retry in a few seconds.", retry_after=RETRY_AFTER_S)
-        waiter = _Waiter(wanted, self._loop.time(), self._loop.create_future())
+        waiter = Waiter(wanted, self._loop.time(), self._loop.create_future())
         self._waiters.append(waiter)
         self._step()
         assert waiter.future is not None
@@ -188,129 +224,176 @@ class ModelScheduler:
 
     def release(self, lease: Lease) -> None:
         self._in_flight[lease.url] -= 1
+        self._book.last_used[lease.model_id] = self._loop.time()
         if self._in_flight[lease.url] <= 0:
             del self._in_flight[lease.url]
-            self._idle_since = self._loop.time()
             self._drained_check(lease.url)
         self._step()
 
+    # ----------------------------------------------------------------- what is where
+    def _url(self, model: str) -> str:
+        """The base URL of the ready server that has ``model`` ('' when none)."""
+        for backend in self._slots.values():
+            if backend.url and backend.model_id == model:
+                return backend.url
+        return ""
+
+    def _admits(self, model: str) -> bool:
+        url = self._url(model)
+        return bool(url) and url not in self._draining and not self._book.leaving(model)
+
+    def _held(self) -> set[str]:
+        """Models a server holds or loads (memory is taken, or about to be)."""
+        models = {b.model_id or b.wanted for b in self._slots.values() if b.state in _HOLDING}
+        return models - {""}
+
+    def _coming(self) -> set[str]:
+        """Models on their way: asked for, or wanted by a server that is not serving them yet."""
+        wanted = {b.wanted for b in self._slots.values() if b.wanted and not self._url(b.wanted)}
+        return set(self._requested) | wanted
+
+    def _busy(self, model: str) -> bool:
+        url = self._url(model)
+        return bool(url and self._in_flight[url]) or any(
+            w.model == model and w.future is not None for w in self._waiters)
+
     # ----------------------------------------------------------------- the rules
-    def _target(self) -> str:
-        """The model on its way or served: what we asked for, else what the supervisor works towards."""
-        return self._requested or self._backend.wanted
-
-    def _ready_url(self) -> str:
-        url = self._backend.url
-        return url if url and url not in self._draining else ""
-
-    def _admitting(self) -> str:
-        """The model new requests may be leased to now ('' while none)."""
-        served = self.served_model
-        return served if self._ready_url() and self._target() in ("", served) else ""
-
     def _lease_now(self, model: str) -> Lease | None:
-        admitting = self._admitting()
-        if not admitting or model not in (ANY_MODEL, admitting):
-            return None
-        if self._others_waited_out(admitting):
-            return None  # its turn is over: queue behind the swap
-        return self._lease(admitting)
+        target = self.served_model if model == ANY_MODEL else model
+        return self._lease(target) if target and self._admits(target) else None
 
     def _lease(self, model: str) -> Lease:
-        url = self._backend.url
+        url = self._url(model)
         self._in_flight[url] += 1
         return Lease(url, model)
 
     def _refuse_early(self, model: str) -> None:
         """Requests that no model will come for are answered now, not after a wait."""
-        coming = self._target()
-        if model == ANY_MODEL and not coming and not self.served_model:
+        coming = self._coming()
+        if model == ANY_MODEL and not coming and not self._held():
             raise Unavailable(self._down_reason())
-        if model != ANY_MODEL and model not in (coming, self.served_model) and not self.config.load_on_request:
+        if (model != ANY_MODEL and model not in coming and model not in self._held()
+                and not self.config.load_on_request):
             raise Unavailable(f"The model {model} is not loaded, and loading models on request is off. "
                               "Start it in Llama Wrangler first.", code="model_not_loaded")
 
     def _down_reason(self) -> str:
-        backend = self._backend
-        if backend.state == "crashed" and backend.error:
-            reason = f"The model server crashed: {backend.error}"
-        else:
-            reason = "The model server is stopped."
+        crashed = [b for b in self._slots.values() if b.state == "crashed" and b.error]
+        reason = f"The model server crashed: {crashed[0].error}" if crashed else "The model server is stopped."
         if self.config.load_on_request:
             return f"{reason} A request naming a model loads it."
         return f"{reason} Start a model in Llama Wrangler first."
 
-    def _others_waited_out(self, served: str) -> bool:
-        oldest = self._oldest_other(served)
-        return oldest is not None and self._loop.time() - oldest.since >= self.config.fairness_s
-
-    def _oldest_other(self, served: str) -> _Waiter | None:
-        others = [w for w in self._waiters if w.model not in (ANY_MODEL, served)]
-        return min(others, key=lambda w: w.since) if others else None
-
     def _step(self) -> None:
-        """Apply the rules after anything changed: lease, ask for a model, or fail what cannot be served."""
+        """Apply the rules after anything changed: lease, load, unload, or fail what cannot be served."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         self._waiters = [w for w in self._waiters if not w.done]
         if self._closed:
             return
-        admitting = self._admitting()
-        if admitting:
-            self._admit(admitting)
-            oldest = self._oldest_other(admitting)
-            if oldest is not None:
-                due = oldest.since + self.config.fairness_s
-                if not self._in_flight[self._backend.url] and not self._queued(admitting):
-                    due = min(due, max(self._idle_since, oldest.since) + self.config.idle_linger_s)
-                if self._loop.time() >= due:
-                    self._ask_for(oldest.model)
-                else:
-                    self._timer = self._loop.call_at(due, self._step)
-        elif not self._target():
-            self._nothing_coming()
+        now = self._loop.time()
+        self._admit()
+        dues = [self._load_next(now), self._expire_idle(now)]
+        if not self._coming() and not any(b.url for b in self._slots.values()):
+            self._fail(lambda w: w.model == ANY_MODEL, Unavailable(self._down_reason()))
+        due = min((d for d in dues if d is not None), default=None)
+        if due is not None:
+            self._timer = self._loop.call_at(due, self._step)
 
-    def _admit(self, model: str) -> None:
-        if self._others_waited_out(model):
-            return
+    def _admit(self) -> None:
         for waiter in self._waiters:
-            if waiter.model in (ANY_MODEL, model):
-                if waiter.future is None:
-                    waiter.done = True  # a demand only: its client was told to retry
-                elif not waiter.future.done():
-                    waiter.future.set_result(self._lease(model))
-                    waiter.done = True
+            model = self.served_model if waiter.model == ANY_MODEL else waiter.model
+            if not model or not self._admits(model):
+                continue
+            if waiter.future is None:
+                waiter.done = True  # a load asked for: it is loaded
+            elif not waiter.future.done():
+                waiter.future.set_result(self._lease(model))
+                waiter.done = True
         self._waiters = [w for w in self._waiters if not w.done]
 
-    def _queued(self, model: str) -> bool:
-        return any(w.model == model and w.future is not None for w in self._waiters)
+    def _load_next(self, now: float) -> float | None:
+        """Ask for the oldest waiting model if nothing else is on its way; when the models it would
+        replace are still busy, the time to look again."""
+        if self._coming():
+            return None
+        held = self._held()
+        pending = [w for w in self._waiters if w.model != ANY_MODEL and w.model not in held]
+        while pending:
+            oldest = min(pending, key=lambda w: w.since)
+            model = oldest.model
+            if not self.config.load_on_request and oldest.future is not None and model not in self._book.by_user:
+                self._fail(lambda w, m=model: w.model == m,  # type: ignore[misc]
+                           Unavailable(f"The model {model} is no longer loaded, and loading models on request "
+                                       "is off.", code="model_not_loaded"))
+            else:
+                residents = [Resident(m, self._book.needs_of(m), self._busy(m), self._book.last_used.get(m, 0.0))
+                             for m in held - self._book.unloading]
+                plan = plan_load(model, self._book.needs_of(model), residents, self._room(residents),
+                                 self.config.max_models)
+                if not plan.refused:
+                    return self._evict_then_load(model, plan.victims, oldest.since, now)
+                self._failed[model] = plan.refused
+                self._fail(lambda w, m=model: w.model == m,  # type: ignore[misc]
+                           Unavailable(plan.refused, code="insufficient_memory"))
+            pending = [w for w in pending if w.model != model]
+        return None
 
-    def _nothing_coming(self) -> None:
-        named = [w for w in self._waiters if w.model != ANY_MODEL]
-        if named and self.config.load_on_request:
-            self._ask_for(min(named, key=lambda w: w.since).model)
-            return
-        self._fail(lambda _waiter: True, Unavailable(self._down_reason()))
-
-    def _ask_for(self, model: str) -> None:
-        if model == self._backend.wanted:
-            return  # on its way already
-        self._requested = model
+    def _evict_then_load(self, model: str, victims: tuple[str, ...], since: float, now: float) -> float | None:
+        linger = self.config.idle_linger_s
+        unready = [v for v in victims if self._busy(v) or now - self._book.last_used.get(v, 0.0) < linger]
+        if unready and now - since < self.config.fairness_s:
+            idle_at = [self._book.last_used.get(v, 0.0) + linger for v in unready if not self._busy(v)]
+            return min([since + self.config.fairness_s, *idle_at])
+        self._requested[model] = victims
+        self._book.evicting |= set(victims)
         self.loads_requested += 1
-        log.info("requests wait for %s: asking for it", model)
-        self.on_load(model)
+        if victims:
+            log.info("requests wait for %s: unloading %s to make room", model, ", ".join(victims))
+        else:
+            log.info("requests wait for %s: loading it", model)
+        self.on_load(model, victims)
+        return None
 
-    def _supervisor_gave_up(self, model: str, backend: Backend) -> None:
-        """The supervisor stopped working towards ``model``: it failed to start, or the user stopped it."""
+    def _room(self, residents: list[Resident]) -> Room:
+        available, total, free_vram = self._memory()
+        return auto_room(available, total, [r.needs for r in residents], free_vram=free_vram,
+                         limit_ram=self.config.memory_limit_bytes)
+
+    def _expire_idle(self, now: float) -> float | None:
+        """Unload models whose idle TTL ran out; the time the next one runs out."""
+        due: float | None = None
+        for backend in list(self._slots.values()):
+            model = backend.model_id
+            if not backend.url or not self._admits(model) or self._busy(model):
+                continue
+            ttl = self._book.ttl(model, self.config.idle_ttl_s)
+            if ttl is None:
+                continue
+            at = self._book.last_used.get(model, now) + ttl
+            if now >= at:
+                log.info("%s was idle for %g s: unloading it", model, ttl)
+                self._unload(model)
+            else:
+                due = at if due is None else min(due, at)
+        return due
+
+    def _unload(self, model: str) -> None:
+        self._book.unloading.add(model)
+        self.on_unload(model)
+
+    def _gave_up(self, model: str, backend: Backend) -> None:
+        """A server stopped working towards ``model``: it crashed for good, or it was unloaded."""
         if backend.state == "crashed":
             reason = f"The model {model} could not be started: {backend.error or 'no reason given'}"
             self._failed[model] = reason
-            self._fail(lambda waiter: waiter.model in (model, ANY_MODEL), Unavailable(reason))
-        else:  # stopped on purpose: what waited for it is not to be loaded behind the user's back
-            self._fail(lambda _waiter: True, Unavailable(self._down_reason()))
+            self._fail(lambda waiter: waiter.model == model, Unavailable(reason))
 
-    def _fail(self, which: Callable[[_Waiter], bool], error: Unavailable) -> None:
+    def _forget_gone(self) -> None:
+        self._book.forget_gone(self._held() | self._coming(), {w.model for w in self._waiters})
+
+    def _fail(self, which: Callable[[Waiter], bool], error: Unavailable) -> None:
         for waiter in self._waiters:
             if which(waiter):
                 waiter.done = True
@@ -318,7 +401,7 @@ class ModelScheduler:
                     waiter.future.set_exception(error)
         self._waiters = [w for w in self._waiters if not w.done]
 
-    def _abandon(self, waiter: _Waiter) -> None:
+    def _abandon(self, waiter: Waiter) -> None:
         waiter.done = True
         future = waiter.future
         if future is not None:

@@ -56,14 +56,18 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 class EndpointServer:
-    """The endpoint on ``host:port``. ``on_load(model_id)`` is called on the loop thread when requests
-    need a model that is neither served nor on its way (post it to the supervisor's thread)."""
+    """The endpoint on ``host:port``. ``on_load(model_id, victims)`` is called on the loop thread when
+    requests need a model that is neither served nor on its way (``victims``: models to unload first), and
+    ``on_unload(model_id)`` when a model is to be unloaded; both must only post to the supervisors' thread."""
 
-    def __init__(self, host: str, port: int, config: EndpointConfig, on_load: Callable[[str], None]) -> None:
+    def __init__(self, host: str, port: int, config: EndpointConfig,
+                 on_load: Callable[[str, tuple[str, ...]], None],
+                 on_unload: Callable[[str], None] = lambda _model: None) -> None:
         self._sock = bind_socket(host, port)
         self._host = host
         self.config = config  # replaced whole (set_config); read by the loop
         self.on_load = on_load  # replaceable (the Qt link sets its signal's emit)
+        self.on_unload = on_unload
         self._catalog: list[str] = []
         self._aliases: dict[str, str] = {}
         self._facts: dict[str, ModelFacts] = {}
@@ -72,7 +76,8 @@ class EndpointServer:
         self._started: Future[None] = Future()
         self._stopped = asyncio.Event()
         # Made now, so calls posted before start() find it (they run once the loop does).
-        self.scheduler = ModelScheduler(config, lambda model: self.on_load(model), self._loop)
+        self.scheduler = ModelScheduler(config, lambda model, victims: self.on_load(model, victims), self._loop,
+                                        on_unload=lambda model: self.on_unload(model))
         self.web_server: LimitedServer | None = None
         self._session: aiohttp.ClientSession | None = None
 

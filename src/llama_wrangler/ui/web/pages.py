@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QDialog, QWidget
 
 from llama_wrangler.errors import WranglerError
 from llama_wrangler.paths import AppPaths
+from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.state import ServerState
-from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.endpoint import EndpointService
 from llama_wrangler.services.hub_actions import HubActions
 from llama_wrangler.services.messages import Messenger
@@ -47,7 +47,7 @@ class WebPages(QObject):
     """Adds the browser and chat pages to ``window`` and serves them."""
 
     def __init__(self, window: MainWindow, paths: AppPaths, settings: SettingsStore, hub: HubActions,
-                 actions: ModelActions, jobs: JobManager, supervisor: ServerSupervisor, endpoint: EndpointService,
+                 actions: ModelActions, jobs: JobManager, supervisor: ServerFleet, endpoint: EndpointService,
                  messenger: Messenger, open_picker: Callable[[str], QDialog]) -> None:
         super().__init__(window)
         self._window = window

@@ -1,0 +1,69 @@
+"""What the scheduler remembers about each model between requests: what it takes, when it was last used,
+who loaded it, its idle TTL, and whether it is on its way out (chosen to make room, or idle too long)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from llama_wrangler.server.endpoint.lease import PRIMARY_SLOT, Backend, ResidentView
+from llama_wrangler.server.endpoint.residency import Needs
+
+
+class ResidencyBook:
+    def __init__(self) -> None:
+        self.needs: dict[str, Needs] = {}
+        self.last_used: dict[str, float] = {}
+        self.by_user: set[str] = set()  # loaded from the window, tray or CLI: no default idle TTL
+        self.keep_alive: dict[str, float | None] = {}  # an Ollama client's keep_alive (None: forever)
+        self.evicting: set[str] = set()  # chosen to make room: no new leases
+        self.unloading: set[str] = set()  # idle TTL ran out, or unloaded on request: no new leases
+
+    def needs_of(self, model: str) -> Needs:
+        return self.needs.get(model, Needs())
+
+    def leaving(self, model: str) -> bool:
+        return model in self.evicting or model in self.unloading
+
+    def ttl(self, model: str, default_s: float) -> float | None:
+        """Seconds unused after which ``model`` is unloaded (None: never by idle time): pinned never; else an
+        Ollama client's keep_alive; else the model's own setting (0: never); else, for a model a request
+        loaded, ``default_s`` (0: never)."""
+        needs = self.needs_of(model)
+        if needs.pinned:
+            return None
+        if model in self.keep_alive:
+            return self.keep_alive[model]
+        if needs.idle_ttl_s is not None:
+            return needs.idle_ttl_s or None
+        if model in self.by_user:
+            return None
+        return default_s or None
+
+    def forget_gone(self, held: set[str], waiting: set[str]) -> None:
+        """Drop what only mattered while a model was loaded."""
+        self.evicting &= held
+        self.unloading &= held
+        for model in list(self.keep_alive):
+            if model not in held:
+                del self.keep_alive[model]
+        self.by_user = {m for m in self.by_user if m in held or m in waiting}
+
+    def clear_user_loads(self) -> None:
+        self.by_user.clear()
+        self.keep_alive.clear()
+
+    def views(self, slots: dict[str, Backend], in_flight: Counter[str], queued: Counter[str], now: float,
+              default_ttl_s: float) -> list[ResidentView]:
+        """One :class:`ResidentView` per slot (each holds a model), the primary first."""
+        views = []
+        for slot, backend in sorted(slots.items(), key=lambda item: item[0] != PRIMARY_SLOT):
+            model = backend.model_id or backend.wanted
+            needs = self.needs_of(model)
+            running = in_flight[backend.url] if backend.url else 0
+            idle = 0.0 if running or queued[model] else max(0.0, now - self.last_used.get(model, now))
+            views.append(ResidentView(model=model, slot=slot, state=backend.state, pid=backend.pid,
+                                      in_flight=running, queued=queued[model], idle_s=idle,
+                                      ttl_s=self.ttl(model, default_ttl_s), pinned=needs.pinned,
+                                      by_user=model in self.by_user, ram_bytes=needs.ram_bytes,
+                                      vram_bytes=needs.vram_bytes))
+        return views
