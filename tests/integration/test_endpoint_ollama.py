@@ -12,6 +12,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from llama_wrangler.server.endpoint.ollama_wire import ModelFacts
+from llama_wrangler.server.state import ServerState
 from tests.support.endpoint_fixtures import Served, ServeEndpoint, in_thread
 
 pytestmark = [pytest.mark.runtime, pytest.mark.slow]
@@ -105,13 +106,15 @@ def test_generate_without_streaming_loads_the_model_it_names(qtbot: QtBot, serve
     assert loaded["done"] is True and loaded["done_reason"] == "load" and loaded["response"] == ""
     expires = httpx.get(f"{served.url}/api/ps", timeout=30).json()["models"][0]["expires_at"]
     assert expires.endswith("Z") and not expires.startswith("2318")  # keep_alive "5m": not forever
-    # Ollama's unload request (``ollama stop``) is refused plainly, not answered with a pretended unload.
+    # Ollama's unload request (``ollama stop``): the model's server stops, and /api/ps says so.
     stop = httpx.post(f"{served.url}/api/generate", json={"model": "beta", "keep_alive": 0}, timeout=30)
-    assert stop.status_code == 501 and "keep_alive" in stop.json()["error"]
-    assert served.supervisor.model_id == "beta"
-    raw = httpx.post(f"{served.url}/api/generate", timeout=120,
-                     json={"model": "beta", "prompt": "hi", "raw": True, "stream": False,
-                           "options": {"num_predict": 3}}).json()
+    assert stop.status_code == 200 and stop.json()["done_reason"] == "unload"
+    qtbot.waitUntil(lambda: served.supervisor.state is ServerState.STOPPED, timeout=LONG_MS)
+    assert httpx.get(f"{served.url}/api/ps", timeout=30).json()["models"] == []
+    reloaded = in_thread(lambda: httpx.post(f"{served.url}/api/generate", timeout=120, json={
+        "model": "beta", "prompt": "hi", "raw": True, "stream": False, "options": {"num_predict": 3}}).json())
+    qtbot.waitUntil(lambda: reloaded() is not None, timeout=LONG_MS)  # the Qt loop turns for the reload
+    raw = reloaded()
     assert raw["done"] is True and isinstance(raw["response"], str) and raw["eval_count"] > 0
     with httpx.stream("POST", f"{served.url}/api/generate", timeout=120,
                       json={"model": "beta", "prompt": "hi", "raw": True, "options": {"num_predict": 5}}) as response:

@@ -66,7 +66,7 @@ def test_a_request_arriving_mid_swap_waits_for_the_new_model(
     sup.start(served.models["alpha"], "alpha")
     served.ready_on(qtbot, "alpha")
     sup.start(served.models["beta"], "beta")
-    assert sup.state is ServerState.STOPPING
+    assert sup.state is ServerState.STARTING  # the swap is under way (alpha drains, then stops)
     result = in_thread(lambda: httpx.get(f"{served.url}/props", timeout=60))
     qtbot.waitUntil(lambda: result() is not None, timeout=READY_TIMEOUT_MS)
     response = result()

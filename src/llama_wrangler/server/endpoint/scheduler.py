@@ -20,8 +20,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 
-import psutil
-
 from llama_wrangler.server.endpoint.config import RETRY_AFTER_S, EndpointConfig
 from llama_wrangler.server.endpoint.lease import (
     ANY_MODEL,
@@ -34,19 +32,11 @@ from llama_wrangler.server.endpoint.lease import (
 )
 from llama_wrangler.server.endpoint.residency import Needs, Resident, Room, auto_room, plan_load
 from llama_wrangler.server.endpoint.residency_book import ResidencyBook
+from llama_wrangler.server.machine_memory import MemoryProbe, system_memory
 
 log = logging.getLogger(__name__)
 
 _HOLDING = ("starting", "loading", "ready", "stopping")  # states in which a server holds (or takes) memory
-
-# (available RAM, total RAM, free VRAM) in bytes, read when a load is planned.
-MemoryProbe = Callable[[], tuple[int, int, int]]
-
-
-def system_memory() -> tuple[int, int, int]:
-    memory = psutil.virtual_memory()
-    return int(memory.available), int(memory.total), 0
-
 
 class ModelScheduler:
     def __init__(self, config: EndpointConfig, on_load: Callable[[str, tuple[str, ...]], None],
@@ -65,6 +55,7 @@ class ModelScheduler:
         self._in_flight: Counter[str] = Counter()  # url -> requests running there
         self._draining: dict[str, list[Callable[[], None]]] = {}  # url -> done callbacks
         self._failed: dict[str, str] = {}  # model -> why it could not be served (shown in /v1/models)
+        self._focus = ""  # the model the user started last, while it is loaded or on its way
         self._timer: asyncio.TimerHandle | None = None
         self._closed = ""
 
@@ -111,6 +102,7 @@ class ModelScheduler:
             return
         if by_user:
             self._book.by_user.add(model)
+            self._focus = model  # the user's current model: what requests naming none get from now on
         self._failed.pop(model, None)
         self._book.last_used[model] = self._loop.time()
         if not self._url(model):
@@ -129,6 +121,7 @@ class ModelScheduler:
     def stopped_by_user(self) -> None:
         """The user stopped serving: nothing that waits is to be loaded behind their back."""
         self._requested.clear()
+        self._focus = ""
         self._book.clear_user_loads()
         self._fail(lambda _waiter: True, Unavailable(self._down_reason()))
 
@@ -153,7 +146,10 @@ class ModelScheduler:
     # ----------------------------------------------------------------- used by request handlers
     @property
     def served_model(self) -> str:
-        """The model a request naming none gets: the window's, else the most recently used."""
+        """The model a request naming none gets: the window's, else the most recently used ('' while the
+        user's model is on its way: such requests wait for it)."""
+        if self._focus:
+            return self._focus if self._admits(self._focus) else ""
         for backend in self._slots.values():
             if backend.focus and backend.url and self._admits(backend.model_id):
                 return backend.model_id
@@ -391,7 +387,10 @@ class ModelScheduler:
             self._fail(lambda waiter: waiter.model == model, Unavailable(reason))
 
     def _forget_gone(self) -> None:
-        self._book.forget_gone(self._held() | self._coming(), {w.model for w in self._waiters})
+        held, waiting = self._held() | self._coming(), {w.model for w in self._waiters}
+        if self._focus not in held | waiting:
+            self._focus = ""  # unloaded: requests naming no model take another loaded one
+        self._book.forget_gone(held, waiting)
 
     def _fail(self, which: Callable[[Waiter], bool], error: Unavailable) -> None:
         for waiter in self._waiters:
