@@ -123,6 +123,11 @@ def kv_layer_bytes(shape: ModelShape, params: MemoryParams, plan: ContextPlan) -
     if shape.n_swa and not params.swa_full:
         window = shape.n_swa * (plan.n_seq if params.kv_unified else 1) + plan.n_ubatch
         cells_swa = _pad(min(cells_full, window), CTX_PAD)
+    for type_name, head in (("K", shape.head_k), ("V", shape.head_v)):
+        block = KV_CACHE_TYPES[params.type_k if type_name == "K" else params.type_v][0]
+        if head and head % block:
+            raise ValueError(f"llama-server refuses this {type_name} cache type for this model: its head size "
+                             f"{head} is not a multiple of the type's block of {block}")
     sizes = []
     for layer in shape.layers:
         cells = cells_swa if layer.sliding else cells_full

@@ -47,6 +47,8 @@ class ModelShape:
     n_ctx_train: int
     n_swa: int  # sliding window in tokens, 0 = none
     layers: tuple[LayerShape, ...]
+    head_k: int = 0  # K and V head sizes of the full-attention layers (0 for a recurrent model)
+    head_v: int = 0
 
     @property
     def has_attention(self) -> bool:
@@ -88,7 +90,7 @@ def model_shape(info: GGUFInfo, *, n_ctx_train: int | None = None) -> ModelShape
         architecture=arch, n_layer=n_layer, n_embd=n_embd, n_head=n_head, n_ff=_ffn_width(meta, arch, n_embd),
         n_vocab=info.vocab_size or _int(meta, f"{arch}.vocab_size"),
         n_ctx_train=n_ctx_train or info.context_length or 0, n_swa=n_swa if any(sliding) else 0,
-        layers=tuple(layers))
+        layers=tuple(layers), head_k=head_k if n_head else 0, head_v=head_v if n_head else 0)
 
 
 def _int(meta: Mapping[str, MetaValue], key: str, default: int = 0) -> int:

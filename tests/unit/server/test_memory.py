@@ -209,3 +209,9 @@ def test_describe_names_the_parts() -> None:
 def test_unreadable_memory_argument_is_an_error() -> None:
     with pytest.raises(ValueError, match="-ctk"):
         estimate_memory(make_info(), 0, ServerSettings(extra_args="-ctk q3_x"))
+
+
+def test_quantized_cache_needs_head_sizes_in_whole_blocks() -> None:
+    info = make_info(n_embd=64, n_head=4)  # heads of 16
+    with pytest.raises(ValueError, match="head size 16 is not a multiple of the type's block of 32"):
+        estimate_memory(info, 0, ServerSettings(extra_args="-ctk q8_0"))
