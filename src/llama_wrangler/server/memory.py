@@ -30,6 +30,10 @@ CTX_PAD = 256  # GGML_PAD(n_ctx, 256) in llama_context's constructor; the SWA ca
 # ggml contexts holding tensor descriptions. Measured (bench/memory.py): 14-18 MiB RSS on x86-64 Linux for
 # the CPU build; a GPU runtime maps its driver too, which lands in RAM, not VRAM.
 RUNTIME_BYTES = 24 * MiB
+# What a GPU runtime's device context takes on the GPU itself, per process, before any buffer (the CUDA
+# context, cuBLAS workspaces). Not measured here (no GPU in this project's CI); an allowance, so that
+# several resident servers on one GPU are not planned into the last byte.
+GPU_CONTEXT_BYTES = 384 * MiB
 F32 = 4
 
 
@@ -41,7 +45,7 @@ class MemoryEstimate:
     weights_bytes: int
     kv_bytes: int  # KV cache and recurrent state (llama.cpp's "context" memory)
     compute_bytes: int  # graph buffers (all devices)
-    overhead_bytes: int  # logits buffer + the runtime process itself
+    overhead_bytes: int  # logits buffer + the runtime process itself (+ the GPU context, on the GPU)
     projector_bytes: int  # a vision model's mmproj file
     ram_bytes: int
     vram_bytes: int
@@ -123,6 +127,8 @@ def kv_layer_bytes(shape: ModelShape, params: MemoryParams, plan: ContextPlan) -
     if shape.n_swa and not params.swa_full:
         window = shape.n_swa * (plan.n_seq if params.kv_unified else 1) + plan.n_ubatch
         cells_swa = _pad(min(cells_full, window), CTX_PAD)
+    if params.flash_attn is False and KV_CACHE_TYPES[params.type_v][0] > 1:
+        raise ValueError("llama-server refuses a quantized V cache with Flash Attention off")
     for type_name, head in (("K", shape.head_k), ("V", shape.head_v)):
         block = KV_CACHE_TYPES[params.type_k if type_name == "K" else params.type_v][0]
         if head and head % block:
@@ -184,12 +190,15 @@ def estimate_from_params(shape: ModelShape, params: MemoryParams, *, weights_byt
     vram_weights, vram_kv, vram_compute, vram_projector = _offloaded(
         shape, params, kv_layers, compute, weights_bytes=weights_bytes,
         parameter_count=parameter_count, projector_bytes=projector_bytes) if gpu else (0, 0, 0, 0)
+    gpu_used = bool(vram_weights or vram_kv or vram_compute)
+    if gpu_used:
+        overhead += GPU_CONTEXT_BYTES
     host_compute = compute - vram_compute
     if vram_compute and host_compute == 0:
         # the CPU still embeds the tokens (token_embd stays in RAM) and stages the inputs
         host_compute = plan.n_ubatch * shape.n_embd * F32 + plan.n_ubatch * F32
     compute_total = vram_compute + host_compute
-    vram = vram_weights + vram_kv + vram_compute + vram_projector
+    vram = vram_weights + vram_kv + vram_compute + vram_projector + (GPU_CONTEXT_BYTES if gpu_used else 0)
     total = weights_bytes + total_kv + compute_total + overhead + projector_bytes
     return MemoryEstimate(
         weights_bytes=weights_bytes, kv_bytes=total_kv, compute_bytes=compute_total,

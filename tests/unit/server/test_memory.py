@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from llama_wrangler.library.gguf import GGUFInfo
-from llama_wrangler.server.memory import RUNTIME_BYTES, estimate_memory
+from llama_wrangler.server.memory import GPU_CONTEXT_BYTES, RUNTIME_BYTES, estimate_memory
 from llama_wrangler.settings import ServerSettings
 
 MiB = 1024 * 1024
@@ -168,8 +168,8 @@ def test_all_layers_on_the_gpu() -> None:
     assert estimate.ram_bytes + estimate.vram_bytes == estimate.total_bytes
     # token embeddings stay in RAM; the layers, the output matrix, the KV cache, the graph and the projector
     # go to the GPU
-    assert estimate.vram_bytes >= weights - embeddings - 8 + estimate.kv_bytes + MiB
-    assert estimate.ram_bytes < embeddings + estimate.overhead_bytes + 2 * MiB
+    assert estimate.vram_bytes >= weights - embeddings - 8 + estimate.kv_bytes + MiB + GPU_CONTEXT_BYTES
+    assert estimate.ram_bytes < embeddings + RUNTIME_BYTES + 2 * MiB
 
 
 def test_some_layers_on_the_gpu_split_weights_and_kv_by_layer() -> None:
@@ -215,3 +215,8 @@ def test_quantized_cache_needs_head_sizes_in_whole_blocks() -> None:
     info = make_info(n_embd=64, n_head=4)  # heads of 16
     with pytest.raises(ValueError, match="head size 16 is not a multiple of the type's block of 32"):
         estimate_memory(info, 0, ServerSettings(extra_args="-ctk q8_0"))
+
+
+def test_quantized_v_cache_without_flash_attention_is_refused() -> None:
+    with pytest.raises(ValueError, match="Flash Attention off"):
+        estimate_memory(make_info(), 0, ServerSettings(extra_args="-ctv q8_0 -fa off"))
