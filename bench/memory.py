@@ -50,12 +50,13 @@ def make_models(folder: Path, quantize: Path) -> dict[str, Path]:
     return models
 
 
-PROMPT = [259 + i % 100 for i in range(600)]  # token ids (word pieces of every generated vocabulary): a full micro-batch and more
+# token ids (word pieces of every generated vocabulary): more than one full micro-batch of 512
+PROMPT = [259 + i % 100 for i in range(600)]
 
 
 def serve_once(server: Path, model: Path, context: int, parallel: int, extra: str,
                log: Path) -> tuple[list[str], int, int]:
-    """Start llama-server as the app would, wait for it to load, read its RSS, send one ~600-token prompt,
+    """Start llama-server as the app would, wait for it to load, read its RSS, send one 600-token prompt,
     read the RSS again, stop it; (log lines, RSS loaded, RSS after the prompt)."""
     import httpx
     import psutil
