@@ -135,7 +135,7 @@ def main() -> None:
     print(f"llama-server {runtime.server}; {os.cpu_count()} CPUs; load average {load_before[0]:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after; {args.reps} starts per row (RSS: median)")
     print("sizes in MiB. buf = weights + KV + compute + output (what llama-server reports; est = ours, rep = "
-          "its log); tot = our total (buf + runtime allowance); RSS after load / after one ~600-token prompt")
+          "its log); tot = our total (buf + runtime allowance); RSS after load / after one 600-token prompt")
     header = (f"{'model':<11} {'file':>5} {'settings':<34} {'KV est':>6} {'rep':>6} {'cmp est':>7} {'rep':>6} "
               f"{'buf est':>7} {'rep':>6} {'ratio':>5} {'tot est':>7} {'RSS':>6} {'ratio':>5} {'RSS 2':>6} "
               f"{'ratio':>5}")
