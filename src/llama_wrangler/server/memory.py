@@ -193,9 +193,10 @@ def estimate_from_params(shape: ModelShape, params: MemoryParams, *, weights_byt
     gpu_used = bool(vram_weights or vram_kv or vram_compute)
     if gpu_used:
         overhead += GPU_CONTEXT_BYTES
-    host_compute = compute - vram_compute
-    if vram_compute and host_compute == 0:
-        # the CPU still embeds the tokens (token_embd stays in RAM) and stages the inputs
+    host_compute = compute
+    if vram_compute and _layers_on_gpu(shape, params) >= shape.n_layer:
+        # every layer on the GPU: the CPU only embeds the tokens (token_embd stays in RAM) and stages the
+        # inputs. With some layers left on the CPU, each side reserves a whole graph (an upper bound).
         host_compute = plan.n_ubatch * shape.n_embd * F32 + plan.n_ubatch * F32
     compute_total = vram_compute + host_compute
     vram = vram_weights + vram_kv + vram_compute + vram_projector + (GPU_CONTEXT_BYTES if gpu_used else 0)
@@ -220,7 +221,7 @@ def _offloaded(shape: ModelShape, params: MemoryParams, kv_layers: list[int],
     """
     n_layer = shape.n_layer
     ngl = n_layer + 1 if params.gpu_layers < 0 else params.gpu_layers
-    offloaded_layers = min(ngl, n_layer)
+    offloaded_layers = _layers_on_gpu(shape, params)
     if ngl <= 0:
         return 0, 0, 0, 0
     per_weight = weights_bytes / parameter_count if parameter_count else 0.0
@@ -230,6 +231,10 @@ def _offloaded(shape: ModelShape, params: MemoryParams, kv_layers: list[int],
     weights = int(layer_bytes * offloaded_layers) + (output_bytes if ngl > n_layer else 0)
     kv = sum(kv_layers[n_layer - offloaded_layers:]) if params.kv_offload else 0
     return weights, kv, compute, projector_bytes
+
+
+def _layers_on_gpu(shape: ModelShape, params: MemoryParams) -> int:
+    return shape.n_layer if params.gpu_layers < 0 else min(params.gpu_layers, shape.n_layer)
 
 
 def _row_bytes(type_name: str, elements: int) -> int:

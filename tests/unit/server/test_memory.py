@@ -220,3 +220,13 @@ def test_quantized_cache_needs_head_sizes_in_whole_blocks() -> None:
 def test_quantized_v_cache_without_flash_attention_is_refused() -> None:
     with pytest.raises(ValueError, match="Flash Attention off"):
         estimate_memory(make_info(), 0, ServerSettings(extra_args="-ctv q8_0 -fa off"))
+
+
+def test_partial_offload_reserves_a_graph_on_each_side() -> None:
+    info = make_info(parameter_count=40_000_000)
+    settings = ServerSettings(context_size=4096)
+    cpu = estimate_memory(info, 80 * MiB, settings)
+    half = estimate_memory(info, 80 * MiB, settings.model_copy(update={"gpu_layers": 4}), gpu=True)
+    full = estimate_memory(info, 80 * MiB, settings.model_copy(update={"gpu_layers": -1}), gpu=True)
+    assert half.compute_bytes == 2 * cpu.compute_bytes
+    assert cpu.compute_bytes < full.compute_bytes < cpu.compute_bytes + 2 * MiB  # + the inputs on the CPU
