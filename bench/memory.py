@@ -4,7 +4,8 @@ the process's resident memory after load.
     .venv/bin/python bench/memory.py --runtime ~/.cache/llama-wrangler-ci/runtime-b11312-cpu [--reps 3]
 
 Generated llama models (tests/support/tiny_models.py): the tests' tiny one (n_embd 64, 2 layers, F32), a
-grouped-query one (n_embd 256, 8 heads / 2 KV heads, F16), an 8-layer n_embd 512 F16 one and the same
+grouped-query one (n_embd 256, 8 heads / 2 KV heads, F16), an 8-layer n_embd 512 F16 one, a Gemma 3
+sliding-window one (tests/support/tiny_swa.py: 7 of 8 layers attend 512 tokens) and the 512 one
 quantized to Q4_0 with the runtime's llama-quantize (whose weights llama.cpp repacks on AVX2 CPUs). Each
 is served by the pinned llama-server with the app's own argv (``build_server_argv``, ``-lv 4`` added so it
 logs its buffers) at 2-3 settings; RSS is read (psutil) once ``/health`` says the model is loaded, which
@@ -35,6 +36,7 @@ SETTINGS = [(2048, 1, ""), (8192, 4, ""), (4096, 2, "-fa off"), (4096, 2, "-ctk 
 
 def make_models(folder: Path, quantize: Path) -> dict[str, Path]:
     from tests.support.tiny_models import FileType, write_tiny_llama_gguf
+    from tests.support.tiny_swa import write_tiny_gemma3_gguf
 
     models = {
         "tiny": write_tiny_llama_gguf(folder / "tiny.gguf", name="tiny", seed=1),
@@ -44,6 +46,7 @@ def make_models(folder: Path, quantize: Path) -> dict[str, Path]:
         "512x8-f16": write_tiny_llama_gguf(folder / "big.gguf", name="big", n_embd=512, n_layer=8, n_head=8,
                                            n_head_kv=4, n_vocab=2000, n_ctx_train=8192, file_type=FileType.F16),
     }
+    models["gemma3-swa"] = write_tiny_gemma3_gguf(folder / "swa.gguf")
     q4 = folder / "big-q4_0.gguf"
     subprocess.run([str(quantize), str(models["512x8-f16"]), str(q4), "Q4_0"], check=True, capture_output=True)
     models["512x8-q4_0"] = q4

@@ -24,6 +24,7 @@ from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.settings import ServerSettings
 from tests.support.server_fixtures import TinyModels
 from tests.support.tiny_models import FileType, write_tiny_llama_gguf
+from tests.support.tiny_swa import write_tiny_gemma3_gguf
 
 pytestmark = pytest.mark.runtime
 
@@ -41,6 +42,12 @@ def gqa_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tiny_llama_gguf(tmp_path_factory.mktemp("gqa") / "gqa.gguf", name="gqa", n_embd=256,
                                  n_layer=4, n_head=8, n_head_kv=2, n_ff=1024, n_vocab=1000, n_ctx_train=4096,
                                  file_type=FileType.F16, seed=5)
+
+
+@pytest.fixture(scope="module")
+def swa_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Gemma 3 layout: 7 of 8 layers attend a 512-token window, one the whole context."""
+    return write_tiny_gemma3_gguf(tmp_path_factory.mktemp("swa") / "swa.gguf")
 
 
 @pytest.fixture
@@ -74,15 +81,18 @@ CASES = [
     ("beta", 1000, 3, ""),  # padded: 1024 / 3 -> 512 per slot
     ("gqa", 4096, 2, "-ctk q8_0 -ctv q8_0"),
     ("gqa", 2048, 1, "-fa off -ub 256"),
+    ("swa", 8192, 1, ""),  # two KV caches: 8192 cells for the full layer, 1024 for the sliding ones
+    ("swa", 8192, 2, "-fa off"),
+    ("swa", 4096, 1, "--swa-full"),
 ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "context", "parallel", "extra"), CASES)
 def test_estimate_matches_llama_servers_buffers(serve: Callable[..., ServerSupervisor], tiny_models: TinyModels,
-                                                gqa_model: Path, name: str, context: int, parallel: int,
-                                                extra: str) -> None:
-    model = gqa_model if name == "gqa" else getattr(tiny_models, name)
+                                                gqa_model: Path, swa_model: Path, name: str, context: int,
+                                                parallel: int, extra: str) -> None:
+    model = {"gqa": gqa_model, "swa": swa_model}.get(name) or getattr(tiny_models, name)
     supervisor = serve(model, context_size=context, parallel=parallel, extra_args=extra)
     reported = parse_buffer_lines(supervisor.log_lines())
     settings = supervisor.settings

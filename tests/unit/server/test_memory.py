@@ -230,3 +230,18 @@ def test_partial_offload_reserves_a_graph_on_each_side() -> None:
     full = estimate_memory(info, 80 * MiB, settings.model_copy(update={"gpu_layers": -1}), gpu=True)
     assert half.compute_bytes == 2 * cpu.compute_bytes
     assert cpu.compute_bytes < full.compute_bytes < cpu.compute_bytes + 2 * MiB  # + the inputs on the CPU
+
+
+@pytest.mark.parametrize(("context", "parallel", "extra", "kv_mib", "compute_mib"), [
+    (8192, 1, "", 4.0 + 3.5, 13.52),
+    (8192, 2, "-fa off", 4.0 + 7.0, 45.51),
+    (4096, 1, "--swa-full", 2.0 + 14.0, 12.52),
+])
+def test_sliding_window_model_matches_what_llama_server_reported(context: int, parallel: int, extra: str,
+                                                                 kv_mib: float, compute_mib: float) -> None:
+    # tests/support/tiny_swa.py's Gemma 3 layout; llama-server logged one KV buffer per cache (full, sliding)
+    info = make_info("gemma3", n_layer=8, n_embd=256, n_head=4, n_head_kv=2, n_ff=512, n_vocab=1000,
+                     attention__sliding_window=512, attention__key_length=64, attention__value_length=64)
+    estimate = estimate_memory(info, 0, ServerSettings(context_size=context, parallel=parallel, extra_args=extra))
+    assert estimate.kv_bytes == kv_mib * MiB
+    assert estimate.compute_bytes == pytest.approx(compute_mib * MiB, rel=0.06)
