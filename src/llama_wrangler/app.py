@@ -31,7 +31,6 @@ from llama_wrangler.services.messages import Messenger
 from llama_wrangler.services.model_actions import ModelActions
 from llama_wrangler.services.pool_actions import PoolActions
 from llama_wrangler.services.runtime_actions import NEEDED_TO_SERVE, RuntimeActions
-from llama_wrangler.services.serve_target import api_facts, api_names
 from llama_wrangler.services.settings_store import SettingsStore
 from llama_wrangler.services.store_scan import StoreScan
 from llama_wrangler.services.web_policy import Site
@@ -329,7 +328,7 @@ class WranglerApp:
     def _on_library_changed(self) -> None:
         models = self.actions.models()
         self.library_view.set_records(models)
-        self.stable.set_catalog(*api_names(models), api_facts(models))
+        self.stable.set_models(models)
 
     def _on_server_error(self, message: str) -> None:
         problem = explain(message)

@@ -68,7 +68,7 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     from llama_wrangler.services.messages import Messenger
     from llama_wrangler.services.model_actions import ModelActions
     from llama_wrangler.services.pool import lost_message, lost_workers
-    from llama_wrangler.services.serve_target import api_facts, api_names, resolve_target
+    from llama_wrangler.services.serve_target import resolve_target
     from llama_wrangler.services.stop_signals import StopSignals
 
     settings = _server_settings(args, context.settings.server)
@@ -90,8 +90,7 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     endpoint = EndpointService(supervisor, _resolver(actions))
     # Bound before llama-server starts: a busy port fails at once (strict), before any model loads.
     endpoint.apply(settings, opening=True, strict=True)
-    models = actions.models()
-    endpoint.set_catalog(*api_names(models), api_facts(models))
+    endpoint.set_models(actions.models())
     endpoint.swap_requested.connect(lambda ref: print(f"a request asks for {ref}…", flush=True))
     outcome = {"status": 0, "stopping": False}
 

@@ -13,6 +13,8 @@ import logging
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from llama_wrangler.errors import ServerError
+from llama_wrangler.library.registry import ModelRecord
+from llama_wrangler.runtime.runtime_info import LlamaRuntime
 from llama_wrangler.server.endpoint.config import EndpointConfig
 from llama_wrangler.server.endpoint.link import EndpointLink, Resolver
 from llama_wrangler.server.endpoint.ollama_wire import ModelFacts
@@ -21,11 +23,16 @@ from llama_wrangler.server.endpoint.residency import Needs
 from llama_wrangler.server.endpoint.server import EndpointServer
 from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.state import ServerState
+from llama_wrangler.services.model_needs import model_needs
+from llama_wrangler.services.serve_target import api_facts, api_names
 from llama_wrangler.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 
 _IDLE = (ServerState.STOPPED, ServerState.CRASHED)
+# Where -ngl puts layers (and their KV cache) in GPU memory that nvidia-smi measures. Metal's memory is the
+# RAM itself, and other GPUs' free memory is not read: their models are planned as RAM (conservative).
+_GPU_BACKENDS = ("cuda",)
 
 
 class EndpointService(QObject):
@@ -50,6 +57,7 @@ class EndpointService(QObject):
         self._aliases: dict[str, str] = {}
         self._facts: dict[str, ModelFacts] = {}
         self._needs: dict[str, Needs] = {}
+        self._records: list[ModelRecord] = []
         self._settings: ServerSettings | None = None
         supervisor.state_changed.connect(self._on_state_changed)
         self._residents_read.connect(self.residents, Qt.ConnectionType.QueuedConnection)
@@ -73,7 +81,10 @@ class EndpointService(QObject):
         wanted = opening or self._supervisor.state not in _IDLE
         if server.stable_endpoint and self._link is None and wanted:
             self._open(server, address, strict=strict)
+        changed = server != self._settings
         self._settings = server
+        if changed:
+            self._update_needs()
         if self._link is not None:
             self._link.server.set_config(EndpointConfig.from_settings(server))
             self._supervisor.set_settings(backend_settings(server))
@@ -89,6 +100,20 @@ class EndpointService(QObject):
         self._facts = dict(facts or {})
         if self._link is not None:
             self._link.server.set_catalog(self._catalog, self._aliases, self._facts)
+
+    def set_models(self, records: list[ModelRecord]) -> None:
+        """The library's models: their API names, what Ollama clients are told, and what each takes in
+        memory (re-estimated when the server settings change)."""
+        self._records = list(records)
+        self.set_catalog(*api_names(self._records), api_facts(self._records))
+        self._update_needs()
+
+    def _update_needs(self) -> None:
+        if self._settings is None:
+            return
+        binary = self._supervisor.primary.server_binary
+        gpu = isinstance(binary, LlamaRuntime) and binary.backend in _GPU_BACKENDS
+        self.set_needs(model_needs(self._records, self._settings, gpu=gpu))
 
     def set_needs(self, needs: dict[str, Needs]) -> None:
         """What each model takes in memory, whether it is pinned, and its idle TTL (for the scheduler)."""

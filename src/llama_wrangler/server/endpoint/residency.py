@@ -81,7 +81,7 @@ def _fits(needs: Needs, kept: Sequence[Resident], room: Room, max_models: int) -
     if sum(r.needs.ram_bytes for r in kept) + needs.ram_bytes > room.ram_bytes:
         return False
     vram = sum(r.needs.vram_bytes for r in kept) + needs.vram_bytes
-    return vram == 0 or vram <= room.vram_bytes
+    return room.vram_bytes == 0 or vram <= room.vram_bytes  # 0: no GPU memory reading, plan by RAM alone
 
 
 def plan_load(model: str, needs: Needs, residents: Sequence[Resident], room: Room, max_models: int) -> Plan:

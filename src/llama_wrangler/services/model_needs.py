@@ -1,0 +1,60 @@
+"""What each library model takes when loaded, for the endpoint's residency rules (Qt-free).
+
+The estimate (:mod:`llama_wrangler.server.memory`) is computed with the settings the model would run with;
+its mapped weights are page cache, which the residency room counts once (see
+:mod:`llama_wrangler.server.endpoint.residency`). A model whose header cannot be estimated takes no room
+in the plan (only the ``max_models`` cap applies to it) and the reason is logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from llama_wrangler.library.registry import ModelRecord
+from llama_wrangler.server.endpoint.residency import Needs
+from llama_wrangler.server.memory import MemoryEstimate, estimate_memory
+from llama_wrangler.server.memory_params import memory_params
+from llama_wrangler.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+_WARNED: set[str] = set()
+
+
+def effective_settings(record: ModelRecord, server: ServerSettings) -> ServerSettings:
+    """The settings ``record`` is served with: the global ones with its own load settings applied."""
+    load = getattr(record, "load", None)
+    return load.apply(server) if load is not None else server
+
+
+def estimate_for(record: ModelRecord, server: ServerSettings, *, gpu: bool = False) -> MemoryEstimate | None:
+    """The memory estimate of ``record`` served with its effective settings (None when it cannot be made)."""
+    projector = record.mmproj.stat().st_size if record.mmproj is not None and record.mmproj.is_file() else 0
+    try:
+        return estimate_memory(record.info, record.size_bytes, effective_settings(record, server),
+                               projector_bytes=projector, gpu=gpu)
+    except (ValueError, OSError) as exc:
+        if record.id not in _WARNED:
+            _WARNED.add(record.id)
+            log.info("no memory estimate for %s: %s", record.id, exc)
+        return None
+
+
+def model_needs(records: Iterable[ModelRecord], server: ServerSettings, *, gpu: bool = False) -> dict[str, Needs]:
+    """Each servable model's :class:`Needs`: its estimate, its pinning and its own idle TTL."""
+    needs = {}
+    for record in records:
+        if record.missing:
+            continue
+        load = getattr(record, "load", None)
+        pinned = bool(getattr(load, "pinned", False))
+        ttl = getattr(load, "idle_ttl_s", None)
+        estimate = estimate_for(record, server, gpu=gpu)
+        if estimate is None:
+            needs[record.id] = Needs(pinned=pinned, idle_ttl_s=ttl)
+            continue
+        mapped = estimate.weights_bytes if memory_params(effective_settings(record, server)).mmap else 0
+        needs[record.id] = Needs(ram_bytes=estimate.ram_bytes, vram_bytes=estimate.vram_bytes,
+                                 mapped_bytes=min(mapped, estimate.ram_bytes), pinned=pinned, idle_ttl_s=ttl)
+    return needs
