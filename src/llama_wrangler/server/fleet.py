@@ -125,7 +125,7 @@ class ServerFleet(QObject):
         """The endpoint's link (None: detached; then the primary slot serves alone)."""
         self._router = router
         self._drain_hook_for = drain_hook_for
-        for sup in self._slots.values():
+        for sup in list(self._slots.values()):
             sup.set_drain_hook(drain_hook_for(sup))
 
     def known_target(self, model_id: str) -> ServeTarget | None:
@@ -189,7 +189,7 @@ class ServerFleet(QObject):
     def stop(self) -> None:
         """Stop every model server (the user asked)."""
         self._pending_focus = ""
-        for sup in self._slots.values():
+        for sup in list(self._slots.values()):
             sup.stop()
         if self._router is not None:
             self._router.stopped_by_user()
@@ -200,7 +200,7 @@ class ServerFleet(QObject):
 
     @Slot()
     def shutdown(self) -> None:
-        for sup in self._slots.values():
+        for sup in list(self._slots.values()):
             sup.shutdown()
 
     # ----------------------------------------------------------------- one supervisor's face
@@ -264,20 +264,20 @@ class ServerFleet(QObject):
         return self.primary.rpc
 
     def set_settings(self, settings: ServerSettings) -> None:
-        for sup in self._slots.values():
+        for sup in list(self._slots.values()):
             sup.set_settings(settings)
 
     def set_server_binary(self, server: Path | LlamaRuntime) -> None:
-        for sup in self._slots.values():
+        for sup in list(self._slots.values()):
             sup.set_server_binary(server)
 
     def set_rpc(self, plan: RpcPlan | None) -> None:
-        for sup in self._slots.values():
+        for sup in list(self._slots.values()):
             sup.set_rpc(plan)
 
     def set_client_url(self, url: str) -> None:
         self._client_url = url
-        for sup in self._slots.values():
+        for sup in list(self._slots.values()):
             sup.set_client_url(url)
 
     def log_lines(self) -> list[str]:

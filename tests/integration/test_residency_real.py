@@ -1,0 +1,195 @@
+"""Several models loaded at once behind the endpoint, with real llama-server processes and real clients.
+
+Memory "fit" is simulated by the ``memory_limit_gb`` setting against the real estimates of the tiny models
+(never by a fake process): two fit, three do not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import ollama
+import openai
+import pytest
+from pytestqt.qtbot import QtBot
+
+from llama_wrangler.errors import ModelNotFoundError
+from llama_wrangler.library.gguf import read_gguf
+from llama_wrangler.server.endpoint.residency import Needs
+from llama_wrangler.server.fleet import ServerFleet
+from llama_wrangler.server.memory import estimate_memory
+from llama_wrangler.server.ports import pick_free_port
+from llama_wrangler.server.run import ServeTarget
+from llama_wrangler.server.state import ServerState
+from llama_wrangler.server.supervisor import ServerSupervisor
+from llama_wrangler.services.endpoint import EndpointService
+from llama_wrangler.settings import ServerSettings
+from tests.support.endpoint_fixtures import in_thread
+from tests.support.tiny_models import write_tiny_llama_gguf
+
+pytestmark = pytest.mark.runtime
+
+WAIT_MS = 120_000
+MODELS = ("alpha", "beta", "gamma")
+
+
+@pytest.fixture(scope="module")
+def three_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("resident-models")
+    return {name: write_tiny_llama_gguf(folder / f"{name}.gguf", name=name, seed=seed)
+            for seed, name in enumerate(MODELS, start=1)}
+
+
+class Resident:
+    """The endpoint with the three models in its catalog; ``needs`` come from the real estimate."""
+
+    def __init__(self, fleet: ServerFleet, service: EndpointService, models: dict[str, Path],
+                 settings: ServerSettings) -> None:
+        self.fleet, self.service, self.models, self.settings = fleet, service, models, settings
+        self.url = service.url
+
+    def needs(self, **pinned: bool) -> dict[str, Needs]:
+        needs = {}
+        for model, path in self.models.items():
+            estimate = estimate_memory(read_gguf(path), path.stat().st_size, self.settings)
+            needs[model] = Needs(ram_bytes=estimate.ram_bytes, mapped_bytes=estimate.weights_bytes,
+                                 pinned=pinned.get(model, False))
+        return needs
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        """``GET /models`` by model id (call from a thread other than the Qt loop's only while it turns)."""
+        data = httpx.get(f"{self.url}/models", timeout=30).json()["data"]
+        return {entry["id"]: entry for entry in data}
+
+    def pids(self) -> dict[str, int]:
+        return {sup.model_id: sup.pid or 0 for sup in self.fleet.slots().values()
+                if sup.state is ServerState.READY}
+
+    def chat(self, qtbot: QtBot, model: str) -> str:
+        def ask() -> str:
+            with openai.OpenAI(base_url=f"{self.url}/v1", api_key="x", max_retries=0, timeout=120) as api:
+                answer = api.chat.completions.create(model=model, max_tokens=3,
+                                                     messages=[{"role": "user", "content": "hi"}])
+                return answer.model
+        result = in_thread(ask)
+        qtbot.waitUntil(lambda: result() is not None, timeout=WAIT_MS)  # the Qt loop turns for loads
+        answer = result()
+        assert isinstance(answer, str), answer
+        return answer
+
+    def loads(self) -> int:
+        server = self.service.server
+        assert server is not None
+        return server.ask(lambda: server.scheduler.loads_requested)
+
+
+@pytest.fixture
+def resident(qtbot: QtBot, llama_server_binary: Path, three_models: dict[str, Path],
+             app_paths: Any) -> Iterator[Callable[..., Resident]]:
+    made: list[tuple[ServerFleet, EndpointService]] = []
+
+    def resolve(model_id: str) -> ServeTarget:
+        if model_id not in three_models:
+            raise ModelNotFoundError(f"No model {model_id}.")
+        return ServeTarget(three_models[model_id], model_id)
+
+    def make(**settings: Any) -> Resident:
+        base: dict[str, Any] = {"port": pick_free_port("127.0.0.1"), "context_size": 256, "parallel": 1,
+                                "threads": 1, "health_timeout_s": 60.0, "stop_grace_s": 10.0, "max_models": 4}
+        user = ServerSettings(**{**base, **settings})
+        fleet = ServerFleet(ServerSupervisor(llama_server_binary, user, log_file=app_paths.server_log_file))
+        service = EndpointService(fleet, resolve)
+        service.apply(user, opening=True, strict=True)
+        service.set_catalog(list(three_models))
+        made.append((fleet, service))
+        return Resident(fleet, service, three_models, user)
+
+    yield make
+    for fleet, service in made:
+        fleet.shutdown()
+        service.close()
+
+
+def test_two_models_answer_alternately_on_one_port_without_reloads(
+        qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    served = resident()
+    served.service.set_needs(served.needs())
+    assert [served.chat(qtbot, model) for model in ("alpha", "beta")] == ["alpha", "beta"]
+    pids = served.pids()
+    assert set(pids) == {"alpha", "beta"} and pids["alpha"] != pids["beta"]
+    for model in ("alpha", "beta", "alpha", "beta"):
+        assert served.chat(qtbot, model) == model
+    api = ollama.Client(host=served.url, timeout=120)  # an Ollama-only tool, on the same port
+    try:
+        pieces = list(api.chat(model="alpha", messages=[{"role": "user", "content": "hi"}], stream=True,
+                               options={"num_predict": 4}))
+        assert pieces[-1].done and pieces[-1].model == "alpha"
+        running = {model.model for model in api.ps().models}
+        assert running == {"alpha:latest", "beta:latest"}
+    finally:
+        api.close()
+    assert served.loads() == 2 and served.pids() == pids  # no reload between requests
+    status = served.status()
+    assert status["alpha"]["status"]["value"] == "loaded" and status["gamma"]["status"]["value"] == "unloaded"
+    alpha = status["alpha"]["resident"]
+    assert alpha["pid"] == pids["alpha"] and alpha["rss_bytes"] > 0 and alpha["estimate_bytes"] > 0
+
+
+def test_a_third_model_that_does_not_fit_unloads_the_least_recently_used(
+        qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    probe = resident()
+    one = max(needs.ram_bytes for needs in probe.needs().values())
+    probe.fleet.shutdown()
+    served = resident(memory_limit_gb=2.5 * one / 1e9)  # room for two of them, not three
+    served.service.set_needs(served.needs())
+    for model in ("alpha", "beta", "alpha"):  # beta is now the least recently used
+        served.chat(qtbot, model)
+    before = served.pids()
+    assert served.chat(qtbot, "gamma") == "gamma"
+    qtbot.waitUntil(lambda: set(served.pids()) == {"alpha", "gamma"}, timeout=WAIT_MS)
+    assert served.pids()["alpha"] == before["alpha"]  # alpha was never reloaded
+
+
+def test_a_pinned_model_survives_pressure(qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    probe = resident()
+    one = max(needs.ram_bytes for needs in probe.needs().values())
+    probe.fleet.shutdown()
+    served = resident(memory_limit_gb=2.5 * one / 1e9)
+    served.service.set_needs(served.needs(alpha=True))
+    for model in ("alpha", "beta"):  # alpha is the least recently used, but pinned
+        served.chat(qtbot, model)
+    pinned = served.pids()["alpha"]
+    served.chat(qtbot, "gamma")
+    qtbot.waitUntil(lambda: set(served.pids()) == {"alpha", "gamma"}, timeout=WAIT_MS)
+    assert served.pids()["alpha"] == pinned
+
+
+def test_an_idle_model_is_unloaded_after_its_ttl_and_the_users_model_stays(
+        qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    served = resident(idle_unload_min=0.02)  # 1.2 s for models a request loaded
+    served.service.set_needs(served.needs())
+    served.fleet.start(served.models["alpha"], "alpha")  # the user's model: no default idle TTL
+    qtbot.waitUntil(lambda: served.fleet.state is ServerState.READY, timeout=WAIT_MS)
+    served.chat(qtbot, "beta")
+    beta = served.pids()["beta"]
+    qtbot.waitUntil(lambda: set(served.pids()) == {"alpha"}, timeout=WAIT_MS)
+    with pytest.raises(ProcessLookupError):
+        import os
+        os.kill(beta, 0)  # its llama-server is gone, not just forgotten
+    assert served.fleet.model_id == "alpha"
+
+
+def test_load_and_unload_routes(qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    served = resident()
+    loading = in_thread(lambda: httpx.post(f"{served.url}/models/load", json={"model": "beta"}, timeout=120))
+    qtbot.waitUntil(lambda: loading() is not None, timeout=WAIT_MS)
+    assert loading().status_code == 200 and "beta" in served.pids()
+    assert httpx.post(f"{served.url}/models/unload", json={"model": "beta"}, timeout=30).status_code == 200
+    qtbot.waitUntil(lambda: "beta" not in served.pids() and not served.fleet.slot_of("beta"), timeout=WAIT_MS)
+    again = httpx.post(f"{served.url}/models/unload", json={"model": "beta"}, timeout=30)
+    assert again.status_code == 400 and "not loaded" in again.json()["error"]["message"]
+    unknown = httpx.post(f"{served.url}/models/load", json={"model": "nope"}, timeout=30)
+    assert unknown.status_code == 404
