@@ -58,23 +58,26 @@ def test_serve_prints_endpoint_answers_and_stops_on_ctrl_c(
         first = servers()
         assert len(first) == 1
 
-        # A model typed on stdin swaps to it; then back.
+        # A model typed on stdin is loaded beside the first (both fit) and takes requests naming none;
+        # switching back finds alpha still loaded: no reload.
         for name, path in (("beta", tiny_models.beta), ("alpha", tiny_models.alpha)):
             child.stdin.write(f"{path}\n")
             child.stdin.flush()
             lines = until_ready()
-            assert f"swapping to {name}" in lines[0]
+            assert f"switching to {name}" in lines[0]
             assert f"model={name}" in lines[-1], lines
             models = httpx.get(f"{match.group(1)}/v1/models", timeout=10).json()
-            assert [m["id"] for m in models["data"]] == [name]
+            assert {m["id"] for m in models["data"]} == {"alpha", "beta"}
+            served = httpx.post(f"{match.group(1)}/v1/completions", timeout=30, json={"prompt": "hi", "max_tokens": 2})
+            assert served.json()["model"] == name
         last = servers()
-        assert len(last) == 1 and last[0].pid != first[0].pid
+        assert len(last) == 2 and first[0].pid in {p.pid for p in last}
 
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=60)
         assert child.returncode == 0, err
         assert "server: stopped" in out
-        assert not last[0].is_running() or last[0].status() == psutil.STATUS_ZOMBIE
+        assert all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in last)
     finally:
         if child.poll() is None:
             child.kill()
@@ -163,8 +166,19 @@ def test_serve_routes_a_request_naming_another_library_model(
         reply = httpx.post(f"{url}/v1/completions", timeout=60,
                            json={"model": other, "prompt": "hello", "max_tokens": 2})
         assert reply.status_code == 200, reply.text
+        assert reply.json()["model"] == other
+        # Both fit, so both stay loaded; a request naming no model still gets the one `serve` was given.
+        status = {m["id"]: m["status"]["value"] for m in httpx.get(f"{url}/models", timeout=10).json()["data"]}
+        assert list(status.values()).count("loaded") == 2 and status[other] == "loaded"
         props = httpx.get(f"{url}/props", timeout=10).json()
-        assert Path(props["model_path"]).name == "beta.gguf"
+        assert Path(props["model_path"]).name == "alpha.gguf"
+        ps = subprocess.run([sys.executable, "-m", "llama_wrangler", "ps", "--url", url], capture_output=True,
+                            text=True, timeout=60, env=dict(os.environ))
+        assert ps.returncode == 0, ps.stderr
+        assert other in ps.stdout and "RSS" in ps.stdout and "*" in ps.stdout
+        unloaded = subprocess.run([sys.executable, "-m", "llama_wrangler", "unload", other, "--url", url],
+                                  capture_output=True, text=True, timeout=60, env=dict(os.environ))
+        assert unloaded.returncode == 0, unloaded.stderr
         assert httpx.post(f"{url}/v1/completions", timeout=10,
                           json={"model": "nope", "prompt": "x"}).status_code == 404
         child.send_signal(signal.SIGINT)

@@ -17,6 +17,7 @@ from llama_wrangler.cli import (
     hf_cmds,
     library_cmds,
     pool_cmds,
+    resident_cmds,
     runtime_cmds,
     search_cmd,
     serve_cmds,
@@ -24,7 +25,8 @@ from llama_wrangler.cli import (
 from llama_wrangler.cli.context import CliContext
 from llama_wrangler.errors import WranglerError
 
-COMMAND_MODULES = (library_cmds, runtime_cmds, serve_cmds, pool_cmds, hf_cmds, search_cmd, desktop_cmds)
+COMMAND_MODULES = (library_cmds, runtime_cmds, serve_cmds, resident_cmds, pool_cmds, hf_cmds, search_cmd,
+                   desktop_cmds)
 
 
 def build_parser() -> argparse.ArgumentParser:

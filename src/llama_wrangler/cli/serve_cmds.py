@@ -26,8 +26,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "serve", help="serve a model with llama-server (foreground; Ctrl-C stops it)",
         description="Start llama-server for MODEL (a library id, name, unique id prefix, or a .gguf path), "
         "print its state changes and endpoint, and stop it cleanly on Ctrl-C. While it runs, type another "
-        "MODEL and Enter to swap to it; with server.stable_endpoint (the default) the endpoint stays the same "
-        "across swaps, requests wait instead of failing, and a request naming a library model swaps to it. "
+        "MODEL and Enter to switch to it; with server.stable_endpoint (the default) the endpoint stays the same, "
+        "requests wait instead of failing, a request naming a library model loads it, and several models stay "
+        "loaded side by side when memory allows (server.max_models, server.memory_limit_gb). "
         "Options override the server settings for this run only.")
     parser.add_argument("model", metavar="MODEL")
     parser.add_argument("--port", type=int, help="port (default: settings, 8080)")
@@ -94,12 +95,20 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     endpoint.swap_requested.connect(lambda ref: print(f"a request asks for {ref}…", flush=True))
     outcome = {"status": 0, "stopping": False}
 
+    def print_ready() -> None:
+        ctx = supervisor.context_size
+        print(f"ready: {supervisor.client_endpoint}  model={supervisor.model_id}  n_ctx={ctx}  "
+              "(OpenAI-compatible: /v1/chat/completions, /v1/completions)", flush=True)
+
+    def on_focus(_model: str) -> None:
+        if supervisor.state is ServerState.READY:  # switched to a model that was loaded already
+            print("server: ready", flush=True)
+            print_ready()
+
     def on_state(old: str, new: str) -> None:
         print(f"server: {new}", flush=True)
         if new == ServerState.READY:
-            ctx = supervisor.context_size
-            print(f"ready: {supervisor.client_endpoint}  model={supervisor.model_id}  n_ctx={ctx}  "
-                  "(OpenAI-compatible: /v1/chat/completions, /v1/completions)", flush=True)
+            print_ready()
         elif new == ServerState.STOPPED and outcome["stopping"]:
             app.quit()
         elif new == ServerState.CRASHED:
@@ -114,6 +123,7 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
             app.quit()
 
     supervisor.state_changed.connect(on_state)
+    supervisor.focus_changed.connect(on_focus)
     supervisor.error.connect(lambda message: _print_message("error", message, ""))
     if args.verbose:
         supervisor.log_line.connect(lambda line: print(f"  | {line}", flush=True))
@@ -157,7 +167,7 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
         except WranglerError as exc:
             _print_message("error", str(exc), "")
             return
-        print(f"swapping to {new_target.model_id}…", flush=True)
+        print(f"switching to {new_target.model_id}…", flush=True)
         actions.serve_target(new_target)
 
     stop = StopSignals(request_stop)

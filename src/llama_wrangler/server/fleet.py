@@ -45,7 +45,8 @@ class Router(Protocol):
 class ServerFleet(QObject):
     """Signals (of the focused slot, as :class:`ServerSupervisor` has them):
         state_changed(str old, str new), endpoint_changed(str), log_line(str), error(str) (any slot's),
-        slots_changed(): a slot was added or removed, or its state changed.
+        slots_changed(): a slot was added or removed, or its state changed;
+        focus_changed(str): the focused model is another one now (it may be loaded already: no state change).
     """
 
     state_changed = Signal(str, str)
@@ -53,6 +54,7 @@ class ServerFleet(QObject):
     log_line = Signal(str)
     error = Signal(str)
     slots_changed = Signal()
+    focus_changed = Signal(str)
 
     def __init__(self, primary: ServerSupervisor, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -128,6 +130,10 @@ class ServerFleet(QObject):
         for sup in list(self._slots.values()):
             sup.set_drain_hook(drain_hook_for(sup))
 
+    def user_wants(self, model_id: str) -> bool:
+        """The user started ``model_id`` and it is on its way (not a request's load)."""
+        return self._pending_focus == model_id
+
     def known_target(self, model_id: str) -> ServeTarget | None:
         return self._targets.get(model_id)
 
@@ -179,8 +185,9 @@ class ServerFleet(QObject):
             self._pending_focus = ""
             self._set_focus(here)
         else:
+            was = self.state
             self._pending_focus = model_id
-            self._emit_focus_change(self.state)
+            self._emit_focus_change(was)
         self._router.want(model_id)
 
     def restart(self) -> None:
@@ -322,12 +329,14 @@ class ServerFleet(QObject):
             self._set_focus(loaded[0])
 
     def _set_focus(self, name: str) -> None:
-        was = self.state
+        was, was_model = self.state, self.wanted_model_id or self.model_id
         self._focus = name if name in self._slots else PRIMARY_SLOT
         if self._pending_focus and self._pending_focus in (self._focused().wanted_model_id,
                                                            self._focused().model_id):
             self._pending_focus = ""
         self._emit_focus_change(was)
+        if (self.wanted_model_id or self.model_id) != was_model:
+            self.focus_changed.emit(self.wanted_model_id or self.model_id)
         self.slots_changed.emit()
 
     def _emit_focus_change(self, was: ServerState) -> None:

@@ -11,6 +11,7 @@ The fleet's supervisors stay the owners of server state; this link only reports 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -48,7 +49,7 @@ class EndpointLink(QObject):
     """Keeps ``server``'s scheduler in step with ``fleet``.
 
     Signals:
-        load_requested(str): requests wait for this library model (emitted on the loop thread).
+        load_requested(str): requests (not the user) wait for this library model, which loads now.
     """
 
     load_requested = Signal(str)
@@ -83,7 +84,8 @@ class EndpointLink(QObject):
         self._fleet.slots_changed.disconnect(self._sync_soon_all)
         self._fleet.error.disconnect(self._sync_soon_all)
         for sup in self._watched:
-            sup.state_changed.disconnect(self._on_state_changed)
+            with contextlib.suppress(RuntimeError):  # a server of an unloaded model may be deleted already
+                sup.state_changed.disconnect(self._on_state_changed)
         self._watched.clear()
         self._fleet.attach(None, lambda _sup: None)
         self._fleet.set_client_url("")
@@ -148,11 +150,12 @@ class EndpointLink(QObject):
 
     # ----------------------------------------------------------------- orders from the scheduler
     def _on_loop_load(self, model_id: str, victims: tuple[str, ...]) -> None:
-        self.load_requested.emit(model_id)
         self._load.emit(model_id, victims)
 
     @Slot(str, object)
     def _on_load_requested(self, model_id: str, victims: tuple[str, ...]) -> None:
+        if not self._fleet.user_wants(model_id):
+            self.load_requested.emit(model_id)
         target = self._fleet.known_target(model_id)
         if target is None:
             if self._resolve is None:
