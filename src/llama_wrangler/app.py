@@ -21,6 +21,7 @@ from llama_wrangler.paths import AppPaths
 from llama_wrangler.runtime.locate import locate_runtime
 from llama_wrangler.runtime.report import RuntimeReport
 from llama_wrangler.runtime.runtime_info import LlamaRuntime
+from llama_wrangler.server.run import ServeTarget
 from llama_wrangler.server.state import ServerState
 from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.endpoint import EndpointService
@@ -178,11 +179,11 @@ class WranglerApp:
         self._usable_runtime()
         self.stable.apply(self.settings.settings.server, opening=True)
 
-    def _resolve_requested_model(self, model_ref: str) -> tuple[Path, str, Path | None]:
-        """A model an API request named (on the GUI thread, from the stable endpoint's swap signal)."""
+    def _resolve_requested_model(self, model_ref: str) -> ServeTarget:
+        """A model an API request named, with its load settings (on the GUI thread, from the endpoint)."""
         target = self.actions.resolve(model_ref)
         self._usable_runtime()
-        return target.path, target.model_id, target.mmproj
+        return target.server_target()
 
     # -- wiring ----------------------------------------------------------------------------------------
     def _wire(self) -> None:

@@ -15,6 +15,7 @@ from pytestqt.qtbot import QtBot
 from llama_wrangler.errors import ModelNotFoundError
 from llama_wrangler.server.endpoint.server import EndpointServer
 from llama_wrangler.server.ports import pick_free_port
+from llama_wrangler.server.run import ServeTarget
 from llama_wrangler.server.state import ServerState
 from llama_wrangler.server.supervisor import ServerSupervisor
 from llama_wrangler.services.endpoint import EndpointService
@@ -81,10 +82,10 @@ def serve_endpoint(qtbot: QtBot, llama_server_binary: Path, endpoint_models: dic
     made: list[tuple[ServerSupervisor, EndpointService]] = []
     files = dict(endpoint_models)
 
-    def resolve(model_id: str) -> tuple[Path, str]:
+    def resolve(model_id: str) -> ServeTarget:
         if model_id not in files:
             raise ModelNotFoundError(f"No model {model_id}.")
-        return files[model_id], model_id
+        return ServeTarget(files[model_id], model_id)
 
     def make(**settings: Any) -> Served:
         base: dict[str, Any] = {"port": pick_free_port("127.0.0.1"), "context_size": 256,

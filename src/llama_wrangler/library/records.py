@@ -39,7 +39,7 @@ class ModelRecord:
     stats: tuple[FileStat, ...] = ()
     shard_sha256: tuple[str, ...] = ()  # every shard's sha256, shard 1 first, once all are known
     mmproj: Path | None = None  # the vision projector paired with it (llama-server's --mmproj)
-    load: LoadSettings = LoadSettings()  # how it is loaded (None fields: the global server settings)
+    load: LoadSettings = field(default_factory=LoadSettings)  # how it is loaded (None: the global setting)
 
     @property
     def path(self) -> Path:
@@ -64,7 +64,7 @@ class ModelRecord:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelRecord:
         """Raises KeyError/TypeError/ValueError on a malformed entry, naming the field that is wrong
-        (:class:`BadLoadSettings` when only its ``load`` is)."""
+        (:class:`BadLoadSettingsError` when only its ``load`` is)."""
         paths = data["paths"]
         if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p for p in paths):
             raise ValueError("'paths' is not a list of file paths")
@@ -99,10 +99,10 @@ class ModelRecord:
         try:
             return replace(record, load=LoadSettings.from_dict(data["load"]))
         except ValueError as exc:
-            raise BadLoadSettings(f"its load settings are unreadable ({exc})") from None
+            raise BadLoadSettingsError(f"its load settings are unreadable ({exc})") from None
 
 
-class BadLoadSettings(ValueError):
+class BadLoadSettingsError(ValueError):
     """Only an entry's ``load`` is malformed: the model itself is readable (the registry keeps it with
     default load settings and keeps the entry as it was aside)."""
 

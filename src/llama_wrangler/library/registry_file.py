@@ -17,7 +17,7 @@ from llama_wrangler.atomic import write_bytes_atomic
 from llama_wrangler.errors import RegistryError
 from llama_wrangler.kept_aside import BadEntry, describe
 from llama_wrangler.library.gguf import INFO_VERSION
-from llama_wrangler.library.records import BadLoadSettings, FileStat, ModelRecord
+from llama_wrangler.library.records import BadLoadSettingsError, FileStat, ModelRecord
 
 SCHEMA_VERSION = 1
 
@@ -69,7 +69,7 @@ def read_registry(path: Path) -> RegistryContents | None:
                 raise TypeError("not a JSON object")
             try:
                 records.append(ModelRecord.from_dict(item))
-            except BadLoadSettings as exc:  # the model is fine: keep it, with default load settings
+            except BadLoadSettingsError as exc:  # the model is fine: keep it, with default load settings
                 records.append(ModelRecord.from_dict({k: v for k, v in item.items() if k != "load"}))
                 reset.append(BadEntry(_label(item, position), str(exc), item))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -6,16 +6,14 @@ owned by this object, every change emitted as ``state_changed(old, new)``. Calle
 order of calls is safe — starting another model during a start stops the starting server first, two starts
 in a row end on the last model, and at most one llama-server exists at any moment (stop, then start).
 
-The parts: :class:`~.process.ServerProcess` runs one process (process group, log, TERM -> KILL),
-:class:`~.health.ReadinessProbe` tells when it is ready, :class:`~.drain.StopDrain` lets running requests
-finish before a stop, :class:`~.restart_policy.RestartPolicy` bounds automatic restarts (only of a server
-that crashed *after* being ready), and a :class:`~.backend.ServerBackend` says how to run llama-server or
-the llama-cpp-python fallback. The state is held here, and only here.
+The parts: :class:`~.process.ServerProcess` runs one process, :class:`~.health.ReadinessProbe` tells when
+it is ready, :class:`~.drain.StopDrain` lets running requests finish before a stop, ``RestartPolicy`` bounds
+automatic restarts (of a server that crashed *after* being ready), and a :class:`~.backend.ServerBackend`
+says how to run llama-server or the fallback. The state is held here, and only here.
 
-Each launch is a :class:`~.run.ServerRun` with a generation number; readiness replies for any other
-generation are dropped, so an old server can never mark a new one ready. ``endpoint`` is non-empty only
-while the current run is ready. Stopping a ready server is TERM, then KILL after ``stop_grace_s``; a server
-not ready yet gets KILL at once. ``stop()`` from ``crashed`` acknowledges it and returns to ``stopped``.
+Each launch is a :class:`~.run.ServerRun` with a generation number; replies for any other generation are
+dropped. ``endpoint`` is non-empty only while the current run is ready. Stopping a ready server is TERM,
+then KILL after ``stop_grace_s``; one not ready yet gets KILL at once (see :meth:`ServerSupervisor.stop`).
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
 from llama_wrangler.errors import ServerError
+from llama_wrangler.library.load_settings import LoadSettings
 from llama_wrangler.runtime.runtime_info import LlamaRuntime
 from llama_wrangler.server.argv import RpcPlan
 from llama_wrangler.server.backend import ServerBackend, server_backend
@@ -190,11 +189,12 @@ class ServerSupervisor(QObject):
         """The last server output lines (up to 2,000), oldest first."""
         return list(self._log_ring)
 
-    def start(self, model_path: Path, model_id: str, mmproj: Path | None = None) -> None:
-        """Serve ``model_path`` (with its vision projector ``mmproj``). If another model runs, it is stopped
-        first (a swap; the last call wins); if this one does, nothing happens."""
+    def start(self, model_path: Path, model_id: str, mmproj: Path | None = None,
+              load: LoadSettings | None = None) -> None:
+        """Serve ``model_path`` (with its projector ``mmproj``, its own ``load`` settings). If another model
+        (or this one with other settings) runs, it is stopped first (a swap; the last call wins)."""
         self._desired = ServeTarget(Path(model_path).absolute(), model_id,
-                                    Path(mmproj).absolute() if mmproj is not None else None)
+                                    Path(mmproj).absolute() if mmproj is not None else None, load)
         self._restarts.reset()
         self._restart_timer.stop()
         self._reconcile()

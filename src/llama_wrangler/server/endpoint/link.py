@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from llama_wrangler.errors import WranglerError
 from llama_wrangler.server.endpoint.scheduler import Backend
 from llama_wrangler.server.endpoint.server import EndpointServer
+from llama_wrangler.server.run import ServeTarget
 from llama_wrangler.server.state import ServerState
 from llama_wrangler.server.supervisor import ServerSupervisor
 
 log = logging.getLogger(__name__)
 
-# A model a request named -> (model file, id[, vision projector]), on the GUI thread; raises WranglerError
-# when it cannot.
-Resolver = Callable[[str], tuple[Path, str] | tuple[Path, str, Path | None]]
+# A model a request named -> what to start (file, id, projector, its own load settings), on the GUI thread;
+# raises WranglerError when it cannot.
+Resolver = Callable[[str], ServeTarget]
 
 _ERROR_CHARS = 300  # a client gets the reason, not the server's log (that is in the app's log view)
 
@@ -113,13 +113,14 @@ class EndpointLink(QObject):
             self._sync()  # on its way already: the scheduler learns so from the snapshot
             return
         try:
-            path, resolved_id, *projector = self._resolve(model_id)
+            target = self._resolve(model_id)
         except WranglerError as exc:
             self.server.call(self.server.scheduler.refuse, model_id, short_reason(str(exc)))
             return
-        if resolved_id != model_id:  # requests are grouped by the id they named: it must be the served one
+        if target.model_id != model_id:  # requests are grouped by the id they named: it must be the served one
             self.server.call(self.server.scheduler.refuse, model_id,
-                             f"'{model_id}' names the library model '{resolved_id}'; use that id.")
+                             f"'{model_id}' names the library model '{target.model_id}'; use that id.")
             return
-        log.info("requests wait for %s: starting it", resolved_id)
-        self._supervisor.start(path, resolved_id, projector[0] if projector else None)
+        log.info("requests wait for %s: starting it", target.model_id)
+        # With the model's own load settings: a load a request triggers is the same load as the window's.
+        self._supervisor.start(target.model_path, target.model_id, target.mmproj, load=target.load)
