@@ -60,8 +60,16 @@ def api_facts(records: Iterable[ModelRecord]) -> dict[str, ModelFacts]:
             size_bytes=record.size_bytes, digest=f"sha256:{record.sha256}" if record.sha256 else "",
             modified_at=record.added_at, family=info.architecture or "", parameter_size=params,
             quantization_level=info.quant or "", context_length=info.context_length,
-            embedding_length=info.embedding_length, vision=record.mmproj is not None)
+            embedding_length=info.embedding_length, vision=record.mmproj is not None,
+            parameters=ollama_parameters(record.load))
     return facts
+
+
+def ollama_parameters(load: LoadSettings) -> tuple[tuple[str, str], ...]:
+    """A model's own load settings under the names Ollama's ``/api/show`` uses (requests' ``options``
+    never change them: a model is loaded one way, whoever asks)."""
+    pairs = (("num_ctx", load.context_size), ("num_gpu", load.gpu_layers), ("num_thread", load.threads))
+    return tuple((name, str(value)) for name, value in pairs if value is not None)
 
 
 def resolve_target(library: Library, ref: str, *, allow_path: bool = False) -> ServeTarget:
