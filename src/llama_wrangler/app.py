@@ -193,6 +193,7 @@ class WranglerApp:
         details.show_in_folder_requested.connect(flows.show_in_folder)
         details.remove_requested.connect(flows.confirm_remove)
         details.requantize_requested.connect(flows.requantize)
+        details.load_settings_requested.connect(flows.open_load_settings)
         actions.library_changed.connect(self._on_library_changed)
 
         self.supervisor.state_changed.connect(self._on_server_changed)
