@@ -125,6 +125,13 @@ def test_the_window_and_an_api_request_load_each_model_with_its_own_settings(
     qtbot.waitUntil(lambda: ready_with(wrangler, alpha), timeout=READY_MS)
     assert slots_and_context(wrangler.supervisor.endpoint) == (1, 256)
 
+    # `llama-wrangler configure` in a terminal while the app runs: Serve uses what it stored.
+    Library(wrangler.paths, hash_in_background=False).load().set_load_settings(
+        alpha, LoadSettings(context_size=512, parallel=2))
+    actions.serve(alpha)
+    qtbot.waitUntil(lambda: ready_with(wrangler, alpha) and slots_and_context(wrangler.supervisor.endpoint)
+                    == (2, 256), timeout=READY_MS)
+
 
 def test_serve_on_the_command_line_uses_stored_settings_and_its_options_win(
         app_home: Path, app_paths: AppPaths, llama_server_binary: Path, roomy_models: dict[str, Path]) -> None:

@@ -121,6 +121,16 @@ class Library:
         if contents.info_version is None or contents.info_version < INFO_VERSION:
             self._refresh_infos()
 
+    def refresh(self) -> bool:
+        """Re-read the registry if another process (``configure`` on the command line) changed it: one
+        ``stat`` when it did not. True, and listeners told, when it was re-read."""
+        with self._exclusive():
+            if stat_of(self.paths.registry_file) == self._file_stat:
+                return False
+            self._read_registry()
+        self._notify()
+        return True
+
     def _leave_out(self, bad: list[BadEntry], reset: list[BadEntry]) -> None:
         """Keep unreadable entries (and those whose load settings were reset) beside the registry, then
         save it without them (so they are reported once, not on every start)."""

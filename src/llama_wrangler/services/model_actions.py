@@ -92,7 +92,9 @@ class ModelActions(QObject):
             return None
 
     def resolve(self, ref: str, *, allow_path: bool = False) -> ServeTarget:
-        """What to serve for ``ref`` (see :func:`resolve_target`); raises a :class:`WranglerError`."""
+        """What to serve for ``ref`` (see :func:`resolve_target`), with its load settings as stored now
+        (``configure`` may have changed them from a terminal); raises a :class:`WranglerError`."""
+        self.library.refresh()
         return resolve_target(self.library, ref, allow_path=allow_path)
 
     # -- server ----------------------------------------------------------------------------------------

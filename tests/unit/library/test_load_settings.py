@@ -141,3 +141,15 @@ def test_malformed_load_settings_keep_the_model_and_lose_nothing(app_paths: AppP
     assert [k["entry"] for k in kept] == [entry]  # the entry as it was, load settings and all
     again = library(app_paths)
     assert again.problem is None and again.get(model_id).load == LoadSettings()
+
+
+def test_settings_another_process_stored_are_seen_on_refresh(app_paths: AppPaths) -> None:
+    app_library = library(app_paths)
+    model_id = owned(app_paths, app_library)
+    heard: list[None] = []
+    app_library.subscribe(lambda: heard.append(None))
+    assert app_library.refresh() is False and not heard  # nothing changed: nothing re-read
+    library(app_paths).set_load_settings(model_id, LoadSettings(parallel=3))  # `configure` in a terminal
+    assert app_library.get(model_id).load == LoadSettings()
+    assert app_library.refresh() is True and heard
+    assert app_library.get(model_id).load == LoadSettings(parallel=3)
