@@ -139,3 +139,26 @@ def test_the_tables_right_click_menu_and_the_model_menu_offer_it(wrangler: Wrang
     dialog = wrangler.window.findChild(LoadSettingsDialog)
     assert dialog is not None and dialog.isVisible()
     dialog.reject()
+
+
+def test_choose_file_picks_a_jinja_template(wrangler: WranglerApp, qtbot: QtBot, tmp_path: Path) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from llama_wrangler.ui.load_settings_dialog import CHOOSE_FILE
+
+    record = one_model(wrangler, qtbot, tmp_path)
+    template = tmp_path / "mine.jinja"
+    template.write_text("{{ messages }}", encoding="utf-8")
+    dialog = open_from_details(wrangler)
+    index = dialog.template.findText(CHOOSE_FILE)
+    dialog.template.setCurrentIndex(index)
+    dialog.template.activated.emit(index)  # as a click on the item does
+    picker = dialog.findChild(QFileDialog, "chatTemplateFile")
+    assert picker is not None and picker.isVisible()
+    assert dialog.template.currentText() == ""  # "Choose file…" itself is never the value
+    picker.fileSelected.emit(str(template))
+    assert dialog.template.currentText() == str(template)
+    picker.reject()
+    with qtbot.waitSignal(wrangler.actions.library_changed):
+        dialog.save_button.click()
+    assert wrangler.library.get(record.id).load == LoadSettings(chat_template=str(template))
