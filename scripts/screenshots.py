@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Render every view of the app offscreen to PNG (1280×800 and 1024×640, light and dark) into ``out/``.
 
-    .venv/bin/python scripts/screenshots.py [--runtime DIR] [--first-run]
+    .venv/bin/python scripts/screenshots.py [--runtime DIR] [--first-run] [--only load-settings]
 
 Builds a throwaway app home with a few real tiny GGUF models (tests/support), opens the real window
 (``WranglerApp``), and grabs each page and dialog. With a llama.cpp runtime (``--runtime``, or
 ``LLAMA_WRANGLER_TEST_RUNTIME``) the Server page shows a real llama-server serving the tiny model.
 ``--first-run`` renders a first start instead: no llama.cpp (the banner), an empty library with models
 found in a Hugging Face cache (the offer), the llama.cpp page while missing, installing and ready.
+``--only load-settings`` renders just one model's Load settings dialog and the details pane showing them.
 """
 
 from __future__ import annotations
@@ -119,6 +120,32 @@ class Dialogs:
             self.shoot(crash, f"dialog-crash-{suffix}")
             crash.close()
         self.shoot_add_model(suffix)
+        self.shoot_load_settings(suffix)
+
+    def shoot_load_settings(self, suffix: str) -> None:
+        """The Load settings dialog (filled, then with an error) and the details pane summing them up."""
+        from llama_wrangler.library.load_settings import LoadSettings
+
+        record = next(r for r in self.w.library.models() if r.path.name.startswith("Llama-3.2"))
+        self.w.library.set_load_settings(record.id, LoadSettings(context_size=8192, parallel=2, chat_template="llama3",
+                                                                 idle_ttl_s=1800, pinned=True))
+        self.wait_for(lambda: self.w.actions.find(record.id) is not None
+                      and not self.w.actions.find(record.id).load.is_default)
+        self.pump()
+        view = self.w.library_view
+        self.w.window.show_page("library")
+        view.select(record.id)
+        self.pump()
+        self.shoot(self.w.window, f"library-load-summary-{suffix}")
+        dialog = self.w.flows.open_load_settings(record.id)
+        self.pump()
+        self.shoot(dialog, f"dialog-load-settings-{suffix}")
+        dialog.numbers["parallel"].setText("0")
+        dialog.save_button.click()
+        self.pump()
+        self.shoot(dialog, f"dialog-load-settings-invalid-{suffix}")
+        dialog.reject()
+        self.w.library.set_load_settings(record.id, LoadSettings())
 
     def shoot_add_model(self, suffix: str) -> None:
         from tests.support.fake_hub import FakeHub
@@ -175,6 +202,7 @@ def main() -> int:
     parser.add_argument("--runtime", type=Path, default=os.environ.get("LLAMA_WRANGLER_TEST_RUNTIME"))
     parser.add_argument("--out", type=Path, default=ROOT / "out")
     parser.add_argument("--first-run", action="store_true", help="render the first-run state")
+    parser.add_argument("--only", choices=["load-settings"], help="render only these views")
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -245,6 +273,16 @@ def main() -> int:
         # Through the settings, as the Settings dialog does: a later settings change keeps the theme.
         current = wrangler.settings.settings
         wrangler.settings.update(current.model_copy(update={"ui": current.ui.model_copy(update={"theme": theme})}))
+
+    if args.only == "load-settings":
+        for theme in (Theme.LIGHT, Theme.DARK):
+            use_theme(theme)
+            for width, height in ((1280, 800), (1024, 640)):
+                window.resize(width, height)
+                dialogs.shoot_load_settings(f"{width}x{height}-{theme.value}")
+        running.cancel()
+        wrangler.shutdown()
+        return 0
 
     for theme in (Theme.LIGHT, Theme.DARK):
         use_theme(theme)

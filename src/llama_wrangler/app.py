@@ -181,10 +181,10 @@ class WranglerApp:
         self.stable.apply(self.settings.settings.server, opening=True)
 
     def _resolve_requested_model(self, model_ref: str) -> ServeTarget:
-        """A model an API request named (on the GUI thread, from the stable endpoint's swap signal)."""
+        """A model an API request named, with its load settings (on the GUI thread, from the endpoint)."""
         target = self.actions.resolve(model_ref)
         self._usable_runtime()
-        return ServeTarget(target.path, target.model_id, target.mmproj)
+        return target.server_target()
 
     # -- wiring ----------------------------------------------------------------------------------------
     def _wire(self) -> None:
@@ -194,6 +194,7 @@ class WranglerApp:
         details.show_in_folder_requested.connect(flows.show_in_folder)
         details.remove_requested.connect(flows.confirm_remove)
         details.requantize_requested.connect(flows.requantize)
+        details.load_settings_requested.connect(flows.open_load_settings)
         actions.library_changed.connect(self._on_library_changed)
 
         self.supervisor.state_changed.connect(self._on_server_changed)

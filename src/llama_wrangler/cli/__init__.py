@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from llama_wrangler import __version__
 from llama_wrangler.cli import (
+    configure_cmd,
     desktop_cmds,
     hf_cmds,
     library_cmds,
@@ -25,8 +26,8 @@ from llama_wrangler.cli import (
 from llama_wrangler.cli.context import CliContext
 from llama_wrangler.errors import WranglerError
 
-COMMAND_MODULES = (library_cmds, runtime_cmds, serve_cmds, resident_cmds, pool_cmds, hf_cmds, search_cmd,
-                   desktop_cmds)
+COMMAND_MODULES = (library_cmds, configure_cmd, runtime_cmds, serve_cmds, resident_cmds, pool_cmds, hf_cmds,
+                   search_cmd, desktop_cmds)
 
 
 def build_parser() -> argparse.ArgumentParser:

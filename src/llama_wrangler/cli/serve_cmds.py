@@ -14,9 +14,11 @@ from llama_wrangler.errors import SettingsError, WranglerError
 from llama_wrangler.settings import ServerSettings, describe_validation_error
 
 if TYPE_CHECKING:
+    from llama_wrangler.library.load_settings import LoadSettings
     from llama_wrangler.runtime.runtime_info import LlamaRuntime
     from llama_wrangler.server.argv import RpcPlan
     from llama_wrangler.server.endpoint.link import Resolver
+    from llama_wrangler.server.run import ServeTarget
     from llama_wrangler.services.model_actions import ModelActions
 
 
@@ -28,8 +30,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "print its state changes and endpoint, and stop it cleanly on Ctrl-C. While it runs, type another "
         "MODEL and Enter to switch to it; with server.stable_endpoint (the default) the endpoint stays the same, "
         "requests wait instead of failing, a request naming a library model loads it, and several models stay "
-        "loaded side by side when memory allows (server.max_models, server.memory_limit_gb). "
-        "Options override the server settings for this run only.")
+        "loaded side by side when memory allows (server.max_models, server.memory_limit_gb). Each model loads "
+        "with its own load settings (`llama-wrangler configure MODEL`); the options below override the server "
+        "settings and those for this run only.")
     parser.add_argument("model", metavar="MODEL")
     parser.add_argument("--port", type=int, help="port (default: settings, 8080)")
     parser.add_argument("--host", help="address to bind (default: 127.0.0.1)")
@@ -56,6 +59,14 @@ def _server_settings(args: argparse.Namespace, base: ServerSettings) -> ServerSe
         raise SettingsError(f"Invalid option: {describe_validation_error(exc)}.") from None
 
 
+def _load_overrides(args: argparse.Namespace) -> LoadSettings:
+    """The load options given on the command line: they win over each model's stored settings."""
+    from llama_wrangler.library.load_settings import LoadSettings
+
+    return LoadSettings(**{name: getattr(args, name) for name in ("context_size", "gpu_layers", "threads",
+                                                                  "parallel")})
+
+
 def serve(args: argparse.Namespace, context: CliContext) -> int:
     from PySide6.QtCore import QCoreApplication, QSocketNotifier, QTimer
 
@@ -73,8 +84,10 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     from llama_wrangler.services.stop_signals import StopSignals
 
     settings = _server_settings(args, context.settings.server)
+    overrides = _load_overrides(args)  # already checked by _server_settings
     library = open_library(context)
-    target = resolve_target(library, args.model, allow_path=True)  # a wrong name fails before anything runs
+    # A wrong name fails before anything runs.
+    target = resolve_target(library, args.model, allow_path=True).overridden_by(overrides)
     runtime = checked_runtime(locate_runtime(context.settings, context.paths))
 
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
@@ -88,7 +101,7 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     # The same services the window uses: the model named here, on the stdin prompt or by an API request
     # is resolved and served by ModelActions; the stable endpoint is the window's EndpointService.
     actions = ModelActions(library, supervisor, None, messenger)
-    endpoint = EndpointService(supervisor, _resolver(actions))
+    endpoint = EndpointService(supervisor, _resolver(actions, overrides))
     # Bound before llama-server starts: a busy port fails at once (strict), before any model loads.
     endpoint.apply(settings, opening=True, strict=True)
     endpoint.set_models(actions.models())
@@ -163,7 +176,7 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
         if not ref or outcome["stopping"]:
             return
         try:
-            new_target = actions.resolve(ref, allow_path=True)
+            new_target = actions.resolve(ref, allow_path=True).overridden_by(overrides)
         except WranglerError as exc:
             _print_message("error", str(exc), "")
             return
@@ -188,12 +201,9 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     return int(outcome["status"])
 
 
-def _resolver(actions: ModelActions) -> Resolver:
-    from llama_wrangler.server.run import ServeTarget
-
+def _resolver(actions: ModelActions, overrides: LoadSettings) -> Resolver:
     def resolve(ref: str) -> ServeTarget:
-        target = actions.resolve(ref, allow_path=True)
-        return ServeTarget(target.path, target.model_id, target.mmproj)
+        return actions.resolve(ref, allow_path=True).overridden_by(overrides).server_target()
 
     return resolve
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from llama_wrangler.library.gguf import GGUFInfo
+from llama_wrangler.library.load_settings import LoadSettings
 from llama_wrangler.library.origins import ModelSource, Origin, origin_from_dict
 
 _T = TypeVar("_T")
@@ -38,6 +39,7 @@ class ModelRecord:
     stats: tuple[FileStat, ...] = ()
     shard_sha256: tuple[str, ...] = ()  # every shard's sha256, shard 1 first, once all are known
     mmproj: Path | None = None  # the vision projector paired with it (llama-server's --mmproj)
+    load: LoadSettings = field(default_factory=LoadSettings)  # how it is loaded (None: the global setting)
 
     @property
     def path(self) -> Path:
@@ -56,11 +58,13 @@ class ModelRecord:
             "stats": [list(s) for s in self.stats],
             "shard_sha256": list(self.shard_sha256), "info": self.info.to_dict(),
             "mmproj": None if self.mmproj is None else str(self.mmproj),
+            **({} if self.load.is_default else {"load": self.load.to_dict()}),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelRecord:
-        """Raises KeyError/TypeError/ValueError on a malformed entry, naming the field that is wrong."""
+        """Raises KeyError/TypeError/ValueError on a malformed entry, naming the field that is wrong
+        (:class:`BadLoadSettingsError` when only its ``load`` is)."""
         paths = data["paths"]
         if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p for p in paths):
             raise ValueError("'paths' is not a list of file paths")
@@ -81,7 +85,7 @@ class ModelRecord:
         size = data["size_bytes"]
         if not _is_int(size):
             raise ValueError(f"'size_bytes' is not a whole number ({size!r})")
-        return cls(
+        record = cls(
             id=_typed(data, "id", str), name=_typed(data, "name", str), paths=tuple(Path(p) for p in paths),
             size_bytes=size, sha256=sha256, source=source, owned=_typed(data, "owned", bool),
             missing=bool(data.get("missing", False)), added_at=str(data.get("added_at", "")),
@@ -90,6 +94,17 @@ class ModelRecord:
             stats=tuple((s[0], s[1]) for s in stats), shard_sha256=tuple(shard_sha256),
             mmproj=None if mmproj is None else Path(mmproj),
         )
+        if "load" not in data:  # written before models had load settings
+            return record
+        try:
+            return replace(record, load=LoadSettings.from_dict(data["load"]))
+        except ValueError as exc:
+            raise BadLoadSettingsError(f"its load settings are unreadable ({exc})") from None
+
+
+class BadLoadSettingsError(ValueError):
+    """Only an entry's ``load`` is malformed: the model itself is readable (the registry keeps it with
+    default load settings and keeps the entry as it was aside)."""
 
 
 def _typed(data: Mapping[str, Any], key: str, kind: type[_T]) -> _T:

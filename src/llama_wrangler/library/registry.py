@@ -34,6 +34,7 @@ from llama_wrangler.kept_aside import BadEntry, describe, keep_aside
 from llama_wrangler.library.filelock import locked
 from llama_wrangler.library.gguf import INFO_VERSION, GGUFInfo, read_gguf_set
 from llama_wrangler.library.hashing import BackgroundHasher, UnsavedHashes, sha256_file
+from llama_wrangler.library.load_settings import LoadSettings
 from llama_wrangler.library.lookup import by_path, imported_from, match_ref
 from llama_wrangler.library.origins import ModelSource, Origin, check_origin
 from llama_wrangler.library.projectors import projector_beside
@@ -52,6 +53,7 @@ from llama_wrangler.library.registry_file import (
     left_out_problem,
     read_registry,
     rebuilt_problem,
+    reset_problem,
     stat_of,
     write_registry,
 )
@@ -114,21 +116,32 @@ class Library:
         self._ignored = contents.ignored
         self._file_stat = stat_of(path)
         self._apply_hashes()  # another process saved: our unsaved hashes are not in what we just read
-        if contents.bad:
-            self._leave_out(contents.bad)
+        if contents.bad or contents.reset:
+            self._leave_out(contents.bad, contents.reset)
         if contents.info_version is None or contents.info_version < INFO_VERSION:
             self._refresh_infos()
 
-    def _leave_out(self, bad: list[BadEntry]) -> None:
-        """Keep unreadable entries beside the registry, then save it without them (so they are reported
-        once, not on every start)."""
+    def refresh(self) -> bool:
+        """Re-read the registry if another process (``configure`` on the command line) changed it: one
+        ``stat`` when it did not. True, and listeners told, when it was re-read."""
+        with self._exclusive():
+            if stat_of(self.paths.registry_file) == self._file_stat:
+                return False
+            self._read_registry()
+        self._notify()
+        return True
+
+    def _leave_out(self, bad: list[BadEntry], reset: list[BadEntry]) -> None:
+        """Keep unreadable entries (and those whose load settings were reset) beside the registry, then
+        save it without them (so they are reported once, not on every start)."""
         path = self.paths.registry_file
         try:
-            kept = keep_aside(path, bad)
+            kept = keep_aside(path, [*bad, *reset])
         except OSError as err:
-            raise RegistryError(f"The model registry {path} has unreadable entries ({describe(bad)}) and "
-                                f"they could not be kept aside: {err.strerror or err}.") from err
-        self.problem = left_out_problem(bad, kept, loaded=len(self._records))
+            raise RegistryError(f"The model registry {path} has unreadable entries ({describe(bad + reset)}) "
+                                f"and they could not be kept aside: {err.strerror or err}.") from err
+        self.problem = " ".join([*([left_out_problem(bad, kept, loaded=len(self._records))] if bad else []),
+                                 *([reset_problem(reset, kept)] if reset else [])])
         log.warning(self.problem)
         self._save()
 
@@ -287,6 +300,13 @@ class Library:
         from llama_wrangler.library.importer import import_models
 
         return import_models(self, list(paths), mode, progress=progress, cancel=cancel)
+
+    def set_load_settings(self, ref: str, load: LoadSettings) -> ModelRecord:
+        """Store how ``ref`` is loaded (the next start of it uses them); returns the updated record."""
+        with self._changing():
+            record = replace(self.get(ref), load=load)
+            self._records[record.id] = record
+        return record
 
     def remove(self, ref: str, *, delete_file: bool) -> ModelRecord:
         """Forget a model; with ``delete_file`` also delete its files — only ever files we own."""

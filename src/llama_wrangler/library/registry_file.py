@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from llama_wrangler.atomic import write_bytes_atomic
 from llama_wrangler.errors import RegistryError
 from llama_wrangler.kept_aside import BadEntry, describe
 from llama_wrangler.library.gguf import INFO_VERSION
-from llama_wrangler.library.records import FileStat, ModelRecord
+from llama_wrangler.library.records import BadLoadSettingsError, FileStat, ModelRecord
 
 SCHEMA_VERSION = 1
 
@@ -32,6 +32,7 @@ class RegistryContents:
     ignored: set[str]  # owned files the user removed but kept: rescans skip them
     info_version: int | None  # the header reader that wrote the records' infos
     bad: list[BadEntry]  # model entries that could not be read (left out of ``records``)
+    reset: list[BadEntry] = field(default_factory=list)  # kept, with default load settings instead of these
 
 
 def read_registry(path: Path) -> RegistryContents | None:
@@ -61,16 +62,21 @@ def read_registry(path: Path) -> RegistryContents | None:
         raise NotARegistryError("'ignored' is not a list")
     records: list[ModelRecord] = []
     bad: list[BadEntry] = []
+    reset: list[BadEntry] = []
     for position, item in enumerate(models, 1):
         try:
             if not isinstance(item, dict):
                 raise TypeError("not a JSON object")
-            records.append(ModelRecord.from_dict(item))
+            try:
+                records.append(ModelRecord.from_dict(item))
+            except BadLoadSettingsError as exc:  # the model is fine: keep it, with default load settings
+                records.append(ModelRecord.from_dict({k: v for k, v in item.items() if k != "load"}))
+                reset.append(BadEntry(_label(item, position), str(exc), item))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             bad.append(BadEntry(_label(item, position), _reason(exc), item))
     info_version = raw.get("info_version")
     return RegistryContents(records, {str(p) for p in ignored},
-                            info_version if isinstance(info_version, int) else None, bad)
+                            info_version if isinstance(info_version, int) else None, bad, reset)
 
 
 def write_registry(path: Path, records: Iterable[ModelRecord], ignored: Iterable[str]) -> FileStat | None:
@@ -102,6 +108,13 @@ def left_out_problem(bad: list[BadEntry], kept: Path, *, loaded: int) -> str:
     return (f"{_count(len(bad), 'model entry', 'model entries')} in the registry could not be read and "
             f"{'was' if len(bad) == 1 else 'were'} left out: {describe(bad)}. The entries are kept in "
             f"{kept.name}; the other {_count(loaded, 'model', 'models')} loaded as before.")
+
+
+def reset_problem(reset: list[BadEntry], kept: Path) -> str:
+    """What the user is told when models were kept but their unreadable load settings were reset."""
+    return (f"The load settings of {_count(len(reset), 'model', 'models')} could not be read and "
+            f"{'were' if len(reset) != 1 else 'was'} reset to the defaults: {describe(reset)}. The entries as "
+            f"they were are kept in {kept.name}.")
 
 
 def rebuilt_problem(exc: Exception, aside: Path, *, found: int) -> str:

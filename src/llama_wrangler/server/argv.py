@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +28,11 @@ class RpcPlan:
 
 
 def build_server_argv(server: Path, settings: ServerSettings, model_path: Path, model_id: str,
-                      port: int, *, mmproj: Path | None = None, rpc: RpcPlan | None = None) -> list[str]:
+                      port: int, *, mmproj: Path | None = None, rpc: RpcPlan | None = None,
+                      template: Sequence[str] = ()) -> list[str]:
     """argv for ``llama-server`` serving ``model_path`` as ``model_id`` on ``settings.host:port``, with its
-    vision projector (``--mmproj``) when it has one, split across ``rpc`` workers when given.
+    vision projector (``--mmproj``) when it has one, split across ``rpc`` workers when given, and its chat
+    template flags (``template``: ``--chat-template NAME`` or ``--chat-template-file PATH``).
 
     Flags the supervisor relies on (host, port, alias...) come first and are reserved: the settings
     refuse extra args that repeat them, so what we poll is what the server binds.
@@ -54,5 +57,6 @@ def build_server_argv(server: Path, settings: ServerSettings, model_path: Path, 
         argv += ["--api-key", settings.api_key]
     if rpc is not None:
         argv += rpc.argv()  # with -ngl, the layers go to the workers' devices
+    argv += template
     argv += settings.extra_arg_list()
     return argv

@@ -6,6 +6,7 @@ Each backend knows its command line and how to tell that it is ready; the superv
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -31,9 +32,9 @@ class ServerBackend(Protocol):
         """Whether ``/props`` exists (read once ready, for the real context size and model path)."""
 
     def argv(self, settings: ServerSettings, model_path: Path, model_id: str, port: int, *,
-             mmproj: Path | None = None) -> list[str]:
-        """The command line serving ``model_path`` (with its vision projector ``mmproj``) as ``model_id``
-        on ``settings.host:port``."""
+             mmproj: Path | None = None, template: Sequence[str] = ()) -> list[str]:
+        """The command line serving ``model_path`` (with its vision projector ``mmproj`` and chat template
+        flags ``template``) as ``model_id`` on ``settings.host:port``."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,9 @@ class LlamaServerBackend:
     rpc: RpcPlan | None = None  # a worker pool to split the model across
 
     def argv(self, settings: ServerSettings, model_path: Path, model_id: str, port: int, *,
-             mmproj: Path | None = None) -> list[str]:
-        return build_server_argv(self.program, settings, model_path, model_id, port, mmproj=mmproj, rpc=self.rpc)
+             mmproj: Path | None = None, template: Sequence[str] = ()) -> list[str]:
+        return build_server_argv(self.program, settings, model_path, model_id, port, mmproj=mmproj, rpc=self.rpc,
+                                 template=template)
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,9 @@ class PyServerBackend:
     reads_props: bool = False
 
     def argv(self, settings: ServerSettings, model_path: Path, model_id: str, port: int, *,
-             mmproj: Path | None = None) -> list[str]:
-        # The fallback serves text only: llama-cpp-python's vision needs a chat handler per model family.
+             mmproj: Path | None = None, template: Sequence[str] = ()) -> list[str]:
+        # The fallback serves text only: llama-cpp-python's vision needs a chat handler per model family;
+        # its chat formats are not llama.cpp's template names, so a model's template is not passed either.
         return pyserver.pyserver_argv(
             self.program, model_path, host=settings.host, port=port, n_ctx=settings.context_size,
             model_alias=model_id, n_gpu_layers=settings.gpu_layers, n_threads=settings.threads,

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from llama_wrangler.library.load_settings import LoadSettings
 from llama_wrangler.runtime.runtime_info import LlamaRuntime
 from llama_wrangler.server.argv import RpcPlan
 from llama_wrangler.server.drain import DrainHook
@@ -148,7 +149,7 @@ class ServerFleet(QObject):
             if where and where != slot:
                 self._stop_slot(where)
         log.info("loading %s in %s%s", target.model_id, slot, f" (unloading {', '.join(victims)})" if victims else "")
-        self._slots[slot].start(target.model_path, target.model_id, target.mmproj)
+        self._slots[slot].start(target.model_path, target.model_id, target.mmproj, load=target.load)
         if self._pending_focus == target.model_id:
             self._set_focus(slot)
 
@@ -169,19 +170,20 @@ class ServerFleet(QObject):
         self._slots[name].stop()
 
     # ----------------------------------------------------------------- the user's commands
-    def start(self, model_path: Path, model_id: str, mmproj: Path | None = None) -> None:
+    def start(self, model_path: Path, model_id: str, mmproj: Path | None = None,
+              load: LoadSettings | None = None) -> None:
         """Serve a model (the user asked): it becomes the focused model. With the endpoint, it is loaded by
         the scheduler's rules (beside the others when it fits); without, the primary server switches to it."""
         target = ServeTarget(Path(model_path).absolute(), model_id,
-                             Path(mmproj).absolute() if mmproj is not None else None)
+                             Path(mmproj).absolute() if mmproj is not None else None, load)
         self._targets[model_id] = target
         if self._router is None:
-            self.primary.start(target.model_path, model_id, target.mmproj)
+            self.primary.start(target.model_path, model_id, target.mmproj, load=load)
             self._set_focus(PRIMARY_SLOT)
             return
         here = self.slot_of(model_id)
         if here:
-            self._slots[here].start(target.model_path, model_id, target.mmproj)  # new settings: restarts
+            self._slots[here].start(target.model_path, model_id, target.mmproj, load=load)  # new settings: restart
             self._pending_focus = ""
             self._set_focus(here)
         else:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject
 
 from llama_wrangler.errors import ServerError
+from llama_wrangler.library.load_settings import LoadSettings
 from llama_wrangler.server.backend import ServerBackend
 from llama_wrangler.server.ports import choose_port, connect_host, url_host
 from llama_wrangler.server.process import ProcessOutcome, ServerProcess
@@ -18,11 +19,21 @@ from llama_wrangler.settings import ServerSettings
 
 @dataclass(frozen=True)
 class ServeTarget:
-    """A model to serve, under the id clients name it by."""
+    """A model to serve, under the id clients name it by, loaded with its own settings (``load``; None or
+    default: the global ones). Two targets are equal when they would start the same server: settings that
+    only say how long it stays loaded (``idle_ttl_s``, ``pinned``) are no reason to restart it."""
 
     model_path: Path
     model_id: str
     mmproj: Path | None = None  # its vision projector
+    load: LoadSettings | None = field(default=None, compare=False)
+    _launch_load: LoadSettings | None = field(init=False, repr=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.load is not None and self.load.is_default:
+            object.__setattr__(self, "load", None)
+        launch = None if self.load is None else replace(self.load, idle_ttl_s=None, pinned=False)
+        object.__setattr__(self, "_launch_load", None if launch is None or launch.is_default else launch)
 
 
 @dataclass(eq=False)
@@ -38,6 +49,7 @@ class ServerRun:
     port: int
     deadline: float  # time.monotonic() by which it must be ready
     failure: str | None = None  # set when *we* gave up on it (timeout, wrong server); reported at exit
+    argv: list[str] = field(default_factory=list)  # the command line it was started with
 
     def tail_text(self) -> str:
         """Its last output, for an error message."""
@@ -67,8 +79,9 @@ class ServerRun:
 
 def prepare_run(backend: ServerBackend, settings: ServerSettings, target: ServeTarget, generation: int, *,
                 log_path: Path | None, parent: QObject) -> ServerRun:
-    """A run ready to start (its process not started yet). Raises ServerError (or ValueError for a
-    bad port) when the server or the model is missing or the port is taken."""
+    """A run ready to start (its process not started yet), with the target's own load settings over
+    ``settings``. Raises ServerError (or ValueError for a bad port) when the server, the model or its
+    chat template file is missing or the port is taken."""
     if not backend.program.is_file():
         raise ServerError(f"llama-server was not found at {backend.program}.",
                           hint="Install or build the llama.cpp runtime first.")
@@ -77,8 +90,14 @@ def prepare_run(backend: ServerBackend, settings: ServerSettings, target: ServeT
     port = choose_port(settings.host, settings.port, settings.port_conflict)
     if target.mmproj is not None and not target.mmproj.is_file():
         raise ServerError(f"The vision projector {target.mmproj} of {target.model_id} does not exist.")
-    argv = backend.argv(settings, target.model_path, target.model_id, port, mmproj=target.mmproj)
+    load = target.load or LoadSettings()
+    template = load.template_argv()
+    if template[:1] == ["--chat-template-file"] and not Path(template[1]).is_file():
+        raise ServerError(f"The chat template file {template[1]} of {target.model_id} does not exist.",
+                          hint=f"Choose another in its load settings (`llama-wrangler configure {target.model_id}`).")
+    argv = backend.argv(load.apply(settings), target.model_path, target.model_id, port, mmproj=target.mmproj,
+                        template=template)
     process = ServerProcess(argv, log_path=log_path, parent=parent)
     return ServerRun(generation=generation, target=target, backend=backend, process=process,
                      base_url=f"http://{url_host(connect_host(settings.host))}:{port}", port=port,
-                     deadline=time.monotonic() + settings.health_timeout_s)
+                     deadline=time.monotonic() + settings.health_timeout_s, argv=argv)

@@ -23,6 +23,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
 from llama_wrangler.errors import ServerError
+from llama_wrangler.library.load_settings import LoadSettings
 from llama_wrangler.runtime.runtime_info import LlamaRuntime
 from llama_wrangler.server.argv import RpcPlan
 from llama_wrangler.server.backend import ServerBackend, server_backend
@@ -181,20 +182,19 @@ class ServerSupervisor(QObject):
         self._backend, self._rpc = server_backend(self._server, rpc=plan), plan
 
     def set_drain_hook(self, hook: DrainHook | None) -> None:
-        """Before a *ready* server is signalled to stop, call ``hook(endpoint, done)`` and wait for ``done()``
-        (at most ``drain_timeout_s`` before a swap, ``stop_grace_s`` before a stop), so requests already
-        sent to it can finish."""
+        """Before a *ready* server is stopped, ``hook(endpoint, done)`` lets its requests finish (see StopDrain)."""
         self._drain.set_hook(hook)
 
     def log_lines(self) -> list[str]:
         """The last server output lines (up to 2,000), oldest first."""
         return list(self._log_ring)
 
-    def start(self, model_path: Path, model_id: str, mmproj: Path | None = None) -> None:
-        """Serve ``model_path`` (with its vision projector ``mmproj``). If another model runs, it is stopped
-        first (a swap; the last call wins); if this one does, nothing happens."""
+    def start(self, model_path: Path, model_id: str, mmproj: Path | None = None,
+              load: LoadSettings | None = None) -> None:
+        """Serve ``model_path`` (with its projector ``mmproj``, its own ``load`` settings). If another model
+        (or this one with other settings) runs, it is stopped first (a swap; the last call wins)."""
         self._desired = ServeTarget(Path(model_path).absolute(), model_id,
-                                    Path(mmproj).absolute() if mmproj is not None else None)
+                                    Path(mmproj).absolute() if mmproj is not None else None, load)
         self._restarts.reset()
         self._restart_timer.stop()
         self._reconcile()

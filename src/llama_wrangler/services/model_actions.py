@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from llama_wrangler.errors import WranglerError
+from llama_wrangler.library.load_settings import LoadSettings
 from llama_wrangler.library.registry import Library, ModelRecord, ScanReport
 from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.state import ServerState
@@ -91,7 +92,9 @@ class ModelActions(QObject):
             return None
 
     def resolve(self, ref: str, *, allow_path: bool = False) -> ServeTarget:
-        """What to serve for ``ref`` (see :func:`resolve_target`); raises a :class:`WranglerError`."""
+        """What to serve for ``ref`` (see :func:`resolve_target`), with its load settings as stored now
+        (``configure`` may have changed them from a terminal); raises a :class:`WranglerError`."""
+        self.library.refresh()
         return resolve_target(self.library, ref, allow_path=allow_path)
 
     # -- server ----------------------------------------------------------------------------------------
@@ -122,10 +125,22 @@ class ModelActions(QObject):
         except WranglerError as exc:
             self._messenger.report(exc)
             return
-        self.supervisor.start(target.path, target.model_id, target.mmproj)
+        self.supervisor.start(target.path, target.model_id, target.mmproj, load=target.load)
 
     def stop(self) -> None:
         self.supervisor.stop()
+
+    def set_load_settings(self, model_id: str, load: LoadSettings) -> bool:
+        """Store how a model is loaded. A model being served now is reloaded with them (after its running
+        requests finish) unless only its idle/pin settings changed. False (reason shown) if it failed."""
+        try:
+            record = self.library.set_load_settings(model_id, load)
+        except WranglerError as exc:
+            self._messenger.report(exc)
+            return False
+        if self.serving_id() == record.id:
+            self.serve(record.id)  # the supervisor restarts it only if the command line differs
+        return True
 
     def serving_id(self) -> str:
         """The model the server runs or is loading ('' when none)."""

@@ -24,8 +24,7 @@ _WARNED: set[str] = set()
 
 def effective_settings(record: ModelRecord, server: ServerSettings) -> ServerSettings:
     """The settings ``record`` is served with: the global ones with its own load settings applied."""
-    load = getattr(record, "load", None)
-    return load.apply(server) if load is not None else server
+    return record.load.apply(server)
 
 
 def estimate_for(record: ModelRecord, server: ServerSettings, *, gpu: bool = False) -> MemoryEstimate | None:
@@ -47,9 +46,7 @@ def model_needs(records: Iterable[ModelRecord], server: ServerSettings, *, gpu: 
     for record in records:
         if record.missing:
             continue
-        load = getattr(record, "load", None)
-        pinned = bool(getattr(load, "pinned", False))
-        ttl = getattr(load, "idle_ttl_s", None)
+        pinned, ttl = record.load.pinned, record.load.idle_ttl_s
         estimate = estimate_for(record, server, gpu=gpu)
         if estimate is None:
             needs[record.id] = Needs(pinned=pinned, idle_ttl_s=ttl)

@@ -4,23 +4,35 @@ and ``serve`` on the command line (Qt-free)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from llama_wrangler.errors import ModelNotFoundError, ServerError
+from llama_wrangler.library.load_settings import LoadSettings
 from llama_wrangler.library.projectors import projector_beside
 from llama_wrangler.library.registry import Library, ModelRecord
+from llama_wrangler.server import run
 from llama_wrangler.server.endpoint.ollama_wire import ModelFacts
 
 
 @dataclass(frozen=True)
 class ServeTarget:
-    """A model ready to hand to the supervisor: its file, the id clients use, and its display name."""
+    """A model ready to hand to the supervisor: its file, the id clients use, its display name, and how it
+    is loaded (the record's own settings; a file outside the library has none)."""
 
     path: Path
     model_id: str
     name: str
     mmproj: Path | None = None  # its vision projector (``--mmproj``)
+    load: LoadSettings = field(default_factory=LoadSettings)
+
+    def overridden_by(self, overrides: LoadSettings) -> ServeTarget:
+        """This target with the fields ``overrides`` sets taken from it (``serve``'s options)."""
+        return replace(self, load=self.load.overridden_by(overrides))
+
+    def server_target(self) -> run.ServeTarget:
+        """What the supervisor starts for it."""
+        return run.ServeTarget(self.path, self.model_id, self.mmproj, self.load)
 
 
 def api_names(records: Iterable[ModelRecord]) -> tuple[list[str], dict[str, str]]:
@@ -48,8 +60,16 @@ def api_facts(records: Iterable[ModelRecord]) -> dict[str, ModelFacts]:
             size_bytes=record.size_bytes, digest=f"sha256:{record.sha256}" if record.sha256 else "",
             modified_at=record.added_at, family=info.architecture or "", parameter_size=params,
             quantization_level=info.quant or "", context_length=info.context_length,
-            embedding_length=info.embedding_length, vision=record.mmproj is not None)
+            embedding_length=info.embedding_length, vision=record.mmproj is not None,
+            parameters=ollama_parameters(record.load))
     return facts
+
+
+def ollama_parameters(load: LoadSettings) -> tuple[tuple[str, str], ...]:
+    """A model's own load settings under the names Ollama's ``/api/show`` uses (requests' ``options``
+    never change them: a model is loaded one way, whoever asks)."""
+    pairs = (("num_ctx", load.context_size), ("num_gpu", load.gpu_layers), ("num_thread", load.threads))
+    return tuple((name, str(value)) for name, value in pairs if value is not None)
 
 
 def resolve_target(library: Library, ref: str, *, allow_path: bool = False) -> ServeTarget:
@@ -66,4 +86,4 @@ def resolve_target(library: Library, ref: str, *, allow_path: bool = False) -> S
     if record.missing:
         raise ServerError(f"Cannot serve {record.name}: its file is missing ({record.path}).")
     mmproj = record.mmproj if record.mmproj is not None and record.mmproj.is_file() else None
-    return ServeTarget(record.path, record.id, record.name, mmproj)
+    return ServeTarget(record.path, record.id, record.name, mmproj, record.load)

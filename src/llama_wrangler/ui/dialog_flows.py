@@ -1,5 +1,5 @@
 """The window's dialogs and what happens when they are answered: Settings, Add model, Remove,
-Re-quantize, and "show in folder". Each flow opens a non-blocking dialog owned by the main window and
+Re-quantize, Load settings, and "show in folder". Each flow opens a non-blocking dialog owned by the main window and
 hands the answer to a service; nothing here does I/O of its own."""
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ from PySide6.QtCore import QObject, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialog, QFileDialog
 
+from llama_wrangler.library.load_settings import LoadSettings
 from llama_wrangler.services.hub_actions import HubActions
 from llama_wrangler.services.messages import Messenger
 from llama_wrangler.services.model_actions import ModelActions
 from llama_wrangler.services.settings_store import SettingsStore
 from llama_wrangler.sources.hf_repo import QuantChoice, RepoListing
 from llama_wrangler.ui.add_model_dialog import AddModelDialog
+from llama_wrangler.ui.load_settings_dialog import LoadSettingsDialog
 from llama_wrangler.ui.main_window import MainWindow
 from llama_wrangler.ui.remove_dialog import RemoveDialog
 from llama_wrangler.ui.requantize_dialog import RequantizeDialog, can_requantize
@@ -110,6 +112,23 @@ class DialogFlows(QObject):
         if record is not None:
             self._hub.requantize(record, quant)
             self._window.show_page("downloads")
+
+    def open_load_settings(self, model_id: str) -> QDialog | None:
+        """"Load settings…" for one model; saving hands them to ModelActions (a served model reloads)."""
+        record = self._actions.find(model_id)
+        if record is None:
+            return None
+        dialog = LoadSettingsDialog(record, self._settings.settings.server, self._window)
+        dialog.saved.connect(lambda load: self._save_load_settings(model_id, load))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def _save_load_settings(self, model_id: str, load: LoadSettings) -> None:
+        serving = self._actions.serving_id() == model_id
+        if self._actions.set_load_settings(model_id, load):
+            self._messenger.info(f"Load settings of {model_id} saved" + (
+                "; it reloads with them once its running requests finish." if serving else "."))
 
     def show_in_folder(self, model_id: str) -> None:
         record = self._actions.find(model_id)

@@ -44,8 +44,9 @@ class LibraryView(QWidget):
     """Shows records it is given (:meth:`set_records`) and the served model (:meth:`set_served`).
     Actions leave through :attr:`details`' signals; the view itself changes nothing.
 
-    Its commands (:meth:`menu_actions`): Find (Ctrl+F), Serve (Enter, in the table), Remove (Delete, in
-    the table), Rescan (F5).
+    Its commands (:meth:`menu_actions`): Find (Ctrl+F), Serve (Enter, in the table), Load settings
+    (Ctrl+Shift+L, in the table), Remove (Delete, in the table), Rescan (F5); the table's right-click menu
+    offers Serve, Load settings and Remove.
 
     Signals:
         reveal_requested(): show this page (a shortcut was used while another page was in front).
@@ -174,6 +175,8 @@ class LibraryView(QWidget):
         self.remove_action = make_action(self, "&Remove selected model…", QKeySequence.StandardKey.Delete,
                                          context=TABLE_ONLY)
         self.remove_action.triggered.connect(self._remove_selected)
+        self.load_settings_action = make_action(self, "&Load settings…", "Ctrl+Shift+L", context=TABLE_ONLY)
+        self.load_settings_action.triggered.connect(self._load_settings_of_selected)
         self.rescan_action = make_action(self, "Re&scan the models folder", QKeySequence.StandardKey.Refresh)
         self.rescan_action.triggered.connect(self.rescan_requested)
         self.clear_filter_action = make_action(self, "Clear the filter", "Escape", context=TABLE_ONLY)
@@ -181,11 +184,14 @@ class LibraryView(QWidget):
         self.filter.addAction(self.clear_filter_action)
         # Enter and Delete belong to the table: in the filter field they keep their text-editing meaning.
         self.table.addAction(self.serve_action)
+        self.table.addAction(self.load_settings_action)
         self.table.addAction(self.remove_action)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)  # a right-click offers them
 
     def menu_actions(self) -> list[QAction | None]:
         """The Model menu (``None``: a separator)."""
-        return [self.find_action, None, self.serve_action, self.remove_action, None, self.rescan_action]
+        return [self.find_action, None, self.serve_action, self.load_settings_action, self.remove_action, None,
+                self.rescan_action]
 
     @Slot()
     def focus_filter(self) -> None:
@@ -199,6 +205,12 @@ class LibraryView(QWidget):
         row = self.model.row_of(model_id) if model_id else -1
         if row >= 0 and model_id != self.model.served_id and not self.model.record(row).missing:
             self.details.serve_requested.emit(model_id)
+
+    @Slot()
+    def _load_settings_of_selected(self) -> None:
+        model_id = self.selected_id()
+        if model_id:
+            self.details.load_settings_requested.emit(model_id)
 
     @Slot()
     def _remove_selected(self) -> None:

@@ -43,7 +43,8 @@ def metadata_rows(record: ModelRecord) -> list[tuple[str, str]]:
     def num(value: int | None) -> str:
         return f"{value:,}" if value else "—"
 
-    rows = [
+    rows = [("Load", record.load.summary())] if not record.load.is_default else []
+    rows += [
         ("Architecture", info.architecture or "—"),
         ("Parameters", f"{info.parameter_label} ({info.parameter_count:,})" if info.parameter_count
          else (info.size_label or "—")),
@@ -87,6 +88,7 @@ class ModelDetails(QFrame):
         stop_requested()
         show_in_folder_requested(str model_id)
         requantize_requested(str model_id)
+        load_settings_requested(str model_id)
         remove_requested(str model_id)
     """
 
@@ -94,6 +96,7 @@ class ModelDetails(QFrame):
     stop_requested = Signal()
     show_in_folder_requested = Signal(str)
     requantize_requested = Signal(str)
+    load_settings_requested = Signal(str)
     remove_requested = Signal(str)
 
     def __init__(self, theme: ThemeManager, parent: QWidget | None = None) -> None:
@@ -125,6 +128,10 @@ class ModelDetails(QFrame):
         self.folder_button.setToolTip("Show the model file in your file manager")
         self.folder_button.setAccessibleName("Show in folder")
         self.folder_button.clicked.connect(lambda: self._emit_for(self.show_in_folder_requested))
+        self.load_button = QPushButton()
+        self.load_button.setToolTip("Load settings: this model's own context, slots, template…")
+        self.load_button.setAccessibleName("Load settings…")
+        self.load_button.clicked.connect(lambda: self._emit_for(self.load_settings_requested))
         self.requantize_button = QPushButton("&Quantize…")
         self.requantize_button.setToolTip("Re-quantize: make a smaller copy at another quant type")
         self.requantize_button.clicked.connect(lambda: self._emit_for(self.requantize_requested))
@@ -135,7 +142,11 @@ class ModelDetails(QFrame):
 
         actions = QVBoxLayout()
         actions.setSpacing(6)
-        actions.addWidget(self.serve_button)
+        first = QHBoxLayout()
+        first.setSpacing(6)
+        first.addWidget(self.serve_button, 1)
+        first.addWidget(self.load_button)  # beside Serve: it says how Serve loads the model
+        actions.addLayout(first)
         second = QHBoxLayout()
         second.setSpacing(6)
         for button in (self.folder_button, self.requantize_button, self.remove_button):
@@ -183,7 +194,8 @@ class ModelDetails(QFrame):
         while self.form.rowCount():
             self.form.removeRow(0)
         has = record is not None
-        for button in (self.serve_button, self.folder_button, self.requantize_button, self.remove_button):
+        for button in (self.serve_button, self.folder_button, self.load_button, self.requantize_button,
+                       self.remove_button):
             button.setEnabled(has)
         if record is None:
             self.title.setText("No model selected")
@@ -235,6 +247,7 @@ class ModelDetails(QFrame):
         self.serve_button.setIcon(tinted_icon("action-stop" if self._serving else "action-play",
                                               colors.accent_text))
         self.folder_button.setIcon(tinted_icon("action-folder", colors.text))
+        self.load_button.setIcon(tinted_icon("action-settings", colors.text))
         self.requantize_button.setIcon(tinted_icon("action-quantize", colors.text))
         self.remove_button.setIcon(tinted_icon("action-remove", colors.bad if self.remove_button.isEnabled()
                                                else colors.disabled))

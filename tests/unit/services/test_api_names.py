@@ -35,3 +35,18 @@ def test_ollama_facts_come_from_the_record_and_its_header(app_paths: AppPaths, t
     assert facts.quantization_level == (record.quant or "")
     assert facts.modified_at == record.added_at and facts.digest == ""  # not hashed yet: no digest invented
     assert facts.context_length == record.info.context_length
+
+
+def test_ollama_show_lists_the_models_own_load_settings(app_paths: AppPaths, tmp_path: Path) -> None:
+    import json
+
+    from llama_wrangler.library.load_settings import LoadSettings
+    from llama_wrangler.server.endpoint.ollama_wire import show_doc
+
+    library = Library(app_paths, hash_in_background=False).load()
+    [record] = library.import_files([write_gguf(tmp_path / "alpha-Q4_K_M.gguf")], ImportMode.LINK)
+    assert json.loads(show_doc(record.id, api_facts([record])[record.id]))["parameters"] == ""
+    record = library.set_load_settings(record.id, LoadSettings(context_size=8192, threads=4, parallel=2))
+    shown = json.loads(show_doc(record.id, api_facts([record])[record.id]))
+    assert [line.split() for line in shown["parameters"].splitlines()] == [["num_ctx", "8192"], ["num_thread", "4"]]
+    assert "PARAMETER num_ctx 8192\n" in shown["modelfile"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
@@ -29,7 +28,8 @@ from llama_wrangler.server.supervisor import ServerSupervisor
 
 log = logging.getLogger(__name__)
 
-# A model a request named -> what to serve, on the GUI thread; raises WranglerError when it cannot.
+# A model a request named -> what to start (file, id, projector, its own load settings), on the GUI thread;
+# raises WranglerError when it cannot.
 Resolver = Callable[[str], ServeTarget]
 
 _ERROR_CHARS = 300  # a client gets the reason, not the server's log (that is in the app's log view)
@@ -39,10 +39,6 @@ def short_reason(error: str) -> str:
     """The first line of a supervisor error, cut to a length that fits an API error message."""
     line = error.strip().split("\n", 1)[0].strip()
     return line if len(line) <= _ERROR_CHARS else line[:_ERROR_CHARS - 1] + "…"
-
-
-def target_of(path: Path, model_id: str, mmproj: Path | None = None) -> ServeTarget:
-    return ServeTarget(Path(path).absolute(), model_id, Path(mmproj).absolute() if mmproj is not None else None)
 
 
 class EndpointLink(QObject):

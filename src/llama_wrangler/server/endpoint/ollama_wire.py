@@ -45,6 +45,7 @@ class ModelFacts:
     context_length: int | None = None
     embedding_length: int | None = None
     vision: bool = False  # a projector is paired with it
+    parameters: tuple[tuple[str, str], ...] = ()  # its load settings as Ollama names them (num_ctx, ...)
 
 
 def error_doc(message: str) -> bytes:
@@ -242,7 +243,9 @@ def show_doc(model_id: str, facts: ModelFacts) -> bytes:
     if facts.embedding_length:
         info[f"{facts.family}.embedding_length"] = facts.embedding_length
     capabilities = ["completion", *(["vision"] if facts.vision else [])]
-    return json.dumps({"modelfile": f"FROM {model_id}\n", "parameters": "", "template": "",
+    parameters = "\n".join(f"{name:<30} {value}" for name, value in facts.parameters)
+    modelfile = f"FROM {model_id}\n" + "".join(f"PARAMETER {name} {value}\n" for name, value in facts.parameters)
+    return json.dumps({"modelfile": modelfile, "parameters": parameters, "template": "",
                        "details": details(facts), "model_info": info, "capabilities": capabilities,
                        "modified_at": facts.modified_at or now_iso()}).encode()
 
