@@ -47,6 +47,7 @@ from llama_wrangler.ui.library_view import LibraryView
 from llama_wrangler.ui.main_window import MainWindow
 from llama_wrangler.ui.model_names import title_of
 from llama_wrangler.ui.pool_panel import PoolPanel, worker_toggle
+from llama_wrangler.ui.resident_panel import ResidentPanel
 from llama_wrangler.ui.runtime_banner import RuntimeBanner
 from llama_wrangler.ui.runtime_view import RuntimeView
 from llama_wrangler.ui.server_problem import explain
@@ -107,7 +108,7 @@ class WranglerApp:
         self.actions.set_serve_gate(self.pool.gate)
         self.hub.set_pool_memory(self.pool.pooled_memory)
 
-        self.tray = TrayController(self.actions, self.supervisor, self.jobs,
+        self.tray = TrayController(self.actions, self.supervisor, self.jobs, unload=self.stable.unload,
                                    notifications=settings.ui.notifications, tray_available=tray_available)
         self.window = MainWindow(self.messenger, self.theme, keep_in_tray=self._keep_in_tray)
         self.crash_handler.dialog_parent = self.window
@@ -131,6 +132,9 @@ class WranglerApp:
         self.server_view.add_notice(self.server_banner)
         self.window.menus.add_menu("&Model", self.library_view.menu_actions())
         self.window_memory = WindowMemory(paths.config_dir)
+        self.residents = ResidentPanel(self.stable.refresh_residents, self._model_title)
+        self.residents.set_settings(settings.server)
+        self.server_view.add_section(self.residents)
         self.server_view.add_section(PoolPanel(self.pool, self.settings))
         self.tray.extra_actions.append(worker_toggle(self.pool, self.tray))
         self.tray.rebuild()
@@ -180,6 +184,10 @@ class WranglerApp:
         self._usable_runtime()
         self.stable.apply(self.settings.settings.server, opening=True)
 
+    def _model_title(self, model_id: str) -> str:
+        record = self.actions.find(model_id)
+        return title_of(record) if record is not None else model_id
+
     def _resolve_requested_model(self, model_ref: str) -> ServeTarget:
         """A model an API request named, with its load settings (on the GUI thread, from the endpoint)."""
         target = self.actions.resolve(model_ref)
@@ -189,6 +197,10 @@ class WranglerApp:
     # -- wiring ----------------------------------------------------------------------------------------
     def _wire(self) -> None:
         actions, details, flows = self.actions, self.library_view.details, self.flows
+        self.stable.residents.connect(self.residents.show_rows)
+        self.residents.unload_requested.connect(self.stable.unload)
+        self.residents.pin_requested.connect(actions.set_pinned)
+        self.supervisor.slots_changed.connect(self.stable.refresh_residents)  # loads and unloads show at once
         details.serve_requested.connect(actions.serve)
         details.stop_requested.connect(actions.stop)
         details.show_in_folder_requested.connect(flows.show_in_folder)
@@ -355,6 +367,7 @@ class WranglerApp:
 
     def _on_settings_changed(self, settings: Settings) -> None:
         self.stable.apply(settings.server, opening=False)  # gives the supervisor its settings too
+        self.residents.set_settings(settings.server)
         self.server_view.refresh()  # the endpoint may have opened, moved or closed
         self._on_server_changed()
         self.hub.set_settings(settings)

@@ -161,8 +161,15 @@ def test_requantize_from_the_details_pane(wrangler: WranglerApp, qtbot: QtBot) -
     assert not view.details.requantize_button.isEnabled()
 
 
-def test_an_api_request_naming_a_library_model_switches_the_app_to_it(
+def _one_model_at_a_time(wrangler: WranglerApp) -> None:
+    current = wrangler.settings.settings
+    wrangler.settings.update(current.model_copy(update={
+        "server": current.server.model_copy(update={"max_models": 1})}))
+
+
+def test_with_one_model_at_a_time_an_api_request_switches_the_app_to_its_model(
         wrangler: WranglerApp, qtbot: QtBot) -> None:
+    _one_model_at_a_time(wrangler)
     ids = {r.path.stem: r.id for r in wrangler.library.models()}
     wrangler.actions.serve(ids["alpha"])
     qtbot.waitUntil(lambda: _ready_with(wrangler, ids["alpha"]), timeout=READY_MS)
@@ -241,3 +248,33 @@ def test_a_crash_is_shown_short_with_the_countdown_and_cleared_when_it_recovers(
         "crashed" in m.text for m in wrangler.window.messages.messages), "kept in Messages"
     bar = page.log.verticalScrollBar()
     assert page.log.following and bar.value() == bar.maximum(), "the log still follows after the crash"
+
+
+def test_an_api_request_loads_its_model_beside_the_users_and_the_page_lists_both(
+        wrangler: WranglerApp, qtbot: QtBot) -> None:
+    ids = {r.path.stem: r.id for r in wrangler.library.models()}
+    wrangler.actions.serve(ids["alpha"])
+    qtbot.waitUntil(lambda: _ready_with(wrangler, ids["alpha"]), timeout=READY_MS)
+    url = wrangler.stable.url
+    replies: list[httpx.Response] = []
+    worker = threading.Thread(target=lambda: replies.append(httpx.post(
+        f"{url}/v1/completions", timeout=60, json={"model": ids["beta"], "prompt": "hi", "max_tokens": 2})))
+    worker.start()
+    qtbot.waitUntil(lambda: bool(replies), timeout=READY_MS)  # the load needs this loop turning
+    worker.join()
+    assert replies[0].status_code == 200, replies[0].text
+    assert wrangler.supervisor.model_id == ids["alpha"]  # the window keeps the user's model
+    panel = wrangler.residents
+    wrangler.window.show_page("server")
+    qtbot.waitUntil(lambda: sorted(panel.models()) == sorted([ids["alpha"], ids["beta"]]), timeout=READY_MS)
+    row = panel.models().index(ids["beta"])
+    qtbot.waitUntil(lambda: panel.table.item(row, 1).text() == "ready", timeout=READY_MS)  # polled each second
+    assert " / " in panel.table.item(row, 2).text()
+    assert panel.table.item(row, 4).text().startswith("in ")  # a request loaded it: it has an idle TTL
+    tray = wrangler.tray
+    assert sorted(tray.loaded_models()) == sorted([ids["alpha"], ids["beta"]])
+    assert tray.model_actions[ids["beta"]].text().endswith("· loaded")
+    # Unload from the tray: beta's server stops, alpha keeps serving.
+    next(a for a in tray.unload_menu.actions() if "beta" in a.text()).trigger()
+    qtbot.waitUntil(lambda: panel.models() == [ids["alpha"]], timeout=READY_MS)
+    assert _ready_with(wrangler, ids["alpha"])

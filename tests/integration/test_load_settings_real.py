@@ -105,7 +105,12 @@ def test_the_window_and_an_api_request_load_each_model_with_its_own_settings(
     qtbot.waitUntil(lambda: bool(replies), timeout=READY_MS)  # the swap needs this loop turning
     worker.join()
     assert replies[0].status_code == 200, replies[0].text
-    assert ready_with(wrangler, beta)
+    # Both fit, so beta is loaded beside alpha; the window keeps the user's model and switches to beta
+    # without a reload when the user serves it.
+    assert wrangler.supervisor.slot_of(beta) and ready_with(wrangler, alpha)
+    assert slots_and_context(url) == (2, 512)  # a request naming no model still gets alpha
+    actions.serve(beta)
+    qtbot.waitUntil(lambda: ready_with(wrangler, beta), timeout=READY_MS)
     assert slots_and_context(wrangler.supervisor.endpoint) == (3, 512)
     assert props(wrangler.supervisor.endpoint)["chat_template"] == template.read_text(encoding="utf-8")
 
@@ -169,8 +174,10 @@ def test_serve_on_the_command_line_uses_stored_settings_and_its_options_win(
         reply = httpx.post(f"{url}/v1/completions", timeout=60,
                            json={"model": ids["beta"], "prompt": "hi", "max_tokens": 2})
         assert reply.status_code == 200, reply.text
-        assert slots_and_context(url) == (4, 768)  # 3,072 tokens shared by 4 slots
-        assert CHATML_MARK in props(url)["chat_template"]
+        beta = httpx.get(f"{url}/props", params={"model": ids["beta"]}, timeout=30).json()  # routed by name
+        assert (beta["total_slots"], beta["default_generation_settings"]["n_ctx"]) == (4, 768)  # 3,072 / 4 slots
+        assert CHATML_MARK in beta["chat_template"]
+        assert slots_and_context(url) == (2, 512)  # alpha, beside it, keeps its own
     finally:
         child.terminate()
         child.communicate(timeout=60)

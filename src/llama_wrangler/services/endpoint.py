@@ -9,6 +9,7 @@ user's address when there is no proxy). With ``load_on_request`` off, a Stop clo
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
@@ -16,18 +17,28 @@ from llama_wrangler.errors import ServerError
 from llama_wrangler.library.registry import ModelRecord
 from llama_wrangler.runtime.runtime_info import LlamaRuntime
 from llama_wrangler.server.endpoint.config import EndpointConfig
+from llama_wrangler.server.endpoint.lease import ResidentView
 from llama_wrangler.server.endpoint.link import EndpointLink, Resolver
 from llama_wrangler.server.endpoint.ollama_wire import ModelFacts
 from llama_wrangler.server.endpoint.opening import backend_settings, open_endpoint
 from llama_wrangler.server.endpoint.residency import Needs
 from llama_wrangler.server.endpoint.server import EndpointServer
 from llama_wrangler.server.fleet import ServerFleet
+from llama_wrangler.server.machine_memory import process_rss
 from llama_wrangler.server.state import ServerState
 from llama_wrangler.services.model_needs import model_needs
 from llama_wrangler.services.serve_target import api_facts, api_names
 from llama_wrangler.settings import ServerSettings
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One loaded model for the Server page: the scheduler's view and its process's resident memory."""
+
+    view: ResidentView
+    rss_bytes: int | None
 
 _IDLE = (ServerState.STOPPED, ServerState.CRASHED)
 # Where -ngl puts layers (and their KV cache) in GPU memory that nvidia-smi measures. Metal's memory is the
@@ -40,7 +51,7 @@ class EndpointService(QObject):
 
     Signals:
         swap_requested(str): a client's request named this library model (its load follows).
-        residents(list): the loaded models (:class:`ResidentView`), answering :meth:`refresh_residents`.
+        residents(list): the loaded models (:class:`LoadedModel`), answering :meth:`refresh_residents`.
     """
 
     swap_requested = Signal(str)
@@ -127,7 +138,13 @@ class EndpointService(QObject):
             self.residents.emit([])
             return
         server = self._link.server
-        server.call(lambda: self._residents_read.emit(server.scheduler.residents()))
+
+        def read() -> None:  # on the loop thread: the scheduler's view, then each process's RSS (/proc reads)
+            views = server.scheduler.residents()
+            self._residents_read.emit([LoadedModel(view, process_rss(view.pid) if view.pid else None)
+                                       for view in views])
+
+        server.call(read)
 
     def unload(self, model_id: str) -> None:
         """Unload one model (its running requests finish first); without the endpoint, stop the server."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -141,6 +142,13 @@ class ModelActions(QObject):
         if self.serving_id() == record.id:
             self.serve(record.id)  # the supervisor restarts it only if the command line differs
         return True
+
+    def set_pinned(self, model_id: str, pinned: bool) -> bool:
+        """Keep a model loaded (never unloaded for room or by idle time), or let it go again."""
+        record = self.find(model_id)
+        if record is None:
+            return False
+        return self.set_load_settings(model_id, replace(record.load, pinned=pinned))
 
     def serving_id(self) -> str:
         """The model the server runs or is loading ('' when none)."""

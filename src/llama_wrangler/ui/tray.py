@@ -8,6 +8,8 @@ created when ``QSystemTrayIcon.isSystemTrayAvailable()`` says a host exists.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QPainter
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
@@ -50,11 +52,14 @@ class TrayController(QObject):
     notified = Signal(str, str)
 
     def __init__(self, actions: ModelActions, supervisor: ServerFleet, jobs: JobManager, *,
-                 notifications: bool = True, tray_available: bool | None = None,
-                 parent: QObject | None = None) -> None:
+                 unload: Callable[[str], None] | None = None, notifications: bool = True,
+                 tray_available: bool | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._actions = actions
         self._supervisor = supervisor
+        self._unload = unload
+        self.unload_menu = QMenu("Unload")  # one entry per loaded model (several may be)
+        self.unload_menu.setObjectName("trayUnloadMenu")
         self.notifications = notifications
         self.menu = QMenu()
         self.menu.setObjectName("trayMenu")
@@ -80,6 +85,7 @@ class TrayController(QObject):
             self.icon.activated.connect(self._on_activated)
 
         supervisor.state_changed.connect(self._on_state_changed)
+        supervisor.slots_changed.connect(self._sync_state)
         supervisor.endpoint_changed.connect(self._on_endpoint_changed)
         supervisor.error.connect(self._on_server_error)
         actions.library_changed.connect(self.rebuild)
@@ -125,6 +131,8 @@ class TrayController(QObject):
             more = self.menu.addAction(f"{len(records) - MAX_MENU_MODELS} more in the window…")
             more.triggered.connect(self.show_window_requested)
         self.menu.addSeparator()
+        if self._unload is not None:
+            self.menu.addMenu(self.unload_menu)
         self.menu.addAction(self.stop_action)
         self.menu.addActions(self.extra_actions)
         self.menu.addAction(self.show_action)
@@ -136,11 +144,27 @@ class TrayController(QObject):
         self._actions.serve(model_id)
         self._sync_state()
 
+    def loaded_models(self) -> list[str]:
+        """The models a server holds or loads now (the focused one is also checked in the list)."""
+        return [sup.wanted_model_id or sup.model_id for sup in self._supervisor.slots().values()
+                if sup.state not in (ServerState.STOPPED, ServerState.CRASHED)]
+
+    @Slot()
     def _sync_state(self) -> None:
         state = self._supervisor.state
         served = self._actions.serving_id()
+        loaded = self.loaded_models()
         for model_id, action in self.model_actions.items():
             action.setChecked(model_id == served)
+            record = self._actions.find(model_id)
+            label = picker_label(record) if record is not None else model_id
+            action.setText(f"{label}  · loaded" if model_id in loaded and model_id != served else label)
+        self.unload_menu.clear()
+        for model_id in loaded:
+            record = self._actions.find(model_id)
+            entry = self.unload_menu.addAction(title_of(record) if record is not None else model_id)
+            entry.triggered.connect(lambda _checked=False, m=model_id: self._unload_model(m))
+        self.unload_menu.setEnabled(bool(loaded))
         if not served:
             checked = self._model_group.checkedAction()
             if checked is not None:
@@ -156,6 +180,10 @@ class TrayController(QObject):
         if self.icon is not None:
             self.icon.setToolTip(f"{APP_NAME} — {text}")
             self.icon.setIcon(self.state_icon)
+
+    def _unload_model(self, model_id: str) -> None:
+        if self._unload is not None:
+            self._unload(model_id)
 
     @property
     def tooltip(self) -> str:

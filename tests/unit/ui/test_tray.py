@@ -32,15 +32,16 @@ def test_no_tray_host_means_no_icon_and_closing_quits(wrangler: WranglerApp) -> 
 
 
 def test_menu_lists_models_and_the_fixed_actions(wrangler: WranglerApp, qtbot: QtBot, tmp_path: Path) -> None:
-    assert _labels(wrangler) == ["Server stopped", "No models yet", "Stop server", "Run as a pool worker",
-                                 "Show window", "Quit"]
+    assert _labels(wrangler) == ["Server stopped", "No models yet", "Unload", "Stop server",
+                                 "Run as a pool worker", "Show window", "Quit"]
+    assert not wrangler.tray.unload_menu.isEnabled(), "nothing loaded"
     with qtbot.waitSignal(wrangler.actions.library_changed):
         _add_models(wrangler, tmp_path, "alpha", "beta")
     qtbot.waitUntil(lambda: len(wrangler.tray.model_actions) == 2)
     labels = _labels(wrangler)
     assert labels[0] == "Server stopped"
     assert sorted(labels[1:3]) == sorted(a.text() for a in wrangler.tray.model_actions.values())
-    assert labels[3:] == ["Stop server", "Run as a pool worker", "Show window", "Quit"]
+    assert labels[3:] == ["Unload", "Stop server", "Run as a pool worker", "Show window", "Quit"]
     assert all(a.isCheckable() and not a.isChecked() for a in wrangler.tray.model_actions.values())
     assert not wrangler.tray.stop_action.isEnabled(), "nothing to stop"
     assert wrangler.tray.tooltip == "Llama Wrangler — Server stopped"

@@ -38,8 +38,8 @@ def _rss(pids: list[int]) -> dict[int, int]:
     return sizes
 
 
-def models_status(states: list[tuple[str, str]], residents: list[ResidentView], rss: dict[int, int],
-                  focus: str) -> dict[str, Any]:
+def models_status(states: list[tuple[str, str]], residents: list[ResidentView],
+                  rss: dict[int, int]) -> dict[str, Any]:
     by_model = {view.model: view for view in residents}
     data = []
     for model, state in states:
@@ -52,7 +52,7 @@ def models_status(states: list[tuple[str, str]], residents: list[ResidentView], 
                 "queued": view.queued, "idle_s": round(view.idle_s, 1), "ttl_s": view.ttl_s,
                 "pinned": view.pinned, "loaded_by": "user" if view.by_user else "request",
                 "estimate_bytes": view.ram_bytes + view.vram_bytes, "estimate_vram_bytes": view.vram_bytes,
-                "rss_bytes": rss.get(view.pid), "default": model == focus}
+                "rss_bytes": rss.get(view.pid), "default": view.default}
         data.append(entry)
     return {"object": "list", "data": data}
 
@@ -71,8 +71,7 @@ class ControlApi:
                 return _error(405, "/models takes GET", cors)
             residents = self._scheduler.residents()
             rss = await asyncio.to_thread(_rss, [view.pid for view in residents if view.pid])
-            doc = models_status(self._scheduler.model_states(self._catalog()), residents, rss,
-                                self._scheduler.served_model)
+            doc = models_status(self._scheduler.model_states(self._catalog()), residents, rss)
             return web.json_response(doc, headers=cors)
         if request.method != "POST":
             return _error(405, f"{path} takes POST", cors)

@@ -91,6 +91,8 @@ class EndpointHandler:
             model = await asyncio.to_thread(requested_model, content_type, body)
         else:
             model = requested_model(content_type, body)
+        if model is None and request.method in ("GET", "HEAD"):
+            model = request.query.get("model") or None  # GET /props?model=x, as llama.cpp's router routes it
         if model is not None:
             model = self._aliases().get(model, model)  # "Llama 3.2 1B Instruct" means its library id
         if model is not None and model != self._scheduler.served_model and model not in self._catalog():

@@ -69,3 +69,4 @@ class ResidentView:
     by_user: bool  # loaded from the window, tray or command line (not by a request)
     ram_bytes: int  # the estimate
     vram_bytes: int
+    default: bool = False  # requests that name no model get this one

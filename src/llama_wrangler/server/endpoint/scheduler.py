@@ -19,6 +19,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 from llama_wrangler.server.endpoint.config import RETRY_AFTER_S, EndpointConfig
 from llama_wrangler.server.endpoint.lease import (
@@ -185,7 +186,8 @@ class ModelScheduler:
         """Every model a server holds or loads, the primary slot's first."""
         held = {n: b for n, b in self._slots.items() if b.state in _HOLDING and (b.model_id or b.wanted)}
         queued = Counter(w.model for w in self._waiters if w.future is not None)
-        return self._book.views(held, self._in_flight, queued, self._loop.time(), self.config.idle_ttl_s)
+        views = self._book.views(held, self._in_flight, queued, self._loop.time(), self.config.idle_ttl_s)
+        return [replace(view, default=view.model == self.served_model) for view in views]
 
     async def acquire(self, model: str | None) -> Lease:
         """A lease on a backend serving ``model`` (any when None), waiting as the rules say."""
