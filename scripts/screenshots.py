@@ -39,7 +39,8 @@ FAKE_MODELS = [
 
 
 def make_models(folder: Path) -> list[Path]:
-    files = [write_tiny_llama_gguf(folder / "tiny-llama-f32.gguf", name="Tiny Llama", seed=3)]
+    files = [write_tiny_llama_gguf(folder / "tiny-llama-f32.gguf", name="Tiny Llama", seed=3),
+             write_tiny_llama_gguf(folder / "tiny-helper-f32.gguf", name="Tiny Helper", seed=4)]
     for file, arch, name, label, ftype, ctx in FAKE_MODELS:
         files.append(write_gguf(folder / file, arch, name=name, vocab_size=64, kv={
             "general.size_label": label,
@@ -261,10 +262,20 @@ def main() -> int:
     wait_for(lambda: running.last_progress is not None)
 
     if args.runtime:
-        tiny = next(r for r in wrangler.library.models() if r.info.architecture == "llama" and r.size_bytes > 100_000)
+        tiny = next(r for r in wrangler.library.models() if r.path.name == "tiny-llama-f32.gguf")
         wrangler.actions.serve(tiny.id)
         wrangler.server_view.select_model(tiny.id)
         wait_for(lambda: bool(wrangler.supervisor.endpoint))
+        # A client asks for a second model: it loads beside the first, and the Server page lists both.
+        helper = next(r for r in wrangler.library.models() if r.path.name == "tiny-helper-f32.gguf")
+        import threading
+
+        import httpx
+        threading.Thread(target=lambda: httpx.post(f"{wrangler.stable.url}/v1/completions", timeout=60, json={
+            "model": helper.id, "prompt": "hi", "max_tokens": 2}), daemon=True).start()
+        window.show_page("server")
+        wait_for(lambda: len(wrangler.residents.models()) == 2
+                 and all(wrangler.residents.table.item(row, 1).text() == "ready" for row in range(2)), 60)
 
     wrangler.messenger.info("Imported 5 models: Tiny Llama, Qwen2.5 0.5B Instruct, Llama 3.2 1B Instruct…")
     wrangler.messenger.warning("Skipped 1 item(s) that are not .gguf models: notes.txt (not a .gguf model file)")

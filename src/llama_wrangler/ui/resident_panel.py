@@ -30,16 +30,16 @@ from llama_wrangler.settings import ServerSettings
 from llama_wrangler.units import human_bytes, human_duration
 
 REFRESH_MS = 1000
-COLUMNS = ("Model", "State", "Memory: estimate / actual", "Idle", "Unloads", "Keep loaded", "")
+COLUMNS = ("Model", "State", "Memory: est. / actual", "Idle", "Unloads", "Pin", "")
 
 
 def unload_words(loaded: LoadedModel) -> str:
     view = loaded.view
     if view.pinned:
-        return "never (kept loaded)"
+        return "never (pinned)"
     if view.ttl_s is None:
-        return "when room is needed"
-    return f"in {human_duration(max(0.0, view.ttl_s - view.idle_s))} idle"
+        return "if room is needed"
+    return f"in {human_duration(max(0.0, view.ttl_s - view.idle_s))}"
 
 
 def memory_words(loaded: LoadedModel) -> str:
@@ -71,14 +71,20 @@ class ResidentPanel(QFrame):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setMinimumSectionSize(38)  # a button's height, with air around it
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the buttons in it take the focus, not the cells
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, len(COLUMNS)):
+        for column in range(1, len(COLUMNS) - 2):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setMaximumHeight(170)
+        # The pin and the button live in cell widgets, which ResizeToContents does not measure.
+        for column, width in ((len(COLUMNS) - 2, 48), (len(COLUMNS) - 1, 104)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+            self.table.setColumnWidth(column, width)
         self.empty = QLabel("No model is loaded.")
         self.empty.setProperty("muted", True)
         layout = QVBoxLayout(self)
@@ -112,17 +118,27 @@ class ResidentPanel(QFrame):
             state = view.state + (f", {view.in_flight} running" if view.in_flight else "")
             state += f", {view.queued} waiting" if view.queued else ""
             idle = "busy" if view.in_flight else human_duration(view.idle_s)
-            name = self._title_of(view.model) + ("  (default)" if view.default else "")
+            name = self._title_of(view.model)
             for column, text in enumerate((name, state, memory_words(loaded), idle, unload_words(loaded))):
                 item = QTableWidgetItem(text)
                 if column == 0:
-                    item.setToolTip(f"API id: {view.model}\npid {view.pid}" if view.pid else f"API id: {view.model}")
+                    tip = f"API id: {view.model}" + (f"\npid {view.pid}" if view.pid else "")
+                    if view.default:  # bold: the model a request that names none gets
+                        font = item.font()
+                        font.setBold(True)
+                        item.setFont(font)
+                        tip += "\nRequests that name no model get this one."
+                    item.setToolTip(tip)
                 if column == 2:
                     item.setToolTip("Our estimate from the GGUF header (weights + KV cache + compute buffers) / "
                                     "the llama-server process's resident memory now")
                 self.table.setItem(index, column, item)
             self.table.setCellWidget(index, 5, self._pin_box(view.model, view.pinned))
             self.table.setCellWidget(index, 6, self._unload_button(view.model))
+        self.table.resizeRowsToContents()  # room for the buttons in the last columns
+        rows_height = sum(self.table.rowHeight(row) for row in range(self.table.rowCount()))
+        self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height() + rows_height
+                                  + 2 * self.table.frameWidth())
         self.table.setVisible(bool(self._rows))
         self.empty.setVisible(not self._rows)
 
@@ -132,7 +148,7 @@ class ResidentPanel(QFrame):
     def _pin_box(self, model: str, pinned: bool) -> QWidget:
         box = QCheckBox()
         box.setChecked(pinned)
-        box.setToolTip("Keep this model loaded: never unloaded to make room or when idle")
+        box.setToolTip("Pin: keep this model loaded (never unloaded to make room or when idle)")
         box.toggled.connect(lambda checked, m=model: self.pin_requested.emit(m, checked))
         return self._centered(box)
 
@@ -146,8 +162,11 @@ class ResidentPanel(QFrame):
     def _centered(widget: QWidget) -> QWidget:
         holder = QWidget()
         row = QHBoxLayout(holder)
-        row.setContentsMargins(4, 0, 4, 0)
-        row.addWidget(widget, 0, Qt.AlignmentFlag.AlignCenter)
+        row.setContentsMargins(6, 0, 6, 0)
+        if isinstance(widget, QPushButton):
+            row.addWidget(widget)  # fills its fixed-width column: never squeezed below its text
+        else:
+            row.addWidget(widget, 0, Qt.AlignmentFlag.AlignCenter)
         return holder
 
     # -- polling only while visible ----------------------------------------------------------------------

@@ -375,7 +375,7 @@ class ServerView(QWidget):
         api_record = self._actions.find(api_model) if api_model else None
         self.api_note.setText(
             f"Clients send this (or \"{title_of(api_record)}\") as \"model\"; naming another library "
-            "model switches to it." if api_record is not None and proxy else
+            "model loads it (beside this one when it fits)." if api_record is not None and proxy else
             "Clients send this as \"model\"." if api_record is not None else "")
         ctx = sup.context_size
         self.context_size.setText(f"{ctx:,} tokens" if ctx else "—")
