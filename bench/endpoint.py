@@ -127,7 +127,9 @@ def main() -> int:
     from tests.support.tiny_models import write_tiny_llama_gguf
 
     from llama_wrangler.runtime.locate import runtime_from_dir
+    from llama_wrangler.server.fleet import ServerFleet
     from llama_wrangler.server.ports import pick_free_port
+    from llama_wrangler.server.run import ServeTarget
     from llama_wrangler.server.state import ServerState
     from llama_wrangler.server.supervisor import ServerSupervisor
     from llama_wrangler.services.endpoint import EndpointService
@@ -168,12 +170,14 @@ def main() -> int:
                   for name, seed in (("alpha", 1), ("beta", 2))}
         server = runtime_from_dir(args.runtime).server
         threads = max(1, (os.cpu_count() or 2) // 2)
+        # One model at a time: the "two clients, two models" row measures swaps (bench/residency.py measures
+        # the two models loaded side by side).
         settings = ServerSettings(port=pick_free_port("127.0.0.1"), parallel=16, context_size=16 * (args.tokens + 64),
-                                  threads=threads, health_timeout_s=120.0)
-        supervisor = ServerSupervisor(server, settings)
+                                  threads=threads, health_timeout_s=120.0, max_models=1)
+        supervisor = ServerFleet(ServerSupervisor(server, settings))
         loads = [0]
         supervisor.state_changed.connect(lambda _o, new: loads.__setitem__(0, loads[0] + (new == ServerState.READY)))
-        service = EndpointService(supervisor, lambda ref: (models[ref], ref))
+        service = EndpointService(supervisor, lambda ref: ServeTarget(models[ref], ref))
         service.apply(settings, opening=True, strict=True)
         service.set_catalog(list(models))
         app.aboutToQuit.connect(supervisor.shutdown)

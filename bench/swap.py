@@ -47,6 +47,7 @@ from llama_wrangler.runtime.locate import runtime_from_dir  # noqa: E402
 from llama_wrangler.server.argv import build_server_argv  # noqa: E402
 from llama_wrangler.server.endpoint.link import EndpointLink  # noqa: E402
 from llama_wrangler.server.endpoint.opening import backend_settings, open_endpoint  # noqa: E402
+from llama_wrangler.server.fleet import ServerFleet  # noqa: E402
 from llama_wrangler.server.ports import pick_free_port  # noqa: E402
 from llama_wrangler.server.state import ServerState  # noqa: E402
 from llama_wrangler.server.supervisor import ServerSupervisor  # noqa: E402
@@ -129,7 +130,7 @@ def dropped_during_swaps(server: Path, settings: ServerSettings, tiny: Path, big
     user = settings.model_copy(update={"port": pick_free_port("127.0.0.1")})
     supervisor = ServerSupervisor(server, backend_settings(user))
     endpoint = open_endpoint(user)
-    link = EndpointLink(supervisor, endpoint)
+    link = EndpointLink(ServerFleet(supervisor), endpoint)  # the supervisor is the fleet's primary slot
     endpoint.start()
     outcomes: list[bool] = []
     stop = threading.Event()
