@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import ollama
 import openai
+import psutil
 import pytest
 from pytestqt.qtbot import QtBot
 
@@ -34,6 +35,13 @@ pytestmark = pytest.mark.runtime
 
 WAIT_MS = 120_000
 MODELS = ("alpha", "beta", "gamma")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -176,10 +184,8 @@ def test_an_idle_model_is_unloaded_after_its_ttl_and_the_users_model_stays(
     served.chat(qtbot, "beta")
     beta = served.pids()["beta"]
     qtbot.waitUntil(lambda: set(served.pids()) == {"alpha"}, timeout=WAIT_MS)
-    with pytest.raises(ProcessLookupError):
-        import os
-        os.kill(beta, 0)  # its llama-server is gone, not just forgotten
-    assert served.fleet.model_id == "alpha"
+    qtbot.waitUntil(lambda: not served.fleet.slot_of("beta") and not _alive(beta), timeout=WAIT_MS)  # gone
+    assert served.fleet.model_id == "alpha" and served.fleet.state is ServerState.READY
 
 
 def test_load_and_unload_routes(qtbot: QtBot, resident: Callable[..., Resident]) -> None:

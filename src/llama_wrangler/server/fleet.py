@@ -125,11 +125,17 @@ class ServerFleet(QObject):
 
     # ----------------------------------------------------------------- what the endpoint asks for
     def attach(self, router: Router | None, drain_hook_for: Callable[[ServerSupervisor], DrainHook | None]) -> None:
-        """The endpoint's link (None: detached; then the primary slot serves alone)."""
+        """The endpoint's link (None: detached; then the primary slot serves alone, and the other models'
+        servers stop: nothing would route a request to them)."""
         self._router = router
         self._drain_hook_for = drain_hook_for
         for sup in list(self._slots.values()):
             sup.set_drain_hook(drain_hook_for(sup))
+        if router is None:
+            for name in [n for n in self._slots if n != PRIMARY_SLOT]:
+                if self._focus == name:
+                    self._set_focus(PRIMARY_SLOT)
+                self._slots[name].stop()
 
     def user_wants(self, model_id: str) -> bool:
         """The user started ``model_id`` and it is on its way (not a request's load)."""

@@ -47,6 +47,8 @@ def default_words(server: ServerSettings) -> dict[str, str]:
         "threads": "automatic" if server.threads == 0 else str(server.threads),
         "parallel": str(server.parallel),
         "extra_args": server.extra_args or "none",
+        "idle_ttl_s": (f"after {server.idle_unload_min:g} min if a request loaded it, else when room is needed"
+                       if server.idle_unload_min else "when room is needed"),
     }
 
 
@@ -110,7 +112,7 @@ class LoadSettingsDialog(QDialog):
 
         self.idle_mode = QComboBox()
         self.idle_mode.setObjectName("load_idle_mode")
-        self.idle_mode.addItem("Default (from Settings)", IDLE_DEFAULT)
+        self.idle_mode.addItem(f"Default ({words['idle_ttl_s']})", IDLE_DEFAULT)
         self.idle_mode.addItem("Never", IDLE_NEVER)
         self.idle_mode.addItem("After…", IDLE_AFTER)
         self.idle_minutes = QSpinBox()
