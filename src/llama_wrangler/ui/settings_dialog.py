@@ -55,6 +55,8 @@ LABELS = {
     "import_mode_confirmed": "Add dropped files without asking", "default_quant": "Default quantization",
     "drain_timeout_s": "Let generations finish (s)", "swap_fairness_s": "Switch fairness window (s)",
     "cors_origins": "Allowed web origins (CORS)", "load_on_request": "Load models on request",
+    "max_models": "Models loaded at once", "memory_limit_gb": "Memory for models (GB)",
+    "idle_unload_min": "Unload idle models (min)",
     "hf_endpoint": "Hugging Face address",
     "hf_token": "Hugging Face token", "token_source": "Token source", "ollama_registry": "Ollama registry",
     "max_parallel_downloads": "Parallel downloads", "connections": "Connections per file",
