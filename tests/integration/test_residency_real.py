@@ -19,6 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from llama_wrangler.errors import ModelNotFoundError
 from llama_wrangler.library.gguf import read_gguf
+from llama_wrangler.library.load_settings import LoadSettings
 from llama_wrangler.server.endpoint.residency import Needs
 from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.memory import estimate_memory
@@ -98,13 +99,16 @@ class Resident:
 def resident(qtbot: QtBot, llama_server_binary: Path, three_models: dict[str, Path],
              app_paths: Any) -> Iterator[Callable[..., Resident]]:
     made: list[tuple[ServerFleet, EndpointService]] = []
+    loads: dict[str, LoadSettings] = {}  # each model's own load settings, as the library would give them
 
     def resolve(model_id: str) -> ServeTarget:
         if model_id not in three_models:
             raise ModelNotFoundError(f"No model {model_id}.")
-        return ServeTarget(three_models[model_id], model_id)
+        return ServeTarget(three_models[model_id], model_id, load=loads.get(model_id))
 
-    def make(**settings: Any) -> Resident:
+    def make(*, model_loads: dict[str, LoadSettings] | None = None, **settings: Any) -> Resident:
+        loads.clear()
+        loads.update(model_loads or {})
         base: dict[str, Any] = {"port": pick_free_port("127.0.0.1"), "context_size": 256, "parallel": 1,
                                 "threads": 1, "health_timeout_s": 60.0, "stop_grace_s": 10.0, "max_models": 4}
         user = ServerSettings(**{**base, **settings})
@@ -199,3 +203,29 @@ def test_load_and_unload_routes(qtbot: QtBot, resident: Callable[..., Resident])
     assert again.status_code == 400 and "not loaded" in again.json()["error"]["message"]
     unknown = httpx.post(f"{served.url}/models/load", json={"model": "nope"}, timeout=30)
     assert unknown.status_code == 404
+
+
+def test_an_embedding_model_and_a_chat_model_stay_loaded_together(
+        qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    # beta is an embedding model: its own load settings start it with --embeddings (which refuses chat).
+    served = resident(model_loads={"beta": LoadSettings(extra_args="--embeddings --pooling mean")})
+    served.service.set_needs(served.needs())
+    assert served.chat(qtbot, "alpha") == "alpha"
+
+    def embed() -> int:
+        with openai.OpenAI(base_url=f"{served.url}/v1", api_key="x", max_retries=0, timeout=120) as api:
+            return len(api.embeddings.create(model="beta", input=["one", "two"]).data)
+
+    vectors = in_thread(embed)
+    qtbot.waitUntil(lambda: vectors() is not None, timeout=WAIT_MS)
+    assert vectors() == 2
+    pids = served.pids()
+    assert set(pids) == {"alpha", "beta"}
+    api = ollama.Client(host=served.url, timeout=120)
+    try:
+        for _ in range(2):  # alternately, routed by name, no reload
+            assert len(api.embed(model="beta", input=["three"]).embeddings) == 1
+            assert served.chat(qtbot, "alpha") == "alpha"
+    finally:
+        api.close()
+    assert served.pids() == pids and served.loads() == 2
