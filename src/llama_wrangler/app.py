@@ -201,6 +201,7 @@ class WranglerApp:
         self.residents.unload_requested.connect(self.stable.unload)
         self.residents.pin_requested.connect(actions.set_pinned)
         self.supervisor.slots_changed.connect(self.stable.refresh_residents)  # loads and unloads show at once
+        self.supervisor.slots_changed.connect(self._on_server_changed)  # the library marks every loaded model
         details.serve_requested.connect(actions.serve)
         details.stop_requested.connect(actions.stop)
         details.show_in_folder_requested.connect(flows.show_in_folder)
@@ -364,6 +365,9 @@ class WranglerApp:
         self.window.server_status.set_state(sup.state, title_of(record) if record else model_id,
                                             sup.client_endpoint, open_endpoint=self.stable.url)
         self.library_view.set_served(sup.model_id, sup.state)
+        self.library_view.set_loaded({s.model_id: str(s.state) for s in sup.slots().values()
+                                      if s.model_id and s.model_id != sup.model_id
+                                      and s.state not in (ServerState.STOPPED, ServerState.CRASHED)})
 
     def _on_settings_changed(self, settings: Settings) -> None:
         self.stable.apply(settings.server, opening=False)  # gives the supervisor its settings too

@@ -96,14 +96,18 @@ def test_serve_swap_and_stop_through_the_ui(wrangler: WranglerApp, qtbot: QtBot)
     props = httpx.get(f"{endpoint}/props", timeout=10).json()
     assert Path(props["model_path"]).stem == "beta"
     assert view.model.index(view.model.row_of(beta), Column.SERVING).data() == "Serving"
-    assert view.model.index(view.model.row_of(alpha), Column.SERVING).data() == ""
+    # Both fit: alpha stays loaded beside beta (no reload if the user switches back), and says so.
+    assert view.model.index(view.model.row_of(alpha), Column.SERVING).data() == "Serving"
+    assert wrangler.tray.model_actions[alpha].text().endswith("· loaded")
 
-    # Stop from the server page.
+    # Stop from the server page: every loaded model stops.
     assert server_page.stop_button.isEnabled()
     server_page.stop_button.click()
     qtbot.waitUntil(lambda: wrangler.supervisor.state == ServerState.STOPPED, timeout=30_000)
     assert status.text.text() == f"Server stopped · endpoint open at {endpoint}"
     assert not any(a.isChecked() for a in wrangler.tray.model_actions.values())
+    qtbot.waitUntil(lambda: not wrangler.tray.loaded_models(), timeout=30_000)
+    assert view.model.index(view.model.row_of(alpha), Column.SERVING).data() == ""
     # The stable endpoint stays open after a stop, and the page says so (and what it does now).
     assert server_page.endpoint.text() == f"{endpoint}/v1"
     assert "no model loaded" in server_page.endpoint_note.text()
@@ -271,6 +275,9 @@ def test_an_api_request_loads_its_model_beside_the_users_and_the_page_lists_both
     qtbot.waitUntil(lambda: panel.table.item(row, 1).text() == "ready", timeout=READY_MS)  # polled each second
     assert " / " in panel.table.item(row, 2).text()
     assert panel.table.item(row, 4).text().startswith("in ")  # a request loaded it: it has an idle TTL
+    library = wrangler.library_view.model  # the library marks both as serving
+    serving = [library.data(library.index(library.row_of(ids[name]), Column.SERVING)) for name in ("alpha", "beta")]
+    assert serving == ["Serving", "Serving"]
     tray = wrangler.tray
     assert sorted(tray.loaded_models()) == sorted([ids["alpha"], ids["beta"]])
     assert tray.model_actions[ids["beta"]].text().endswith("· loaded")
@@ -278,3 +285,4 @@ def test_an_api_request_loads_its_model_beside_the_users_and_the_page_lists_both
     next(a for a in tray.unload_menu.actions() if "beta" in a.text()).trigger()
     qtbot.waitUntil(lambda: panel.models() == [ids["alpha"]], timeout=READY_MS)
     assert _ready_with(wrangler, ids["alpha"])
+    assert not library.data(library.index(library.row_of(ids["beta"]), Column.SERVING))

@@ -60,6 +60,7 @@ class LibraryTableModel(QAbstractTableModel):
         self._keys: list[tuple[object, ...]] = []
         self._served_id = ""
         self._served_state: str = ServerState.STOPPED
+        self._loaded: dict[str, str] = {}  # the other loaded models (several can be) -> their server's state
         self._muted = QColor("#8b8d98")
         self._icons: dict[str, QIcon] = {}
 
@@ -89,6 +90,23 @@ class LibraryTableModel(QAbstractTableModel):
             row = self.row_of(changed)
             if row >= 0:
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
+
+    def set_loaded(self, states: dict[str, str]) -> None:
+        """Mark the other loaded models too (id -> their server's state); the served one is ``set_served``."""
+        if states == self._loaded:
+            return
+        changed = set(states) ^ set(self._loaded) | {m for m in states if states[m] != self._loaded.get(m)}
+        self._loaded = dict(states)
+        for model_id in changed:
+            row = self.row_of(model_id)
+            if row >= 0:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
+
+    def _state_of(self, record: ModelRecord) -> str:
+        """The state of ``record``'s server ('' when it is not loaded)."""
+        if record.id == self._served_id and self._served_state != ServerState.STOPPED:
+            return self._served_state
+        return self._loaded.get(record.id, "")
 
     def records(self) -> list[ModelRecord]:
         return list(self._records)
@@ -143,11 +161,12 @@ class LibraryTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return ALIGNMENTS[column]
         record = self._records[row]
-        served = record.id == self._served_id and self._served_state != ServerState.STOPPED
+        state = self._state_of(record)
+        served = bool(state)
         if role == ID_ROLE:
             return record.id
         if role == Qt.ItemDataRole.DecorationRole and column in (Column.NAME, Column.SERVING) and served:
-            return self._icon(look(self._served_state).icon)
+            return self._icon(look(state).icon)
         if role == Qt.ItemDataRole.ForegroundRole and record.missing:
             return self._muted
         if role == Qt.ItemDataRole.FontRole and served and column == Column.NAME:
@@ -157,14 +176,13 @@ class LibraryTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if record.missing:
                 return f"The file is missing: {record.path}"
-            state = f"\n{look(self._served_state).words}" if served else ""
-            return f"{title_of(record)}\n{file_label(record)}\n{record.path.parent}{state}"
+            words = f"\n{look(state).words}" if served else ""
+            return f"{title_of(record)}\n{file_label(record)}\n{record.path.parent}{words}"
         return None
 
     def _serving_text(self, record: ModelRecord) -> str:
-        if record.id != self._served_id:
-            return ""
-        return look(self._served_state).short
+        state = self._state_of(record)
+        return look(state).short if state else ""
 
     @staticmethod
     def _display(record: ModelRecord, column: Column) -> str:

@@ -310,6 +310,10 @@ class LibraryView(QWidget):
         self._fit_columns()
         self._refresh_details()
 
+    def set_loaded(self, states: dict[str, str]) -> None:
+        """The other models loaded beside the served one (id -> state), marked like it."""
+        self.model.set_loaded(states)
+
     def select(self, model_id: str) -> bool:
         row = self.model.row_of(model_id)
         if row < 0:
