@@ -9,6 +9,20 @@ from llama_wrangler.server.endpoint.lease import PRIMARY_SLOT, Backend, Resident
 from llama_wrangler.server.endpoint.residency import Needs
 
 
+def model_states(catalog: list[str], loaded: list[str], coming: set[str], failed: set[str]) -> list[tuple[str, str]]:
+    """Every library model (and any loaded one outside it, first) with its state: loaded, loading, failed
+    or unloaded."""
+
+    def state(model_id: str) -> str:
+        if model_id in loaded:
+            return "loaded"
+        if model_id in coming:
+            return "loading"
+        return "failed" if model_id in failed else "unloaded"
+
+    return [(model_id, state(model_id)) for model_id in [*(m for m in loaded if m not in catalog), *catalog]]
+
+
 class ResidencyBook:
     def __init__(self) -> None:
         self.needs: dict[str, Needs] = {}

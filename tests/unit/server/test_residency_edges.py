@@ -1,0 +1,75 @@
+"""Residency edge cases a demanding user meets: unloading a model that is still loading, a limit lowered
+while several are loaded, a model bigger than the room."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+
+import pytest
+
+from llama_wrangler.server.endpoint.lease import Backend, Unavailable
+from llama_wrangler.server.endpoint.residency import Needs
+from tests.unit.server.test_residency import GB, Harness, _loaded, needs, run, settle
+
+
+def test_unloading_a_model_that_is_still_loading_fails_its_queued_requests_and_does_not_reload_it() -> None:
+    async def scenario(h: Harness) -> None:
+        h.scheduler.set_needs(needs(alpha=1, beta=1))
+        waiting = h.request("beta")
+        await settle()
+        assert h.loads == [("beta", ())]
+        h.scheduler.update(Backend(state="loading", model_id="beta", wanted="beta", pid=7), "slot1")
+        assert h.scheduler.unload("beta") and h.unloaded == ["beta"]
+        await settle()
+        with pytest.raises(Unavailable, match="unloaded"):
+            await waiting  # the user said unload: the request is told so, not kept waiting for a reload
+        h.scheduler.update(Backend(state="stopped"), "slot1")
+        await settle()
+        assert h.loads == [("beta", ())]  # not loaded again behind the user's back
+
+    run(scenario)
+
+
+def test_unloading_a_model_that_is_asked_for_but_not_placed_yet_is_not_a_not_loaded_error() -> None:
+    async def scenario(h: Harness) -> None:
+        h.scheduler.set_needs(needs(alpha=1, beta=1))
+        waiting = h.request("beta")
+        await settle()
+        assert dict(h.scheduler.model_states(["beta"]))["beta"] == "loading"
+        assert h.scheduler.unload("beta")  # /models said "loading": unload must not answer "not loaded"
+        with pytest.raises(Unavailable, match="unloaded"):
+            await waiting
+        assert h.unloaded == ["beta"]  # the fleet is told, in case its load order is already on its way
+
+    run(scenario)
+
+
+def test_lowering_max_models_unloads_the_least_recently_used_idle_ones() -> None:
+    async def scenario(h: Harness) -> None:
+        h.scheduler.set_needs(needs(alpha=0.5, beta=0.5, gamma=0.5))
+        for model in ("alpha", "beta", "gamma"):
+            h.scheduler.release(await _loaded(h, model))
+            await asyncio.sleep(0.01)
+        h.scheduler.set_config(replace(h.scheduler.config, max_models=1))
+        await settle()
+        assert h.unloaded == ["alpha", "beta"]  # gamma, used last, stays
+
+    run(scenario)
+
+
+def test_a_model_bigger_than_the_room_is_loaded_alone_and_the_log_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario(h: Harness) -> None:
+        h.scheduler.set_needs({**needs(alpha=1), "huge": Needs(ram_bytes=9 * GB)})
+        h.load("alpha", "primary")
+        task = h.request("huge")
+        await settle()
+        assert h.loads == [("huge", ("alpha",))]
+        task.cancel()
+
+    with caplog.at_level(logging.WARNING, logger="llama_wrangler.server.endpoint"):
+        run(scenario)
+    assert any("huge" in r.getMessage() and "more memory" in r.getMessage() for r in caplog.records)
+
+
