@@ -6,6 +6,9 @@ Memory "fit" is simulated by the ``memory_limit_gb`` setting against the real es
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -229,3 +232,51 @@ def test_an_embedding_model_and_a_chat_model_stay_loaded_together(
     finally:
         api.close()
     assert served.pids() == pids and served.loads() == 2
+
+
+# ----------------------------------------------------------------------------- edges: Stop, crashes
+def _ask_blocking(served: Resident, model: str) -> Callable[[], object]:
+    return in_thread(lambda: httpx.post(f"{served.url}/v1/chat/completions", timeout=120, json={
+        "model": model, "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}]}))
+
+
+def test_stop_while_a_load_order_is_on_its_way_loads_nothing_behind_the_users_back(
+        qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    served = resident()
+    served.service.set_needs(served.needs())
+    served.fleet.start(served.models["alpha"], "alpha")
+    qtbot.waitUntil(lambda: served.fleet.state is ServerState.READY, timeout=WAIT_MS)
+    answer = _ask_blocking(served, "beta")
+    # The GUI thread does not turn here: the scheduler's order to load beta waits in its queue, as it does
+    # when the user presses Stop in the same instant a request arrives.
+    deadline = time.monotonic() + 30
+    while served.loads() < 2:
+        assert time.monotonic() < deadline, "beta was never asked for"
+        time.sleep(0.01)
+    served.fleet.stop()
+    qtbot.waitUntil(lambda: answer() is not None, timeout=WAIT_MS)
+    refused = answer()
+    assert isinstance(refused, httpx.Response) and refused.status_code == 503, refused
+    qtbot.wait(300)  # every queued order has been carried out by now
+    assert not served.fleet.slot_of("beta")
+    assert all(sup.state in (ServerState.STOPPED, ServerState.STOPPING) for sup in served.fleet.slots().values())
+    assert served.chat(qtbot, "beta") == "beta"  # and a later request loads it as usual
+
+
+def test_a_companion_killed_while_loaded_is_restarted_or_reloaded_and_never_listed_dead(
+        qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    served = resident(auto_restart=False)
+    served.service.set_needs(served.needs())
+    served.fleet.start(served.models["alpha"], "alpha")
+    qtbot.waitUntil(lambda: served.fleet.state is ServerState.READY, timeout=WAIT_MS)
+    assert served.chat(qtbot, "beta") == "beta"
+    beta = served.pids()["beta"]
+    os.kill(beta, signal.SIGKILL)
+    qtbot.waitUntil(lambda: "beta" not in served.pids(), timeout=WAIT_MS)
+    listing = in_thread(served.status)
+    qtbot.waitUntil(lambda: listing() is not None, timeout=WAIT_MS)
+    assert "resident" not in listing()["beta"]  # not shown as loaded with a dead pid
+    assert served.fleet.model_id == "alpha" and served.fleet.state is ServerState.READY  # the window's model
+    assert served.chat(qtbot, "beta") == "beta"  # a later request loads it again
+    assert served.pids()["beta"] != beta
+    assert len(served.fleet.slots()) == 2  # the dead server's slot was reused, not leaked
