@@ -73,3 +73,19 @@ def test_a_model_bigger_than_the_room_is_loaded_alone_and_the_log_says_so(caplog
     assert any("huge" in r.getMessage() and "more memory" in r.getMessage() for r in caplog.records)
 
 
+
+
+def test_retry_later_clients_of_two_models_that_do_not_fit_together_each_get_their_turn() -> None:
+    async def scenario(h: Harness) -> None:
+        h.scheduler.set_needs(needs(alpha=1, beta=1))
+        with pytest.raises(Unavailable, match="Retry"):
+            await h.scheduler.acquire("alpha")  # 503 + Retry-After; alpha loads meanwhile
+        await settle()
+        h.load("alpha", "primary")
+        with pytest.raises(Unavailable, match="Retry"):
+            await h.scheduler.acquire("beta")  # another client, another model: only one fits
+        await asyncio.sleep(0.5)  # alpha's client comes back after Retry-After (seconds): shortened here
+        assert h.loads == [("alpha", ())]  # alpha was not unloaded before its client could come back
+        h.scheduler.release(await h.scheduler.acquire("alpha"))
+
+    run(scenario, retry_later=True, max_models=1, idle_linger_s=0.3)

@@ -113,7 +113,7 @@ def _refusal(model: str, needs: Needs, pinned: Sequence[Resident], room: Room, m
             f"{human_bytes(max(0, room.ram_bytes - kept))} is left for models. Unpin or unload one first.")
 
 
-def over_budget_message(model: str, needs: Needs, room: Room) -> str:
+def over_budget(model: str, needs: Needs, room: Room) -> str:
     """Said when ``model`` is loaded alone although its estimate is more than the room (the user's call)."""
     return (f"{model} needs about {human_bytes(needs.ram_bytes)} by the estimate, more memory than the "
             f"{human_bytes(room.ram_bytes)} there is room for (server.memory_limit_gb, or what the machine has "

@@ -32,8 +32,7 @@ from llama_wrangler.server.endpoint.lease import (
     Waiter,
     down_reason,
 )
-from llama_wrangler.server.endpoint.residency import Needs, Resident, Room, auto_room, over_cap, plan_load
-from llama_wrangler.server.endpoint.residency import over_budget_message as over_budget
+from llama_wrangler.server.endpoint.residency import Needs, Resident, Room, auto_room, over_budget, over_cap, plan_load
 from llama_wrangler.server.endpoint.residency_book import ResidencyBook, model_states
 from llama_wrangler.server.machine_memory import MemoryProbe, system_memory
 
@@ -113,9 +112,8 @@ class ModelScheduler:
         self._step()
 
     def unload(self, model: str) -> bool:
-        """Unload ``model`` now (running requests drain first); False when it is neither loaded nor on its
-        way. Requests still waiting for it are told it was unloaded: loading it again for them right after
-        the user (or ``ollama stop``) said to unload it would undo what they asked."""
+        """Unload ``model`` now (running requests drain first); False when it is neither loaded nor on its way.
+        Requests waiting for it are told so: loading it again for them would undo what the user asked."""
         if model not in self._held() and model not in self._coming():
             return False
         self._book.evicting -= set(self._requested.pop(model, ()))  # asked for, not placed yet: not any more
@@ -198,6 +196,7 @@ class ModelScheduler:
         if self.config.retry_later:
             if wanted != ANY_MODEL:  # remembered, so the model still loads for the retry
                 self._waiters.append(Waiter(wanted, self._loop.time()))
+                self._book.retry_owed.add(wanted)
                 self._step()
             coming = wanted if wanted != ANY_MODEL else next(iter(self._coming()), "")
             raise Unavailable(f"The model {coming} is loading. Retry in a few seconds.", retry_after=RETRY_AFTER_S)
@@ -258,6 +257,7 @@ class ModelScheduler:
     def _lease(self, model: str) -> Lease:
         url = self._url(model)
         self._in_flight[url] += 1
+        self._book.retry_owed.discard(model)
         return Lease(url, model)
 
     def _refuse_early(self, model: str) -> None:
@@ -339,10 +339,10 @@ class ModelScheduler:
         return [Resident(m, self._book.needs_of(m), self._busy(m), self._book.last_used.get(m, 0.0)) for m in models]
 
     def _evict_then_load(self, model: str, victims: tuple[str, ...], since: float, now: float) -> float | None:
-        linger = self.config.idle_linger_s
-        unready = [v for v in victims if self._busy(v) or now - self._book.last_used.get(v, 0.0) < linger]
+        linger = {v: self._book.linger(v, self.config.idle_linger_s) for v in victims}
+        unready = [v for v in victims if self._busy(v) or now - self._book.last_used.get(v, 0.0) < linger[v]]
         if unready and now - since < self.config.fairness_s:
-            idle_at = [self._book.last_used.get(v, 0.0) + linger for v in unready if not self._busy(v)]
+            idle_at = [self._book.last_used.get(v, 0.0) + linger[v] for v in unready if not self._busy(v)]
             return min([since + self.config.fairness_s, *idle_at])
         self._requested[model] = victims
         self._book.evicting |= set(victims)
