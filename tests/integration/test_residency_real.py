@@ -280,3 +280,46 @@ def test_a_companion_killed_while_loaded_is_restarted_or_reloaded_and_never_list
     assert served.chat(qtbot, "beta") == "beta"  # a later request loads it again
     assert served.pids()["beta"] != beta
     assert len(served.fleet.slots()) == 2  # the dead server's slot was reused, not leaked
+
+
+def test_serving_a_then_b_then_a_again_switches_the_window_without_a_reload(
+        qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    served = resident()
+    served.service.set_needs(served.needs())
+    for model in ("alpha", "beta"):
+        served.fleet.start(served.models[model], model)
+        qtbot.waitUntil(lambda m=model: served.fleet.model_id == m  # type: ignore[misc]
+                        and served.fleet.state is ServerState.READY, timeout=WAIT_MS)
+    pids = served.pids()
+    assert set(pids) == {"alpha", "beta"}
+    focus: list[str] = []
+    served.fleet.focus_changed.connect(focus.append)
+    served.fleet.start(served.models["alpha"], "alpha")
+    assert served.fleet.model_id == "alpha" and served.fleet.state is ServerState.READY  # at once: it is loaded
+    assert focus == ["alpha"] and served.fleet.pid == pids["alpha"]
+    qtbot.wait(300)
+    assert served.pids() == pids and served.loads() == 2  # nothing reloaded
+    assert served.chat(qtbot, "") == "alpha"  # a request naming no model gets the window's model
+    served.service.unload("alpha")  # the window's model goes: the window shows the one still loaded
+    qtbot.waitUntil(lambda: served.fleet.model_id == "beta" and served.fleet.state is ServerState.READY,
+                    timeout=WAIT_MS)
+    assert served.chat(qtbot, "") == "beta"
+
+
+def test_the_endpoint_moved_to_another_port_keeps_every_loaded_model(
+        qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    served = resident()
+    served.service.set_needs(served.needs())
+    served.fleet.start(served.models["alpha"], "alpha")
+    qtbot.waitUntil(lambda: served.fleet.state is ServerState.READY, timeout=WAIT_MS)
+    assert served.chat(qtbot, "beta") == "beta"
+    pids = served.pids()
+    moved = served.settings.model_copy(update={"port": pick_free_port("127.0.0.1")})
+    served.service.apply(moved, opening=False, strict=True)
+    served.url = served.service.url
+    assert served.url.endswith(f":{moved.port}")
+    qtbot.wait(500)
+    assert served.pids() == pids  # nothing was stopped for a new listening port
+    for model in ("alpha", "beta"):
+        assert served.chat(qtbot, model) == model
+    assert served.pids() == pids and served.loads() == 0  # the new endpoint found both loaded

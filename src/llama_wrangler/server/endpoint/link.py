@@ -80,14 +80,15 @@ class EndpointLink(QObject):
     def url(self) -> str:
         return self.server.url
 
-    def close(self) -> None:
+    def close(self, *, moving: bool = False) -> None:
+        """Close the endpoint; its models' servers stop unless it is ``moving`` (reopened at once elsewhere)."""
         self._fleet.slots_changed.disconnect(self._sync_soon_all)
         self._fleet.error.disconnect(self._sync_soon_all)
         for sup in self._watched:
             with contextlib.suppress(RuntimeError):  # a server of an unloaded model may be deleted already
                 sup.state_changed.disconnect(self._on_state_changed)
         self._watched.clear()
-        self._fleet.attach(None, lambda _sup: None)
+        self._fleet.attach(None, lambda _sup: None, moving=moving)
         self._fleet.set_client_url("")
         self.server.on_load = lambda _model, _victims: None
         self.server.on_unload = lambda _model: None
