@@ -323,3 +323,16 @@ def test_the_endpoint_moved_to_another_port_keeps_every_loaded_model(
     for model in ("alpha", "beta"):
         assert served.chat(qtbot, model) == model
     assert served.pids() == pids and served.loads() == 0  # the new endpoint found both loaded
+
+
+def test_a_request_for_a_companion_that_crashed_waits_for_its_automatic_restart(
+        qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    served = resident()
+    served.service.set_needs(served.needs())
+    assert [served.chat(qtbot, model) for model in ("alpha", "beta")] == ["alpha", "beta"]
+    beta = served.pids()["beta"]
+    os.kill(beta, signal.SIGKILL)
+    qtbot.waitUntil(lambda: served.pids().get("beta") != beta, timeout=WAIT_MS)
+    assert served.chat(qtbot, "beta") == "beta"  # sent while it restarts (or just after): answered, no error
+    assert served.pids()["beta"] != beta and len(served.fleet.slots()) == 2
+    assert served.chat(qtbot, "alpha") == "alpha" and "alpha" in served.pids()

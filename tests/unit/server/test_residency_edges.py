@@ -89,3 +89,31 @@ def test_retry_later_clients_of_two_models_that_do_not_fit_together_each_get_the
         h.scheduler.release(await h.scheduler.acquire("alpha"))
 
     run(scenario, retry_later=True, max_models=1, idle_linger_s=0.3)
+
+
+def test_two_models_asked_at_once_when_one_fits_take_turns_and_a_late_request_for_the_first_waits_its_turn() -> None:
+    async def scenario(h: Harness) -> None:
+        h.scheduler.set_needs(needs(alpha=2, beta=2))  # 3 GB of room: one at a time
+        alpha, beta = h.request("alpha"), h.request("beta")
+        await settle()
+        assert h.loads == [("alpha", ())]  # one load at a time, the oldest first
+        h.load("alpha", "primary")
+        lease = await alpha
+        await settle()
+        assert h.loads == [("alpha", ())] and not beta.done()  # alpha is busy: beta waits (fairness window)
+        h.scheduler.release(lease)
+        await settle()
+        assert h.loads == [("alpha", ()), ("beta", ("alpha",))]
+        late_alpha = h.request("alpha")  # alpha is on its way out: this one waits for its next load
+        await settle()
+        assert not late_alpha.done()
+        h.stop("alpha")
+        h.load("beta", "primary")
+        h.scheduler.release(await beta)
+        await settle()
+        assert h.loads[-1] == ("alpha", ("beta",))
+        h.stop("beta")
+        h.load("alpha", "primary")
+        assert (await late_alpha).model_id == "alpha"
+
+    run(scenario)
