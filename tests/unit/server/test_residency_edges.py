@@ -117,3 +117,19 @@ def test_two_models_asked_at_once_when_one_fits_take_turns_and_a_late_request_fo
         assert (await late_alpha).model_id == "alpha"
 
     run(scenario)
+
+
+def test_lowering_max_models_keeps_the_users_model_even_when_it_was_used_least_recently() -> None:
+    async def scenario(h: Harness) -> None:
+        h.scheduler.set_needs(needs(alpha=0.5, beta=0.5, gamma=0.5))
+        h.scheduler.want("alpha")  # the window's model
+        await settle()
+        h.load("alpha", "primary")
+        for model in ("beta", "gamma"):
+            await asyncio.sleep(0.01)
+            h.scheduler.release(await _loaded(h, model))
+        h.scheduler.set_config(replace(h.scheduler.config, max_models=1))
+        await settle()
+        assert sorted(h.unloaded) == ["beta", "gamma"]
+
+    run(scenario)

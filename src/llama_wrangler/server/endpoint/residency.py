@@ -121,12 +121,13 @@ def over_budget(model: str, needs: Needs, room: Room) -> str:
             "or context.")
 
 
-def over_cap(residents: Sequence[Resident], max_models: int) -> tuple[str, ...]:
+def over_cap(residents: Sequence[Resident], max_models: int, *, keep: str = "") -> tuple[str, ...]:
     """Idle unpinned residents to unload so that no more than ``max_models`` stay loaded (the limit was
-    lowered while more were loaded), least recently used first. Busy ones are left to finish; they go once
-    idle."""
+    lowered while more were loaded), least recently used first, ``keep`` (the window's model) last. Busy
+    ones are left to finish; they go once idle."""
     excess = len(residents) - max_models
     if max_models <= 0 or excess <= 0:
         return ()
-    idle = sorted((r for r in residents if not r.busy and not r.needs.pinned), key=lambda r: r.last_used)
+    idle = sorted((r for r in residents if not r.busy and not r.needs.pinned),
+                  key=lambda r: (r.model == keep, r.last_used))
     return tuple(r.model for r in idle[:excess])

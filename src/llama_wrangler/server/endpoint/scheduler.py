@@ -285,7 +285,7 @@ class ModelScheduler:
         self._admit()
         dues = [self._load_next(now), self._expire_idle(now)]
         for model in over_cap(self._residents(self._held() - self._book.unloading - self._book.evicting),
-                              self.config.max_models):
+                              self.config.max_models, keep=self.served_model):
             log.info("at most %d models may be loaded: unloading %s", self.config.max_models, model)
             self._unload(model)
         if not self._coming() and not any(b.url for b in self._slots.values()):
