@@ -6,6 +6,9 @@ Memory "fit" is simulated by the ``memory_limit_gb`` setting against the real es
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -229,3 +232,107 @@ def test_an_embedding_model_and_a_chat_model_stay_loaded_together(
     finally:
         api.close()
     assert served.pids() == pids and served.loads() == 2
+
+
+# ----------------------------------------------------------------------------- edges: Stop, crashes
+def _ask_blocking(served: Resident, model: str) -> Callable[[], object]:
+    return in_thread(lambda: httpx.post(f"{served.url}/v1/chat/completions", timeout=120, json={
+        "model": model, "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}]}))
+
+
+def test_stop_while_a_load_order_is_on_its_way_loads_nothing_behind_the_users_back(
+        qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    served = resident()
+    served.service.set_needs(served.needs())
+    served.fleet.start(served.models["alpha"], "alpha")
+    qtbot.waitUntil(lambda: served.fleet.state is ServerState.READY, timeout=WAIT_MS)
+    answer = _ask_blocking(served, "beta")
+    # The GUI thread does not turn here: the scheduler's order to load beta waits in its queue, as it does
+    # when the user presses Stop in the same instant a request arrives.
+    deadline = time.monotonic() + 30
+    while served.loads() < 2:
+        assert time.monotonic() < deadline, "beta was never asked for"
+        time.sleep(0.01)
+    served.fleet.stop()
+    qtbot.waitUntil(lambda: answer() is not None, timeout=WAIT_MS)
+    refused = answer()
+    assert isinstance(refused, httpx.Response) and refused.status_code == 503, refused
+    qtbot.wait(300)  # every queued order has been carried out by now
+    assert not served.fleet.slot_of("beta")
+    assert all(sup.state in (ServerState.STOPPED, ServerState.STOPPING) for sup in served.fleet.slots().values())
+    assert served.chat(qtbot, "beta") == "beta"  # and a later request loads it as usual
+
+
+def test_a_companion_killed_while_loaded_is_restarted_or_reloaded_and_never_listed_dead(
+        qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    served = resident(auto_restart=False)
+    served.service.set_needs(served.needs())
+    served.fleet.start(served.models["alpha"], "alpha")
+    qtbot.waitUntil(lambda: served.fleet.state is ServerState.READY, timeout=WAIT_MS)
+    assert served.chat(qtbot, "beta") == "beta"
+    beta = served.pids()["beta"]
+    os.kill(beta, signal.SIGKILL)
+    qtbot.waitUntil(lambda: "beta" not in served.pids(), timeout=WAIT_MS)
+    listing = in_thread(served.status)
+    qtbot.waitUntil(lambda: listing() is not None, timeout=WAIT_MS)
+    assert "resident" not in listing()["beta"]  # not shown as loaded with a dead pid
+    assert served.fleet.model_id == "alpha" and served.fleet.state is ServerState.READY  # the window's model
+    assert served.chat(qtbot, "beta") == "beta"  # a later request loads it again
+    assert served.pids()["beta"] != beta
+    assert len(served.fleet.slots()) == 2  # the dead server's slot was reused, not leaked
+
+
+def test_serving_a_then_b_then_a_again_switches_the_window_without_a_reload(
+        qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    served = resident()
+    served.service.set_needs(served.needs())
+    for model in ("alpha", "beta"):
+        served.fleet.start(served.models[model], model)
+        qtbot.waitUntil(lambda m=model: served.fleet.model_id == m  # type: ignore[misc]
+                        and served.fleet.state is ServerState.READY, timeout=WAIT_MS)
+    pids = served.pids()
+    assert set(pids) == {"alpha", "beta"}
+    focus: list[str] = []
+    served.fleet.focus_changed.connect(focus.append)
+    served.fleet.start(served.models["alpha"], "alpha")
+    assert served.fleet.model_id == "alpha" and served.fleet.state is ServerState.READY  # at once: it is loaded
+    assert focus == ["alpha"] and served.fleet.pid == pids["alpha"]
+    qtbot.wait(300)
+    assert served.pids() == pids and served.loads() == 2  # nothing reloaded
+    assert served.chat(qtbot, "") == "alpha"  # a request naming no model gets the window's model
+    served.service.unload("alpha")  # the window's model goes: the window shows the one still loaded
+    qtbot.waitUntil(lambda: served.fleet.model_id == "beta" and served.fleet.state is ServerState.READY,
+                    timeout=WAIT_MS)
+    assert served.chat(qtbot, "") == "beta"
+
+
+def test_the_endpoint_moved_to_another_port_keeps_every_loaded_model(
+        qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    served = resident()
+    served.service.set_needs(served.needs())
+    served.fleet.start(served.models["alpha"], "alpha")
+    qtbot.waitUntil(lambda: served.fleet.state is ServerState.READY, timeout=WAIT_MS)
+    assert served.chat(qtbot, "beta") == "beta"
+    pids = served.pids()
+    moved = served.settings.model_copy(update={"port": pick_free_port("127.0.0.1")})
+    served.service.apply(moved, opening=False, strict=True)
+    served.url = served.service.url
+    assert served.url.endswith(f":{moved.port}")
+    qtbot.wait(500)
+    assert served.pids() == pids  # nothing was stopped for a new listening port
+    for model in ("alpha", "beta"):
+        assert served.chat(qtbot, model) == model
+    assert served.pids() == pids and served.loads() == 0  # the new endpoint found both loaded
+
+
+def test_a_request_for_a_companion_that_crashed_waits_for_its_automatic_restart(
+        qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    served = resident()
+    served.service.set_needs(served.needs())
+    assert [served.chat(qtbot, model) for model in ("alpha", "beta")] == ["alpha", "beta"]
+    beta = served.pids()["beta"]
+    os.kill(beta, signal.SIGKILL)
+    qtbot.waitUntil(lambda: served.pids().get("beta") != beta, timeout=WAIT_MS)
+    assert served.chat(qtbot, "beta") == "beta"  # sent while it restarts (or just after): answered, no error
+    assert served.pids()["beta"] != beta and len(served.fleet.slots()) == 2
+    assert served.chat(qtbot, "alpha") == "alpha" and "alpha" in served.pids()

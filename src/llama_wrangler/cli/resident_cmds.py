@@ -60,7 +60,11 @@ def _call(method: str, url: str, context: CliContext, *, body: dict[str, Any] | 
         raise ServerError(f"The endpoint did not answer: {exc}") from None
 
 
-def _checked(response: httpx.Response) -> dict[str, Any]:
+_NOT_OURS = "The server at {base} is not Llama Wrangler's endpoint (or an older one): it has no model control routes."
+_OUR_404_CODES = ("model_not_found", "model_not_loaded")  # what our routes answer 404 with (anything else: not ours)
+
+
+def _checked(response: httpx.Response, base: str) -> dict[str, Any]:
     try:
         doc = response.json()
     except ValueError:
@@ -68,16 +72,23 @@ def _checked(response: httpx.Response) -> dict[str, Any]:
     if response.status_code != 200:
         error = doc.get("error") if isinstance(doc, dict) else None
         message = error.get("message") if isinstance(error, dict) else None
-        if response.status_code == 404 and message is None:
-            raise ServerError("This endpoint has no /models route: it is not Llama Wrangler's (or an older one).")
+        code = error.get("code") if isinstance(error, dict) else None
+        if response.status_code in (404, 405) and code not in _OUR_404_CODES:
+            raise ServerError(_NOT_OURS.format(base=base))  # e.g. a plain llama-server: "File Not Found"
+        if response.status_code == 401:
+            raise ServerError(message or "The endpoint wants an API key.",
+                              hint="Set server.api_key in the settings to the key the endpoint was started with.")
         raise ServerError(message or f"The endpoint answered {response.status_code}.")
     return doc if isinstance(doc, dict) else {}
 
 
 def ps_command(args: argparse.Namespace, context: CliContext) -> int:
     base = _base_url(args, context)
-    doc = _checked(_call("GET", f"{base}/models", context))
-    rows = [entry for entry in doc.get("data", []) if isinstance(entry, dict) and entry.get("resident")]
+    doc = _checked(_call("GET", f"{base}/models", context), base)
+    entries = [entry for entry in doc.get("data", []) if isinstance(entry, dict)]
+    if any(entry.get("owned_by") != "llama-wrangler" for entry in entries):  # llama-server has /models too
+        raise ServerError(_NOT_OURS.format(base=base))
+    rows = [entry for entry in entries if entry.get("resident")]
     if not rows:
         print(f"No model is loaded at {base}.")
         return 0
@@ -110,13 +121,13 @@ def load_command(args: argparse.Namespace, context: CliContext) -> int:
     base = _base_url(args, context)
     print(f"loading {args.model} at {base}…", flush=True)
     doc = _checked(_call("POST", f"{base}/models/load", context, body={"model": args.model},
-                         timeout_s=_LOAD_TIMEOUT_S))
+                         timeout_s=_LOAD_TIMEOUT_S), base)
     print(f"{doc.get('model', args.model)} is loaded.")
     return 0
 
 
 def unload_command(args: argparse.Namespace, context: CliContext) -> int:
     base = _base_url(args, context)
-    doc = _checked(_call("POST", f"{base}/models/unload", context, body={"model": args.model}))
+    doc = _checked(_call("POST", f"{base}/models/unload", context, body={"model": args.model}), base)
     print(f"{doc.get('model', args.model)} is being unloaded (its running requests finish first).")
     return 0

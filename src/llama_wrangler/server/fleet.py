@@ -124,14 +124,16 @@ class ServerFleet(QObject):
         self.slots_changed.emit()
 
     # ----------------------------------------------------------------- what the endpoint asks for
-    def attach(self, router: Router | None, drain_hook_for: Callable[[ServerSupervisor], DrainHook | None]) -> None:
+    def attach(self, router: Router | None, drain_hook_for: Callable[[ServerSupervisor], DrainHook | None], *,
+               moving: bool = False) -> None:
         """The endpoint's link (None: detached; then the primary slot serves alone, and the other models'
-        servers stop: nothing would route a request to them)."""
+        servers stop: nothing would route a request to them — unless the endpoint is ``moving`` to another
+        address, where its next link finds them all loaded)."""
         self._router = router
         self._drain_hook_for = drain_hook_for
         for sup in list(self._slots.values()):
             sup.set_drain_hook(drain_hook_for(sup))
-        if router is None:
+        if router is None and not moving:
             for name in [n for n in self._slots if n != PRIMARY_SLOT]:
                 if self._focus == name:
                     self._set_focus(PRIMARY_SLOT)
@@ -165,6 +167,10 @@ class ServerFleet(QObject):
             return False
         self._stop_slot(slot)
         return True
+
+    def serving(self) -> bool:
+        """Any model server holds or loads a model."""
+        return any(sup.state not in _IDLE or sup.wanted_model_id for sup in self._slots.values())
 
     def _free_slot(self) -> str:
         for name, sup in self._slots.items():

@@ -40,7 +40,6 @@ class LoadedModel:
     view: ResidentView
     rss_bytes: int | None
 
-_IDLE = (ServerState.STOPPED, ServerState.CRASHED)
 # Where -ngl puts layers (and their KV cache) in GPU memory that nvidia-smi measures. Metal's memory is the
 # RAM itself, and other GPUs' free memory is not read: their models are planned as RAM (conservative).
 _GPU_BACKENDS = ("cuda",)
@@ -87,11 +86,17 @@ class EndpointService(QObject):
         way it reports any start failure (the window shows that).
         """
         address = (server.host, server.port, str(server.port_conflict))
+        moving = False
         if self._link is not None and (not server.stable_endpoint or address != self._address):
-            self.close()
-        wanted = opening or self._supervisor.state not in _IDLE
+            moving = server.stable_endpoint and self._supervisor.serving()  # loaded models stay loaded
+            self.close(moving=moving)
+        wanted = opening or self._supervisor.serving()
         if server.stable_endpoint and self._link is None and wanted:
-            self._open(server, address, strict=strict)
+            try:
+                self._open(server, address, strict=strict)
+            finally:
+                if moving and self._link is None:  # not reopened: nothing routes to the other models now
+                    self._supervisor.attach(None, lambda _sup: None)
         changed = server != self._settings
         self._settings = server
         if changed:
@@ -159,9 +164,9 @@ class EndpointService(QObject):
         """The open endpoint (None when closed): its scheduler and connection counts, for tests and benches."""
         return self._link.server if self._link is not None else None
 
-    def close(self) -> None:
+    def close(self, *, moving: bool = False) -> None:
         if self._link is not None:
-            self._link.close()
+            self._link.close(moving=moving)
             self._link.deleteLater()
             self._link = None
             self._address = None

@@ -70,3 +70,12 @@ class ResidentView:
     ram_bytes: int  # the estimate
     vram_bytes: int
     default: bool = False  # requests that name no model get this one
+
+
+def down_reason(slots: list[Backend], *, load_on_request: bool) -> str:
+    """Why no model answers (every server is stopped or crashed), and what to do about it."""
+    crashed = [b for b in slots if b.state == "crashed" and b.error]
+    reason = f"The model server crashed: {crashed[0].error}" if crashed else "The model server is stopped."
+    if load_on_request:
+        return f"{reason} A request naming a model loads it."
+    return f"{reason} Start a model in Llama Wrangler first."

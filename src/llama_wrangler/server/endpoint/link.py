@@ -49,7 +49,7 @@ class EndpointLink(QObject):
     """
 
     load_requested = Signal(str)
-    _load = Signal(str, object)  # (model, victims) from the loop thread
+    _load = Signal(str, object, int)  # (model, victims, the user's stops the scheduler had seen) from the loop
     _unload = Signal(str)
 
     def __init__(self, fleet: ServerFleet, server: EndpointServer, *, resolve: Resolver | None = None,
@@ -60,6 +60,10 @@ class EndpointLink(QObject):
         self._resolve = resolve
         self._pending: set[str] = set()  # slots whose snapshot is due
         self._known: set[str] = set()  # slots the scheduler has a snapshot of
+        # The user's Stops: sent (GUI thread) and taken in by the scheduler (loop thread). A load order the
+        # scheduler gave before it took in the latest Stop is dropped: its requests were failed by that Stop.
+        self._stops_sent = 0
+        self._stops_seen = 0
         server.on_load = self._on_loop_load
         server.on_unload = self._unload.emit
         # Queued: the loop thread only asks; the work happens here, on the supervisors' thread.
@@ -76,14 +80,15 @@ class EndpointLink(QObject):
     def url(self) -> str:
         return self.server.url
 
-    def close(self) -> None:
+    def close(self, *, moving: bool = False) -> None:
+        """Close the endpoint; its models' servers stop unless it is ``moving`` (reopened at once elsewhere)."""
         self._fleet.slots_changed.disconnect(self._sync_soon_all)
         self._fleet.error.disconnect(self._sync_soon_all)
         for sup in self._watched:
             with contextlib.suppress(RuntimeError):  # a server of an unloaded model may be deleted already
                 sup.state_changed.disconnect(self._on_state_changed)
         self._watched.clear()
-        self._fleet.attach(None, lambda _sup: None)
+        self._fleet.attach(None, lambda _sup: None, moving=moving)
         self._fleet.set_client_url("")
         self.server.on_load = lambda _model, _victims: None
         self.server.on_unload = lambda _model: None
@@ -94,7 +99,12 @@ class EndpointLink(QObject):
         self.server.call(self.server.scheduler.want, model_id)
 
     def stopped_by_user(self) -> None:
-        self.server.call(self.server.scheduler.stopped_by_user)
+        self._stops_sent += 1
+        self.server.call(self._stopped_on_loop, self._stops_sent)
+
+    def _stopped_on_loop(self, stops: int) -> None:
+        self._stops_seen = stops
+        self.server.scheduler.stopped_by_user()
 
     def _drain_hook(self, _sup: ServerSupervisor) -> DrainHook:
         def drain(url: str, done: Callable[[], None]) -> None:
@@ -146,10 +156,13 @@ class EndpointLink(QObject):
 
     # ----------------------------------------------------------------- orders from the scheduler
     def _on_loop_load(self, model_id: str, victims: tuple[str, ...]) -> None:
-        self._load.emit(model_id, victims)
+        self._load.emit(model_id, victims, self._stops_seen)
 
-    @Slot(str, object)
-    def _on_load_requested(self, model_id: str, victims: tuple[str, ...]) -> None:
+    @Slot(str, object, int)
+    def _on_load_requested(self, model_id: str, victims: tuple[str, ...], stops_seen: int) -> None:
+        if stops_seen < self._stops_sent:
+            log.info("not loading %s: the user stopped serving after it was asked for", model_id)
+            return
         if not self._fleet.user_wants(model_id):
             self.load_requested.emit(model_id)
         target = self._fleet.known_target(model_id)

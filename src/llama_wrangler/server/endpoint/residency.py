@@ -111,3 +111,23 @@ def _refusal(model: str, needs: Needs, pinned: Sequence[Resident], room: Room, m
     return (f"The model {model} needs about {human_bytes(needs.ram_bytes)} of memory, but {names} "
             f"{'is' if len(pinned) == 1 else 'are'} kept loaded ({human_bytes(kept)}) and only "
             f"{human_bytes(max(0, room.ram_bytes - kept))} is left for models. Unpin or unload one first.")
+
+
+def over_budget(model: str, needs: Needs, room: Room) -> str:
+    """Said when ``model`` is loaded alone although its estimate is more than the room (the user's call)."""
+    return (f"{model} needs about {human_bytes(needs.ram_bytes)} by the estimate, more memory than the "
+            f"{human_bytes(room.ram_bytes)} there is room for (server.memory_limit_gb, or what the machine has "
+            "free): loading it alone anyway. If it fails or the machine swaps, use a smaller quantization "
+            "or context.")
+
+
+def over_cap(residents: Sequence[Resident], max_models: int, *, keep: str = "") -> tuple[str, ...]:
+    """Idle unpinned residents to unload so that no more than ``max_models`` stay loaded (the limit was
+    lowered while more were loaded), least recently used first, ``keep`` (the window's model) last. Busy
+    ones are left to finish; they go once idle."""
+    excess = len(residents) - max_models
+    if max_models <= 0 or excess <= 0:
+        return ()
+    idle = sorted((r for r in residents if not r.busy and not r.needs.pinned),
+                  key=lambda r: (r.model == keep, r.last_used))
+    return tuple(r.model for r in idle[:excess])

@@ -5,8 +5,23 @@ from __future__ import annotations
 
 from collections import Counter
 
+from llama_wrangler.server.endpoint.config import RETRY_AFTER_S
 from llama_wrangler.server.endpoint.lease import PRIMARY_SLOT, Backend, ResidentView
 from llama_wrangler.server.endpoint.residency import Needs
+
+
+def model_states(catalog: list[str], loaded: list[str], coming: set[str], failed: set[str]) -> list[tuple[str, str]]:
+    """Every library model (and any loaded one outside it, first) with its state: loaded, loading, failed
+    or unloaded."""
+
+    def state(model_id: str) -> str:
+        if model_id in loaded:
+            return "loaded"
+        if model_id in coming:
+            return "loading"
+        return "failed" if model_id in failed else "unloaded"
+
+    return [(model_id, state(model_id)) for model_id in [*(m for m in loaded if m not in catalog), *catalog]]
 
 
 class ResidencyBook:
@@ -17,12 +32,21 @@ class ResidencyBook:
         self.keep_alive: dict[str, float | None] = {}  # an Ollama client's keep_alive (None: forever)
         self.evicting: set[str] = set()  # chosen to make room: no new leases
         self.unloading: set[str] = set()  # idle TTL ran out, or unloaded on request: no new leases
+        # Models a retry_later client was told to come back for (503 + Retry-After), not served since.
+        self.retry_owed: set[str] = set()
 
     def needs_of(self, model: str) -> Needs:
         return self.needs.get(model, Needs())
 
     def leaving(self, model: str) -> bool:
         return model in self.evicting or model in self.unloading
+
+    def linger(self, model: str, default_s: float) -> float:
+        """How long after its last use ``model`` is kept for another model's waiting requests: a model a
+        retry_later client was sent away for stays until that client is back (``RETRY_AFTER_S``) — unloading
+        it sooner would hand it to the other model's client and back, each load wasted before its client
+        returns."""
+        return max(default_s, RETRY_AFTER_S + 1.0) if model in self.retry_owed else default_s
 
     def ttl(self, model: str, default_s: float) -> float | None:
         """Seconds unused after which ``model`` is unloaded (None: never by idle time): pinned never; else an
@@ -43,6 +67,7 @@ class ResidencyBook:
         """Drop what only mattered while a model was loaded."""
         self.evicting &= held
         self.unloading &= held
+        self.retry_owed &= held | waiting
         for model in list(self.keep_alive):
             if model not in held:
                 del self.keep_alive[model]

@@ -30,9 +30,10 @@ from llama_wrangler.server.endpoint.lease import (
     ResidentView,
     Unavailable,
     Waiter,
+    down_reason,
 )
-from llama_wrangler.server.endpoint.residency import Needs, Resident, Room, auto_room, plan_load
-from llama_wrangler.server.endpoint.residency_book import ResidencyBook
+from llama_wrangler.server.endpoint.residency import Needs, Resident, Room, auto_room, over_budget, over_cap, plan_load
+from llama_wrangler.server.endpoint.residency_book import ResidencyBook, model_states
 from llama_wrangler.server.machine_memory import MemoryProbe, system_memory
 
 log = logging.getLogger(__name__)
@@ -111,11 +112,13 @@ class ModelScheduler:
         self._step()
 
     def unload(self, model: str) -> bool:
-        """Unload ``model`` now (running requests drain first); False when it is not loaded."""
-        if model not in self._held():
+        """Unload ``model`` now (running requests drain first); False when it is neither loaded nor on its way.
+        Requests waiting for it are told so: loading it again for them would undo what the user asked."""
+        if model not in self._held() and model not in self._coming():
             return False
-        self._fail(lambda waiter: waiter.model == model and waiter.future is None, Unavailable("unloaded"))
-        self._unload(model)
+        self._book.evicting -= set(self._requested.pop(model, ()))  # asked for, not placed yet: not any more
+        self._fail(lambda waiter: waiter.model == model, Unavailable(f"The model {model} was unloaded."))
+        self._unload(model)  # also when not placed yet: the fleet's stop follows its queued load order
         self._step()
         return True
 
@@ -169,18 +172,8 @@ class ModelScheduler:
 
     def model_states(self, catalog: list[str]) -> list[tuple[str, str]]:
         """Every library model with its state: loaded, loading, failed or unloaded."""
-        loaded = [b.model_id for b in self._slots.values() if b.url]
-        extra = [model for model in loaded if model not in catalog]
-        coming = self._coming()
-
-        def state(model_id: str) -> str:
-            if self._url(model_id):
-                return "loaded"
-            if model_id in coming:
-                return "loading"
-            return "failed" if model_id in self._failed else "unloaded"
-
-        return [(model_id, state(model_id)) for model_id in [*extra, *catalog]]
+        return model_states(catalog, [b.model_id for b in self._slots.values() if b.url], self._coming(),
+                            set(self._failed))
 
     def residents(self) -> list[ResidentView]:
         """Every model a server holds or loads, the primary slot's first."""
@@ -203,6 +196,7 @@ class ModelScheduler:
         if self.config.retry_later:
             if wanted != ANY_MODEL:  # remembered, so the model still loads for the retry
                 self._waiters.append(Waiter(wanted, self._loop.time()))
+                self._book.retry_owed.add(wanted)
                 self._step()
             coming = wanted if wanted != ANY_MODEL else next(iter(self._coming()), "")
             raise Unavailable(f"The model {coming} is loading. Retry in a few seconds.", retry_after=RETRY_AFTER_S)
@@ -263,6 +257,7 @@ class ModelScheduler:
     def _lease(self, model: str) -> Lease:
         url = self._url(model)
         self._in_flight[url] += 1
+        self._book.retry_owed.discard(model)
         return Lease(url, model)
 
     def _refuse_early(self, model: str) -> None:
@@ -276,11 +271,7 @@ class ModelScheduler:
                               "Start it in Llama Wrangler first.", code="model_not_loaded")
 
     def _down_reason(self) -> str:
-        crashed = [b for b in self._slots.values() if b.state == "crashed" and b.error]
-        reason = f"The model server crashed: {crashed[0].error}" if crashed else "The model server is stopped."
-        if self.config.load_on_request:
-            return f"{reason} A request naming a model loads it."
-        return f"{reason} Start a model in Llama Wrangler first."
+        return down_reason(list(self._slots.values()), load_on_request=self.config.load_on_request)
 
     def _step(self) -> None:
         """Apply the rules after anything changed: lease, load, unload, or fail what cannot be served."""
@@ -293,6 +284,10 @@ class ModelScheduler:
         now = self._loop.time()
         self._admit()
         dues = [self._load_next(now), self._expire_idle(now)]
+        for model in over_cap(self._residents(self._held() - self._book.unloading - self._book.evicting),
+                              self.config.max_models, keep=self.served_model):
+            log.info("at most %d models may be loaded: unloading %s", self.config.max_models, model)
+            self._unload(model)
         if not self._coming() and not any(b.url for b in self._slots.values()):
             self._fail(lambda w: w.model == ANY_MODEL, Unavailable(self._down_reason()))
         due = min((d for d in dues if d is not None), default=None)
@@ -326,23 +321,28 @@ class ModelScheduler:
                            Unavailable(f"The model {model} is no longer loaded, and loading models on request "
                                        "is off.", code="model_not_loaded"))
             else:
-                residents = [Resident(m, self._book.needs_of(m), self._busy(m), self._book.last_used.get(m, 0.0))
-                             for m in held - self._book.unloading]
+                residents = self._residents(held - self._book.unloading)
                 plan = plan_load(model, self._book.needs_of(model), residents, self._room(residents),
                                  self.config.max_models)
                 if not plan.refused:
-                    return self._evict_then_load(model, plan.victims, oldest.since, now)
+                    due = self._evict_then_load(model, plan.victims, oldest.since, now)
+                    if plan.over_budget and model in self._requested:  # said once: when it is asked for
+                        log.warning(over_budget(model, self._book.needs_of(model), self._room(residents)))
+                    return due
                 self._failed[model] = plan.refused
                 self._fail(lambda w, m=model: w.model == m,  # type: ignore[misc]
                            Unavailable(plan.refused, code="insufficient_memory"))
             pending = [w for w in pending if w.model != model]
         return None
 
+    def _residents(self, models: set[str]) -> list[Resident]:
+        return [Resident(m, self._book.needs_of(m), self._busy(m), self._book.last_used.get(m, 0.0)) for m in models]
+
     def _evict_then_load(self, model: str, victims: tuple[str, ...], since: float, now: float) -> float | None:
-        linger = self.config.idle_linger_s
-        unready = [v for v in victims if self._busy(v) or now - self._book.last_used.get(v, 0.0) < linger]
+        linger = {v: self._book.linger(v, self.config.idle_linger_s) for v in victims}
+        unready = [v for v in victims if self._busy(v) or now - self._book.last_used.get(v, 0.0) < linger[v]]
         if unready and now - since < self.config.fairness_s:
-            idle_at = [self._book.last_used.get(v, 0.0) + linger for v in unready if not self._busy(v)]
+            idle_at = [self._book.last_used.get(v, 0.0) + linger[v] for v in unready if not self._busy(v)]
             return min([since + self.config.fairness_s, *idle_at])
         self._requested[model] = victims
         self._book.evicting |= set(victims)
