@@ -110,6 +110,8 @@ def test_generate_without_streaming_loads_the_model_it_names(qtbot: QtBot, serve
     stop = httpx.post(f"{served.url}/api/generate", json={"model": "beta", "keep_alive": 0}, timeout=30)
     assert stop.status_code == 200 and stop.json()["done_reason"] == "unload"
     qtbot.waitUntil(lambda: served.supervisor.state is ServerState.STOPPED, timeout=LONG_MS)
+    # The endpoint hears of it one loop turn after the window does.
+    qtbot.waitUntil(lambda: not served.server.ask(served.server.scheduler.residents), timeout=LONG_MS)
     assert httpx.get(f"{served.url}/api/ps", timeout=30).json()["models"] == []
     reloaded = in_thread(lambda: httpx.post(f"{served.url}/api/generate", timeout=120, json={
         "model": "beta", "prompt": "hi", "raw": True, "stream": False, "options": {"num_predict": 3}}).json())

@@ -201,7 +201,11 @@ def test_load_and_unload_routes(qtbot: QtBot, resident: Callable[..., Resident])
     qtbot.waitUntil(lambda: loading() is not None, timeout=WAIT_MS)
     assert loading().status_code == 200 and "beta" in served.pids()
     assert httpx.post(f"{served.url}/models/unload", json={"model": "beta"}, timeout=30).status_code == 200
-    qtbot.waitUntil(lambda: "beta" not in served.pids() and not served.fleet.slot_of("beta"), timeout=WAIT_MS)
+    server = served.service.server
+    assert server is not None
+    # Gone from the fleet, and the scheduler has had the news (snapshots reach it one loop turn later).
+    qtbot.waitUntil(lambda: not served.fleet.slot_of("beta") and all(
+        view.model != "beta" for view in server.ask(server.scheduler.residents)), timeout=WAIT_MS)
     again = httpx.post(f"{served.url}/models/unload", json={"model": "beta"}, timeout=30)
     assert again.status_code == 400 and "not loaded" in again.json()["error"]["message"]
     unknown = httpx.post(f"{served.url}/models/load", json={"model": "nope"}, timeout=30)
@@ -273,6 +277,11 @@ def test_a_companion_killed_while_loaded_is_restarted_or_reloaded_and_never_list
     beta = served.pids()["beta"]
     os.kill(beta, signal.SIGKILL)
     qtbot.waitUntil(lambda: "beta" not in served.pids(), timeout=WAIT_MS)
+    server = served.service.server
+    assert server is not None
+    # The scheduler hears of the crash one loop turn after the window does.
+    qtbot.waitUntil(lambda: all(view.model != "beta" for view in server.ask(server.scheduler.residents)),
+                    timeout=WAIT_MS)
     listing = in_thread(served.status)
     qtbot.waitUntil(lambda: listing() is not None, timeout=WAIT_MS)
     assert "resident" not in listing()["beta"]  # not shown as loaded with a dead pid
