@@ -45,7 +45,7 @@ from llama_wrangler.ui.icons import icon
 from llama_wrangler.ui.import_mode_dialog import dialog_chooser
 from llama_wrangler.ui.library_view import LibraryView
 from llama_wrangler.ui.main_window import MainWindow
-from llama_wrangler.ui.model_names import title_of
+from llama_wrangler.ui.model_names import title_or_id
 from llama_wrangler.ui.pool_panel import PoolPanel, worker_toggle
 from llama_wrangler.ui.resident_panel import ResidentPanel
 from llama_wrangler.ui.runtime_banner import RuntimeBanner
@@ -185,8 +185,7 @@ class WranglerApp:
         self.stable.apply(self.settings.settings.server, opening=True)
 
     def _model_title(self, model_id: str) -> str:
-        record = self.actions.find(model_id)
-        return title_of(record) if record is not None else model_id
+        return title_or_id(self.actions.find(model_id), model_id)
 
     def _resolve_requested_model(self, model_ref: str) -> ServeTarget:
         """A model an API request named, with its load settings (on the GUI thread, from the endpoint)."""
@@ -361,8 +360,8 @@ class WranglerApp:
             self.window.retract_error(self._server_error)
             self._server_error = ""
         model_id = self.actions.serving_id()
-        record = self.actions.find(model_id) if model_id else None
-        self.window.server_status.set_state(sup.state, title_of(record) if record else model_id,
+        name = title_or_id(self.actions.find(model_id), model_id) if model_id else ""
+        self.window.server_status.set_state(sup.state, name,
                                             sup.client_endpoint, open_endpoint=self.stable.url)
         self.library_view.set_served(sup.model_id, sup.state)
         self.library_view.set_loaded({s.model_id: str(s.state) for s in sup.slots().values()

@@ -171,9 +171,8 @@ def _one_model_at_a_time(wrangler: WranglerApp) -> None:
         "server": current.server.model_copy(update={"max_models": 1})}))
 
 
-def test_with_one_model_at_a_time_an_api_request_switches_the_app_to_its_model(
-        wrangler: WranglerApp, qtbot: QtBot) -> None:
-    _one_model_at_a_time(wrangler)
+def _serve_alpha_then_ask_for_beta(wrangler: WranglerApp, qtbot: QtBot) -> dict[str, str]:
+    """The user serves alpha; then a client's request names beta (answered 200). The library's ids by stem."""
     ids = {r.path.stem: r.id for r in wrangler.library.models()}
     wrangler.actions.serve(ids["alpha"])
     qtbot.waitUntil(lambda: _ready_with(wrangler, ids["alpha"]), timeout=READY_MS)
@@ -182,9 +181,16 @@ def test_with_one_model_at_a_time_an_api_request_switches_the_app_to_its_model(
     worker = threading.Thread(target=lambda: replies.append(httpx.post(
         f"{url}/v1/completions", timeout=60, json={"model": ids["beta"], "prompt": "hi", "max_tokens": 2})))
     worker.start()
-    qtbot.waitUntil(lambda: bool(replies), timeout=READY_MS)  # the swap needs this loop turning
+    qtbot.waitUntil(lambda: bool(replies), timeout=READY_MS)  # the swap or load needs this loop turning
     worker.join()
     assert replies[0].status_code == 200, replies[0].text
+    return ids
+
+
+def test_with_one_model_at_a_time_an_api_request_switches_the_app_to_its_model(
+        wrangler: WranglerApp, qtbot: QtBot) -> None:
+    _one_model_at_a_time(wrangler)
+    ids = _serve_alpha_then_ask_for_beta(wrangler, qtbot)
     assert wrangler.supervisor.model_id == ids["beta"]
     page = wrangler.server_view
     # The picker follows the client's choice and marks it; it offers no "Switch" back to alpha.
@@ -194,7 +200,7 @@ def test_with_one_model_at_a_time_an_api_request_switches_the_app_to_its_model(
     assert not page.start_button.isEnabled() and page.start_button.text() == "&Start"
     assert "beta" in page.state_label.text()
     assert page.api_id.text() == ids["beta"]
-    assert page.endpoint.text() == f"{url}/v1" and page.endpoint_note.text().startswith("Answering")
+    assert page.endpoint.text() == f"{wrangler.stable.url}/v1" and page.endpoint_note.text().startswith("Answering")
 
 
 def test_a_runtime_set_while_the_app_runs_is_used(qapp: QApplication, app_paths: AppPaths,
@@ -256,17 +262,7 @@ def test_a_crash_is_shown_short_with_the_countdown_and_cleared_when_it_recovers(
 
 def test_an_api_request_loads_its_model_beside_the_users_and_the_page_lists_both(
         wrangler: WranglerApp, qtbot: QtBot) -> None:
-    ids = {r.path.stem: r.id for r in wrangler.library.models()}
-    wrangler.actions.serve(ids["alpha"])
-    qtbot.waitUntil(lambda: _ready_with(wrangler, ids["alpha"]), timeout=READY_MS)
-    url = wrangler.stable.url
-    replies: list[httpx.Response] = []
-    worker = threading.Thread(target=lambda: replies.append(httpx.post(
-        f"{url}/v1/completions", timeout=60, json={"model": ids["beta"], "prompt": "hi", "max_tokens": 2})))
-    worker.start()
-    qtbot.waitUntil(lambda: bool(replies), timeout=READY_MS)  # the load needs this loop turning
-    worker.join()
-    assert replies[0].status_code == 200, replies[0].text
+    ids = _serve_alpha_then_ask_for_beta(wrangler, qtbot)
     assert wrangler.supervisor.model_id == ids["alpha"]  # the window keeps the user's model
     panel = wrangler.residents
     wrangler.window.show_page("server")

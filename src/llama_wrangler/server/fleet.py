@@ -14,7 +14,6 @@ it was unloaded — while the Server page lists every slot (:meth:`slots`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,6 +46,7 @@ class ServerFleet(QObject):
     """Signals (of the focused slot, as :class:`ServerSupervisor` has them):
         state_changed(str old, str new), endpoint_changed(str), log_line(str), error(str) (any slot's),
         slots_changed(): a slot was added or removed, or its state changed;
+        slot_state_changed(str slot, str new): one slot's state changed (the endpoint's link follows these);
         focus_changed(str): the focused model is another one now (it may be loaded already: no state change).
     """
 
@@ -55,6 +55,7 @@ class ServerFleet(QObject):
     log_line = Signal(str)
     error = Signal(str)
     slots_changed = Signal()
+    slot_state_changed = Signal(str, str)
     focus_changed = Signal(str)
 
     def __init__(self, primary: ServerSupervisor, parent: QObject | None = None) -> None:
@@ -64,7 +65,7 @@ class ServerFleet(QObject):
         self._pending_focus = ""  # a model the user started that no slot holds yet
         self._targets: dict[str, ServeTarget] = {}  # what the user started, by id (files outside the library)
         self._router: Router | None = None
-        self._drain_hook_for: Callable[[ServerSupervisor], DrainHook | None] = lambda _sup: None
+        self._drain_hook: DrainHook | None = None  # the endpoint's: it knows each server by its URL
         self._client_url = ""
         self._next_slot = 1
         self._add_slot(PRIMARY_SLOT, primary)
@@ -96,7 +97,7 @@ class ServerFleet(QObject):
         sup.log_line.connect(self._on_slot_line)
         sup.error.connect(self.error)
         sup.set_client_url(self._client_url)
-        sup.set_drain_hook(self._drain_hook_for(sup))
+        sup.set_drain_hook(self._drain_hook)
 
     def _new_companion(self) -> str:
         primary = self.primary
@@ -124,15 +125,14 @@ class ServerFleet(QObject):
         self.slots_changed.emit()
 
     # ----------------------------------------------------------------- what the endpoint asks for
-    def attach(self, router: Router | None, drain_hook_for: Callable[[ServerSupervisor], DrainHook | None], *,
-               moving: bool = False) -> None:
+    def attach(self, router: Router | None, drain_hook: DrainHook | None, *, moving: bool = False) -> None:
         """The endpoint's link (None: detached; then the primary slot serves alone, and the other models'
         servers stop: nothing would route a request to them — unless the endpoint is ``moving`` to another
         address, where its next link finds them all loaded)."""
         self._router = router
-        self._drain_hook_for = drain_hook_for
+        self._drain_hook = drain_hook
         for sup in list(self._slots.values()):
-            sup.set_drain_hook(drain_hook_for(sup))
+            sup.set_drain_hook(drain_hook)
         if router is None and not moving:
             for name in [n for n in self._slots if n != PRIMARY_SLOT]:
                 if self._focus == name:
@@ -151,11 +151,11 @@ class ServerFleet(QObject):
         once its requests are done), else a free slot, else a new one."""
         self._targets.setdefault(target.model_id, target)
         here = self.slot_of(target.model_id)
-        slot = here or next((self.slot_of(v) for v in victims if self.slot_of(v)), "") or self._free_slot()
+        slot = here or next(filter(None, map(self.slot_of, victims)), "") or self._free_slot()
         for victim in victims:
             where = self.slot_of(victim)
             if where and where != slot:
-                self._stop_slot(where)
+                self._slots[where].stop()
         log.info("loading %s in %s%s", target.model_id, slot, f" (unloading {', '.join(victims)})" if victims else "")
         self._slots[slot].start(target.model_path, target.model_id, target.mmproj, load=target.load)
         if self._pending_focus == target.model_id:
@@ -163,10 +163,9 @@ class ServerFleet(QObject):
 
     def unload(self, model_id: str) -> bool:
         slot = self.slot_of(model_id)
-        if not slot:
-            return False
-        self._stop_slot(slot)
-        return True
+        if slot:
+            self._slots[slot].stop()
+        return bool(slot)
 
     def serving(self) -> bool:
         """Any model server holds or loads a model."""
@@ -177,9 +176,6 @@ class ServerFleet(QObject):
             if sup.state in _IDLE and not sup.wanted_model_id and not sup.restart_scheduled:
                 return name
         return self._new_companion()
-
-    def _stop_slot(self, name: str) -> None:
-        self._slots[name].stop()
 
     # ----------------------------------------------------------------- the user's commands
     def start(self, model_path: Path, model_id: str, mmproj: Path | None = None,
@@ -314,6 +310,7 @@ class ServerFleet(QObject):
         name = self._sender_slot()
         if not name:
             return
+        self.slot_state_changed.emit(name, new)
         if name == self._focus and not self._pending_focus:
             self.state_changed.emit(old, new)
             if new == ServerState.STOPPED and not self._slots[name].wanted_model_id:

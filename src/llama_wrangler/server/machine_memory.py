@@ -1,24 +1,21 @@
 """What memory this machine has free now, and what one process holds: the other side of the estimate.
 
-RAM from psutil; GPU memory from ``nvidia-smi`` when it is on PATH (run with an argv list and a short
-timeout). A missing, failing or silent ``nvidia-smi`` means no GPU memory, never an exception: the
-residency decision then plans for RAM alone.
+RAM from psutil; GPU memory from ``nvidia-smi`` when it is on PATH (``sources.machine.read_nvidia_gpus``,
+the same reading the search's fit badge uses). A missing, failing or silent ``nvidia-smi`` means no GPU
+memory, never an exception: the residency decision then plans for RAM alone.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
 
-MiB = 1024 * 1024
-NVIDIA_SMI_QUERY = ("--query-gpu=memory.total,memory.free", "--format=csv,noheader,nounits")
-NVIDIA_SMI_TIMEOUT_S = 3.0
+from llama_wrangler.sources.machine import NVIDIA_SMI_TIMEOUT_S, read_nvidia_gpus
 
 
 @dataclass(frozen=True)
@@ -30,12 +27,6 @@ class MemoryBudget:
     vram_total: int = 0  # summed over the GPUs nvidia-smi lists; 0 when none
     vram_free: int = 0
     source: str = ""
-
-
-@dataclass(frozen=True)
-class GpuMemory:
-    total: int
-    free: int
 
 
 def read_budget(*, nvidia_smi: str | None = None, timeout_s: float = NVIDIA_SMI_TIMEOUT_S) -> MemoryBudget:
@@ -51,40 +42,6 @@ def read_budget(*, nvidia_smi: str | None = None, timeout_s: float = NVIDIA_SMI_
     return MemoryBudget(ram_total=int(ram.total), ram_available=int(ram.available),
                         vram_total=sum(g.total for g in gpus), vram_free=sum(g.free for g in gpus),
                         source=source)
-
-
-def read_nvidia_gpus(nvidia_smi: str | None = None, *,
-                     timeout_s: float = NVIDIA_SMI_TIMEOUT_S) -> list[GpuMemory]:
-    """Each NVIDIA GPU's total and free memory; empty when the tool is missing, fails or times out."""
-    exe = nvidia_smi or shutil.which("nvidia-smi")
-    if exe is None:
-        return []
-    try:
-        result = subprocess.run([exe, *NVIDIA_SMI_QUERY], capture_output=True, text=True, timeout=timeout_s,
-                                check=False)
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return []
-    if result.returncode != 0:
-        return []
-    return parse_nvidia_smi(result.stdout.splitlines())
-
-
-def parse_nvidia_smi(lines: Sequence[str]) -> list[GpuMemory]:
-    """``memory.total, memory.free`` lines in MiB (``81559, 80987``), one per GPU. Lines that are not two
-    numbers (``[N/A]``, ``[Not Supported]``, a driver warning) are skipped."""
-    gpus = []
-    for line in lines:
-        fields = [part.strip() for part in line.split(",")]
-        if len(fields) != 2:
-            continue
-        try:
-            total, free = (float(value) for value in fields)
-        except ValueError:
-            continue
-        if total < 0 or free < 0 or free > total:
-            continue
-        gpus.append(GpuMemory(total=int(total * MiB), free=int(free * MiB)))
-    return gpus
 
 
 def process_rss(pid: int) -> int | None:

@@ -96,7 +96,7 @@ class EndpointService(QObject):
                 self._open(server, address, strict=strict)
             finally:
                 if moving and self._link is None:  # not reopened: nothing routes to the other models now
-                    self._supervisor.attach(None, lambda _sup: None)
+                    self._supervisor.attach(None, None)
         changed = server != self._settings
         self._settings = server
         if changed:

@@ -22,17 +22,11 @@ log = logging.getLogger(__name__)
 _WARNED: set[str] = set()
 
 
-def effective_settings(record: ModelRecord, server: ServerSettings) -> ServerSettings:
-    """The settings ``record`` is served with: the global ones with its own load settings applied."""
-    return record.load.apply(server)
-
-
-def estimate_for(record: ModelRecord, server: ServerSettings, *, gpu: bool = False) -> MemoryEstimate | None:
-    """The memory estimate of ``record`` served with its effective settings (None when it cannot be made)."""
-    projector = record.mmproj.stat().st_size if record.mmproj is not None and record.mmproj.is_file() else 0
+def _estimate(record: ModelRecord, settings: ServerSettings, *, gpu: bool) -> MemoryEstimate | None:
+    """The memory estimate of ``record`` served with ``settings`` (None when it cannot be made)."""
     try:
-        return estimate_memory(record.info, record.size_bytes, effective_settings(record, server),
-                               projector_bytes=projector, gpu=gpu)
+        projector = record.mmproj.stat().st_size if record.mmproj is not None else 0
+        return estimate_memory(record.info, record.size_bytes, settings, projector_bytes=projector, gpu=gpu)
     except (ValueError, OSError) as exc:
         if record.id not in _WARNED:
             _WARNED.add(record.id)
@@ -41,17 +35,18 @@ def estimate_for(record: ModelRecord, server: ServerSettings, *, gpu: bool = Fal
 
 
 def model_needs(records: Iterable[ModelRecord], server: ServerSettings, *, gpu: bool = False) -> dict[str, Needs]:
-    """Each servable model's :class:`Needs`: its estimate, its pinning and its own idle TTL."""
+    """Each servable model's :class:`Needs`: its estimate with its own load settings, its pin and idle TTL."""
     needs = {}
     for record in records:
         if record.missing:
             continue
         pinned, ttl = record.load.pinned, record.load.idle_ttl_s
-        estimate = estimate_for(record, server, gpu=gpu)
+        settings = record.load.apply(server)  # what it is served with
+        estimate = _estimate(record, settings, gpu=gpu)
         if estimate is None:
             needs[record.id] = Needs(pinned=pinned, idle_ttl_s=ttl)
             continue
-        mapped = estimate.weights_bytes if memory_params(effective_settings(record, server)).mmap else 0
+        mapped = estimate.weights_bytes if memory_params(settings).mmap else 0
         needs[record.id] = Needs(ram_bytes=estimate.ram_bytes, vram_bytes=estimate.vram_bytes,
                                  mapped_bytes=min(mapped, estimate.ram_bytes), pinned=pinned, idle_ttl_s=ttl)
     return needs

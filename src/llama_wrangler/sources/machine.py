@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -17,6 +18,9 @@ import psutil
 KV_BYTES_PER_TOKEN = 2 * 32 * 1024 * 2
 OVERHEAD = 0.10  # compute buffers, scratch, the runtime itself
 RAM_SHARE = 0.8  # leave a fifth of RAM for the OS and other programs
+MiB = 1024 * 1024
+NVIDIA_SMI_QUERY = ("--query-gpu=memory.total,memory.free", "--format=csv,noheader,nounits")
+NVIDIA_SMI_TIMEOUT_S = 3.0
 
 
 def estimate_memory(file_size: int, context: int) -> int:
@@ -61,18 +65,44 @@ class MachineResources:
 
 def nvidia_vram_bytes(timeout: float = 5.0) -> int:
     """Total memory of the NVIDIA GPUs ``nvidia-smi`` lists, 0 when it is missing or fails."""
-    exe = shutil.which("nvidia-smi")
+    return sum(gpu.total for gpu in read_nvidia_gpus(timeout_s=timeout))
+
+
+@dataclass(frozen=True)
+class GpuMemory:
+    total: int
+    free: int
+
+
+def read_nvidia_gpus(nvidia_smi: str | None = None, *,
+                     timeout_s: float = NVIDIA_SMI_TIMEOUT_S) -> list[GpuMemory]:
+    """Each NVIDIA GPU's total and free memory; empty when the tool is missing, fails or times out."""
+    exe = nvidia_smi or shutil.which("nvidia-smi")
     if exe is None:
-        return 0
+        return []
     try:
-        out = subprocess.run([exe, "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=timeout, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    total_mib = 0
-    for line in out.splitlines():
+        result = subprocess.run([exe, *NVIDIA_SMI_QUERY], capture_output=True, text=True, timeout=timeout_s,
+                                check=False)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return []
+    if result.returncode != 0:
+        return []
+    return parse_nvidia_smi(result.stdout.splitlines())
+
+
+def parse_nvidia_smi(lines: Sequence[str]) -> list[GpuMemory]:
+    """``memory.total, memory.free`` lines in MiB (``81559, 80987``), one per GPU. Lines that are not two
+    numbers (``[N/A]``, ``[Not Supported]``, a driver warning) are skipped."""
+    gpus = []
+    for line in lines:
+        fields = [part.strip() for part in line.split(",")]
+        if len(fields) != 2:
+            continue
         try:
-            total_mib += int(float(line.strip()))
+            total, free = (float(value) for value in fields)
         except ValueError:
             continue
-    return total_mib * 1024 * 1024
+        if total < 0 or free < 0 or free > total:
+            continue
+        gpus.append(GpuMemory(total=int(total * MiB), free=int(free * MiB)))
+    return gpus

@@ -13,6 +13,11 @@ def title_of(record: ModelRecord) -> str:
     return name if name else record.name
 
 
+def title_or_id(record: ModelRecord | None, model_id: str) -> str:
+    """``record``'s title, else ``model_id`` (a model served from a file outside the library, or gone)."""
+    return title_of(record) if record is not None else model_id
+
+
 def file_label(record: ModelRecord) -> str:
     """The file name, with the shard count for a split model."""
     extra = f" (+{len(record.paths) - 1} shards)" if len(record.paths) > 1 else ""

@@ -30,7 +30,7 @@ from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.state import ServerState
 from llama_wrangler.services.model_actions import ModelActions
 from llama_wrangler.ui.icons import icon, tinted_icon
-from llama_wrangler.ui.model_names import picker_label, title_of
+from llama_wrangler.ui.model_names import picker_label, title_of, title_or_id
 from llama_wrangler.ui.server_log import LOG_MAX_LINES, ServerLog
 from llama_wrangler.ui.server_problem import explain
 from llama_wrangler.ui.state_look import look
@@ -353,8 +353,7 @@ class ServerView(QWidget):
         self._follow_served_model(served)
         self.model_combo.blockSignals(False)
         self.state_dot.setPixmap(icon(look(state).icon).pixmap(22, 22))
-        record = self._actions.find(sup.model_id) if sup.model_id else None
-        name = title_of(record) if record is not None else sup.model_id
+        name = title_or_id(self._actions.find(sup.model_id), sup.model_id) if sup.model_id else ""
         words = look(state).words
         self.state_label.setText(f"{words} — {name}" if name and running else words)
 

@@ -19,7 +19,7 @@ from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.state import ServerState
 from llama_wrangler.services.model_actions import ModelActions
 from llama_wrangler.ui.icons import icon
-from llama_wrangler.ui.model_names import picker_label, title_of
+from llama_wrangler.ui.model_names import picker_label, title_or_id
 from llama_wrangler.ui.state_look import describe_state, look
 from llama_wrangler.work import JobKind
 from llama_wrangler.workers.jobs import Job, JobManager, JobState
@@ -161,8 +161,7 @@ class TrayController(QObject):
             action.setText(f"{label}  · loaded" if model_id in loaded and model_id != served else label)
         self.unload_menu.clear()
         for model_id in loaded:
-            record = self._actions.find(model_id)
-            entry = self.unload_menu.addAction(title_of(record) if record is not None else model_id)
+            entry = self.unload_menu.addAction(title_or_id(self._actions.find(model_id), model_id))
             entry.triggered.connect(lambda _checked=False, m=model_id: self._unload_model(m))
         self.unload_menu.setEnabled(bool(loaded))
         if not served:
@@ -172,8 +171,8 @@ class TrayController(QObject):
                 self._model_group.setExclusive(False)
                 checked.setChecked(False)
                 self._model_group.setExclusive(True)
-        record = self._actions.find(served) if served else None
-        text = describe_state(state, title_of(record) if record else served, self._supervisor.client_endpoint)
+        name = title_or_id(self._actions.find(served), served) if served else ""
+        text = describe_state(state, name, self._supervisor.client_endpoint)
         self.status_action.setText(text)
         self.stop_action.setEnabled(state not in (ServerState.STOPPED, ServerState.STOPPING))
         self.state_icon = tray_icon_for(state)
@@ -208,8 +207,7 @@ class TrayController(QObject):
         self._sync_state()
         endpoint = self._supervisor.client_endpoint  # the stable one, when a proxy stands in front
         if endpoint and self._supervisor.state == ServerState.READY:
-            record = self._actions.find(self._supervisor.model_id)
-            name = title_of(record) if record else self._supervisor.model_id
+            name = title_or_id(self._actions.find(self._supervisor.model_id), self._supervisor.model_id)
             self.notify("Model ready", f"{name} is being served at {endpoint}.")
 
     @Slot(str)

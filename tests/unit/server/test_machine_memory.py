@@ -11,13 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from llama_wrangler.server.machine_memory import (
-    GpuMemory,
-    parse_nvidia_smi,
-    process_rss,
-    read_budget,
-    read_nvidia_gpus,
-)
+from llama_wrangler.server.machine_memory import process_rss, read_budget
+from llama_wrangler.sources.machine import GpuMemory, parse_nvidia_smi, read_nvidia_gpus
 
 MiB = 1024 * 1024
 

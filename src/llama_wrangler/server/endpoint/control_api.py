@@ -18,24 +18,19 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import psutil
 from aiohttp import web
 
 from llama_wrangler.server.endpoint.lease import ResidentView, Unavailable
 from llama_wrangler.server.endpoint.scheduler import ModelScheduler
 from llama_wrangler.server.endpoint.wire import error_body
+from llama_wrangler.server.machine_memory import process_rss
 
 CONTROL_PATHS = ("/models", "/models/load", "/models/unload")
 
 
 def _rss(pids: list[int]) -> dict[int, int]:
-    sizes = {}
-    for pid in pids:
-        try:
-            sizes[pid] = int(psutil.Process(pid).memory_info().rss)
-        except (psutil.Error, OSError):
-            continue  # gone meanwhile
-    return sizes
+    sizes = {pid: process_rss(pid) for pid in pids}
+    return {pid: size for pid, size in sizes.items() if size is not None}  # gone meanwhile: left out
 
 
 def models_status(states: list[tuple[str, str]], residents: list[ResidentView],

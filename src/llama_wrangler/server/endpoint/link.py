@@ -11,20 +11,17 @@ The fleet's supervisors stay the owners of server state; this link only reports 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from llama_wrangler.errors import WranglerError
-from llama_wrangler.server.drain import DrainHook
 from llama_wrangler.server.endpoint.lease import Backend
 from llama_wrangler.server.endpoint.server import EndpointServer
 from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.run import ServeTarget
 from llama_wrangler.server.state import ServerState
-from llama_wrangler.server.supervisor import ServerSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +55,7 @@ class EndpointLink(QObject):
         self._fleet = fleet
         self.server = server
         self._resolve = resolve
-        self._pending: set[str] = set()  # slots whose snapshot is due
+        self._sync_due = False  # a snapshot of every slot is on its way (one event-loop turn later)
         self._known: set[str] = set()  # slots the scheduler has a snapshot of
         # The user's Stops: sent (GUI thread) and taken in by the scheduler (loop thread). A load order the
         # scheduler gave before it took in the latest Stop is dropped: its requests were failed by that Stop.
@@ -70,10 +67,10 @@ class EndpointLink(QObject):
         self._load.connect(self._on_load_requested, Qt.ConnectionType.QueuedConnection)
         self._unload.connect(self._on_unload_requested, Qt.ConnectionType.QueuedConnection)
         fleet.slots_changed.connect(self._sync_soon_all)
+        fleet.slot_state_changed.connect(self._on_slot_state)
         fleet.error.connect(self._sync_soon_all)
         fleet.set_client_url(server.url)
-        fleet.attach(self, self._drain_hook)
-        self._watched: set[ServerSupervisor] = set()
+        fleet.attach(self, self._drain)
         self._sync_all()
 
     @property
@@ -83,12 +80,9 @@ class EndpointLink(QObject):
     def close(self, *, moving: bool = False) -> None:
         """Close the endpoint; its models' servers stop unless it is ``moving`` (reopened at once elsewhere)."""
         self._fleet.slots_changed.disconnect(self._sync_soon_all)
+        self._fleet.slot_state_changed.disconnect(self._on_slot_state)
         self._fleet.error.disconnect(self._sync_soon_all)
-        for sup in self._watched:
-            with contextlib.suppress(RuntimeError):  # a server of an unloaded model may be deleted already
-                sup.state_changed.disconnect(self._on_state_changed)
-        self._watched.clear()
-        self._fleet.attach(None, lambda _sup: None, moving=moving)
+        self._fleet.attach(None, None, moving=moving)
         self._fleet.set_client_url("")
         self.server.on_load = lambda _model, _victims: None
         self.server.on_unload = lambda _model: None
@@ -106,18 +100,15 @@ class EndpointLink(QObject):
         self._stops_seen = stops
         self.server.scheduler.stopped_by_user()
 
-    def _drain_hook(self, _sup: ServerSupervisor) -> DrainHook:
-        def drain(url: str, done: Callable[[], None]) -> None:
-            self.server.call(self.server.scheduler.drain, url, done)
-        return drain
+    def _drain(self, url: str, done: Callable[[], None]) -> None:
+        """Every model server's drain hook: the scheduler knows each by its URL."""
+        self.server.call(self.server.scheduler.drain, url, done)
 
     # ----------------------------------------------------------------- snapshots
     @Slot(str, str)
-    def _on_state_changed(self, _old: str, new: str) -> None:
-        sender = self.sender()
-        name = next((n for n, sup in self._fleet.slots().items() if sup is sender), "")
-        if new == ServerState.READY and name:
-            self._sync(name)  # at once: requests are waiting for exactly this
+    def _on_slot_state(self, slot: str, new: str) -> None:
+        if new == ServerState.READY:
+            self._sync(slot)  # at once: requests are waiting for exactly this
         else:
             self._sync_soon_all()
 
@@ -125,19 +116,14 @@ class EndpointLink(QObject):
     def _sync_soon_all(self) -> None:
         # After the supervisor has finished reacting (a crash schedules its restart right after the
         # state change): one snapshot of where it settled.
-        if not self._pending:
+        if not self._sync_due:
+            self._sync_due = True
             QTimer.singleShot(0, self, self._sync_all)
-        self._pending |= set(self._fleet.slots()) | self._known
 
     @Slot()
     def _sync_all(self) -> None:
-        self._pending.clear()
+        self._sync_due = False
         slots = self._fleet.slots()
-        for sup in slots.values():
-            if sup not in self._watched:
-                self._watched.add(sup)
-                sup.state_changed.connect(self._on_state_changed)
-        self._watched &= set(slots.values())
         for name in self._known - set(slots):
             self.server.call(self.server.scheduler.remove_slot, name)
         self._known = set(slots)

@@ -98,13 +98,12 @@ class ModelScheduler:
         self._fail(lambda waiter: waiter.model == model, Unavailable(reason, status=404, code="model_not_found"))
         self._step()
 
-    def want(self, model: str, *, by_user: bool = True) -> None:
+    def want(self, model: str) -> None:
         """Load ``model`` (the window, tray, CLI or a load route asked), by the same rules as a request."""
         if self._closed:
             return
-        if by_user:
-            self._book.by_user.add(model)
-            self._focus = model  # the user's current model: what requests naming none get from now on
+        self._book.by_user.add(model)
+        self._focus = model  # the user's current model: what requests naming none get from now on
         self._failed.pop(model, None)
         self._book.last_used[model] = self._loop.time()
         if not self._url(model):
