@@ -200,7 +200,7 @@ class WranglerApp:
         self.residents.unload_requested.connect(self.stable.unload)
         self.residents.pin_requested.connect(actions.set_pinned)
         self.supervisor.slots_changed.connect(self.stable.refresh_residents)  # loads and unloads show at once
-        self.supervisor.slots_changed.connect(self._on_server_changed)  # the library marks every loaded model
+        self.supervisor.slots_changed.connect(self._mark_loaded)  # the library marks every loaded model
         details.serve_requested.connect(actions.serve)
         details.stop_requested.connect(actions.stop)
         details.show_in_folder_requested.connect(flows.show_in_folder)
@@ -364,6 +364,10 @@ class WranglerApp:
         self.window.server_status.set_state(sup.state, name,
                                             sup.client_endpoint, open_endpoint=self.stable.url)
         self.library_view.set_served(sup.model_id, sup.state)
+        self._mark_loaded()
+
+    def _mark_loaded(self) -> None:
+        sup = self.supervisor
         self.library_view.set_loaded({s.model_id: str(s.state) for s in sup.slots().values()
                                       if s.model_id and s.model_id != sup.model_id
                                       and s.state not in (ServerState.STOPPED, ServerState.CRASHED)})

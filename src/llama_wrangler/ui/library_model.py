@@ -80,27 +80,30 @@ class LibraryTableModel(QAbstractTableModel):
             return [entry.short for entry in STATE_LOOKS.values() if entry.short]
         return [row[column] for row in self._text]
 
-    def set_served(self, model_id: str, state: str) -> None:
-        """Mark ``model_id`` as the one the server runs (in ``state``); '' for none."""
+    def set_served(self, model_id: str, state: str) -> bool:
+        """Mark ``model_id`` as the one the server runs (in ``state``); '' for none. False when unchanged."""
         if (model_id, state) == (self._served_id, self._served_state):
-            return
+            return False
         old = self._served_id
         self._served_id, self._served_state = model_id, state
         for changed in {old, model_id} - {""}:
             row = self.row_of(changed)
             if row >= 0:
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
+        return True
 
-    def set_loaded(self, states: dict[str, str]) -> None:
-        """Mark the other loaded models too (id -> their server's state); the served one is ``set_served``."""
+    def set_loaded(self, states: dict[str, str]) -> bool:
+        """Mark the other loaded models too (id -> their server's state); the served one is ``set_served``.
+        False when unchanged."""
         if states == self._loaded:
-            return
+            return False
         changed = set(states) ^ set(self._loaded) | {m for m in states if states[m] != self._loaded.get(m)}
         self._loaded = dict(states)
         for model_id in changed:
             row = self.row_of(model_id)
             if row >= 0:
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
+        return True
 
     def _state_of(self, record: ModelRecord) -> str:
         """The state of ``record``'s server ('' when it is not loaded)."""

@@ -306,13 +306,15 @@ class LibraryView(QWidget):
             self.details.show_record(None)
 
     def set_served(self, model_id: str, state: str) -> None:
-        self.model.set_served(model_id, state)
-        self._fit_columns()
-        self._refresh_details()
+        # Called on every server event: the details pane is rebuilt only when what it shows changed.
+        if self.model.set_served(model_id, state):
+            self._fit_columns()
+            self._refresh_details()
 
     def set_loaded(self, states: dict[str, str]) -> None:
         """The other models loaded beside the served one (id -> state), marked like it."""
-        self.model.set_loaded(states)
+        if self.model.set_loaded(states):
+            self._fit_columns()
 
     def select(self, model_id: str) -> bool:
         row = self.model.row_of(model_id)

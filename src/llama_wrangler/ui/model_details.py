@@ -155,6 +155,7 @@ class ModelDetails(QFrame):
         actions.addLayout(second)
 
         self._form_host = QWidget()
+        self._rows: list[tuple[str, str]] = []  # what the form shows now
         self.form = QFormLayout(self._form_host)
         self.form.setContentsMargins(0, 0, 0, 0)
         self.form.setHorizontalSpacing(14)
@@ -191,8 +192,18 @@ class ModelDetails(QFrame):
     def show_record(self, record: ModelRecord | None, *, serving: bool = False) -> None:
         self._record = record
         self._serving = serving
-        while self.form.rowCount():
-            self.form.removeRow(0)
+        rows = metadata_rows(record) if record is not None else []
+        if rows != self._rows:  # rebuilt only when they change: a refresh per server event must not blank it
+            self._rows = rows
+            while self.form.rowCount():
+                self.form.removeRow(0)
+            for label, value in rows:
+                field = QLabel(breakable(value) if label in BREAKABLE_ROWS else value)
+                field.setWordWrap(True)
+                field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                name = QLabel(label)
+                name.setProperty("muted", True)
+                self.form.addRow(name, field)
         has = record is not None
         for button in (self.serve_button, self.folder_button, self.load_button, self.requantize_button,
                        self.remove_button):
@@ -219,13 +230,6 @@ class ModelDetails(QFrame):
         self.requantize_button.setToolTip(
             "Make a smaller copy at another quant type" if requantizable else
             f"Only F16/BF16/F32 models can be re-quantized; this one is {record.info.quant or 'unknown'}.")
-        for label, value in metadata_rows(record):
-            field = QLabel(breakable(value) if label in BREAKABLE_ROWS else value)
-            field.setWordWrap(True)
-            field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            name = QLabel(label)
-            name.setProperty("muted", True)
-            self.form.addRow(name, field)
         self._tint()
 
     @Slot()
