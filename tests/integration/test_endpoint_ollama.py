@@ -71,7 +71,7 @@ def test_streaming_chat_is_ndjson_ending_with_the_counts(qtbot: QtBot, serve_end
     served.start(qtbot, "alpha")
     api = ollama_client(served)
     parts = list(api.chat(model="alpha:latest", messages=[{"role": "user", "content": "hello"}], stream=True,
-                          options={"num_predict": 8}))
+                          options={"num_predict": 8, "temperature": 0, "seed": 7}))
     assert len(parts) >= 2
     assert all(not part.done for part in parts[:-1]) and parts[-1].done
     assert "".join(part.message.content or "" for part in parts[:-1])
@@ -96,7 +96,8 @@ def test_generate_without_streaming_loads_the_model_it_names(qtbot: QtBot, serve
     served = served_with_facts(serve_endpoint)
     served.start(qtbot, "alpha")
     answer = in_thread(lambda: ollama_client(served).generate(model="beta", prompt="hi", stream=False,
-                                                              options={"num_predict": 4}, keep_alive="5m"))
+                                                              options={"num_predict": 4, "temperature": 0, "seed": 7},
+                                                              keep_alive="5m"))
     qtbot.waitUntil(lambda: answer() is not None, timeout=LONG_MS)  # the Qt loop turns for the swap
     result = answer()
     assert isinstance(result, ollama.GenerateResponse), result
@@ -113,16 +114,19 @@ def test_generate_without_streaming_loads_the_model_it_names(qtbot: QtBot, serve
     # The endpoint hears of it one loop turn after the window does.
     qtbot.waitUntil(lambda: not served.server.ask(served.server.scheduler.residents), timeout=LONG_MS)
     assert httpx.get(f"{served.url}/api/ps", timeout=30).json()["models"] == []
+    # Greedy decoding, so the streamed answer can be compared with the whole one (a random tiny model
+    # sometimes samples only end-of-text or half a UTF-8 character, which streams as no text at all).
+    greedy = {"num_predict": 5, "temperature": 0, "seed": 7}
     reloaded = in_thread(lambda: httpx.post(f"{served.url}/api/generate", timeout=120, json={
-        "model": "beta", "prompt": "hi", "raw": True, "stream": False, "options": {"num_predict": 3}}).json())
+        "model": "beta", "prompt": "hi", "raw": True, "stream": False, "options": greedy}).json())
     qtbot.waitUntil(lambda: reloaded() is not None, timeout=LONG_MS)  # the Qt loop turns for the reload
     raw = reloaded()
-    assert raw["done"] is True and isinstance(raw["response"], str) and raw["eval_count"] > 0
+    assert raw["done"] is True and raw["response"] and raw["eval_count"] > 0
     with httpx.stream("POST", f"{served.url}/api/generate", timeout=120,
-                      json={"model": "beta", "prompt": "hi", "raw": True, "options": {"num_predict": 5}}) as response:
+                      json={"model": "beta", "prompt": "hi", "raw": True, "options": greedy}) as response:
         lines = [json.loads(line) for line in response.iter_lines() if line]
     assert lines[-1]["done"] is True and lines[-1]["eval_count"] > 0 and not lines[0].get("message")
-    assert "".join(line["response"] for line in lines[:-1])
+    assert "".join(line["response"] for line in lines[:-1]) == raw["response"]
 
 
 def test_embed_returns_one_vector_per_input(qtbot: QtBot, serve_endpoint: ServeEndpoint,
@@ -166,7 +170,7 @@ def test_the_api_key_guards_the_ollama_routes_too(qtbot: QtBot, serve_endpoint: 
     assert response.status_code == 401
     with ollama.Client(host=served.url, timeout=120, headers={"Authorization": "Bearer secret"}) as api:
         answer = api.chat(model="alpha", messages=[{"role": "user", "content": "hi"}], stream=False,
-                          options={"num_predict": 3})  # the key also reaches llama-server behind us
+                          options={"num_predict": 3, "temperature": 0})  # the key reaches llama-server too
     assert answer.done and answer.message.content
     assert served.loads == 1  # the refused request for beta loaded nothing
 
