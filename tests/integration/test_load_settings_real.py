@@ -26,6 +26,7 @@ from llama_wrangler.library.registry import Library
 from llama_wrangler.paths import AppPaths
 from llama_wrangler.server.ports import pick_free_port
 from llama_wrangler.server.state import ServerState
+from llama_wrangler.services.model_needs import model_needs, prompt_cache_args
 from llama_wrangler.settings import ImportMode, PortConflict, Settings
 from tests.support.gui import app_session
 from tests.support.tiny_models import write_tiny_llama_gguf
@@ -74,6 +75,11 @@ def wrangler(qapp: QApplication, app_paths: AppPaths, llama_server_binary: Path,
     yield from app_session(qapp, app_paths, settings)
 
 
+def command_line(pid: int) -> list[str]:
+    """A running process's argv, as the OS has it."""
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+
+
 def ready_with(wrangler: WranglerApp, model_id: str) -> bool:
     sup = wrangler.supervisor
     return sup.state is ServerState.READY and sup.model_id == model_id and bool(sup.endpoint)
@@ -108,6 +114,15 @@ def test_the_window_and_an_api_request_load_each_model_with_its_own_settings(
     # Both fit, so beta is loaded beside alpha; the window keeps the user's model and switches to beta
     # without a reload when the user serves it.
     assert wrangler.supervisor.slot_of(beta) and ready_with(wrangler, alpha)
+    # Beside each other, each server's prompt cache is bounded by its context's size (not llama-server's
+    # 8 GiB each) and that bound is kept in the memory plan: read from the processes' own command lines.
+    bounds = prompt_cache_args(model_needs(wrangler.library.models(), wrangler.settings.settings.server))
+    assert set(bounds) == {alpha, beta} and all(0 < mib < 8192 for mib in bounds.values())
+    for model in (alpha, beta):
+        server = wrangler.supervisor.slots()[wrangler.supervisor.slot_of(model)]
+        assert command_line(server.pid)[-2:] == ["--cache-ram", str(bounds[model])]
+    listed = {entry["id"]: entry for entry in httpx.get(f"{url}/models", timeout=10).json()["data"]}
+    assert listed[beta]["resident"]["prompt_cache_limit_bytes"] == bounds[beta] * 1024 * 1024
     assert slots_and_context(url) == (2, 512)  # a request naming no model still gets alpha
     actions.serve(beta)
     qtbot.waitUntil(lambda: ready_with(wrangler, beta), timeout=READY_MS)

@@ -14,6 +14,7 @@ it was unloaded — while the Server page lists every slot (:meth:`slots`).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -64,6 +65,7 @@ class ServerFleet(QObject):
         self._focus = PRIMARY_SLOT
         self._pending_focus = ""  # a model the user started that no slot holds yet
         self._targets: dict[str, ServeTarget] = {}  # what the user started, by id (files outside the library)
+        self._cache_args: dict[str, int] = {}  # model id -> --cache-ram (MiB) while several may be loaded
         self._router: Router | None = None
         self._drain_hook: DrainHook | None = None  # the endpoint's: it knows each server by its URL
         self._client_url = ""
@@ -157,7 +159,8 @@ class ServerFleet(QObject):
             if where and where != slot:
                 self._slots[where].stop()
         log.info("loading %s in %s%s", target.model_id, slot, f" (unloading {', '.join(victims)})" if victims else "")
-        self._slots[slot].start(target.model_path, target.model_id, target.mmproj, load=target.load)
+        self._slots[slot].start(target.model_path, target.model_id, target.mmproj,
+                                load=self.launch_load(target.model_id, target.load))
         if self._pending_focus == target.model_id:
             self._set_focus(slot)
 
@@ -191,7 +194,8 @@ class ServerFleet(QObject):
             return
         here = self.slot_of(model_id)
         if here:
-            self._slots[here].start(target.model_path, model_id, target.mmproj, load=load)  # new settings: restart
+            self._slots[here].start(target.model_path, model_id, target.mmproj,  # new settings: restart
+                                    load=self.launch_load(model_id, load))
             self._pending_focus = ""
             self._set_focus(here)
         else:
@@ -279,6 +283,21 @@ class ServerFleet(QObject):
     @property
     def rpc(self) -> RpcPlan | None:
         return self.primary.rpc
+
+    def set_prompt_caches(self, mib_by_model: dict[str, int]) -> None:
+        """The prompt cache limit (``--cache-ram``, MiB) to start each model's server with beside others
+        (from the residency estimates; a model absent keeps its arguments as they are). Servers running
+        keep theirs until they next start."""
+        self._cache_args = dict(mib_by_model)
+
+    def launch_load(self, model_id: str, load: LoadSettings | None) -> LoadSettings | None:
+        """``load`` with the model's prompt cache limit added to its extra arguments, when it has one."""
+        mib = self._cache_args.get(model_id)
+        if mib is None:
+            return load
+        own = load or LoadSettings()
+        extra = own.extra_args if own.extra_args is not None else self.settings.extra_args
+        return replace(own, extra_args=f"{extra} --cache-ram {mib}".strip())
 
     def set_settings(self, settings: ServerSettings) -> None:
         for sup in list(self._slots.values()):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llama_wrangler.library.gguf import GGUFInfo
-from llama_wrangler.server.memory_params import KV_CACHE_TYPES, MemoryParams, memory_params
+from llama_wrangler.server.memory_params import DEFAULT_CACHE_RAM_MIB, KV_CACHE_TYPES, MemoryParams, memory_params
 from llama_wrangler.server.model_shape import ModelShape, model_shape
 from llama_wrangler.settings import ServerSettings
 from llama_wrangler.units import human_bytes
@@ -54,6 +54,14 @@ class MemoryEstimate:
     # The server's prompt cache (``--cache-ram``) grows with use up to this in RAM; not part of the total
     # (nothing is there after a load). None: unlimited (``--cache-ram -1``).
     prompt_cache_limit_bytes: int | None = 0
+    prompt_cache_given: bool = False  # the arguments set that limit (else it is llama-server's default)
+
+    def bounded_prompt_cache_mib(self) -> int:
+        """A prompt cache limit for a server that shares the machine with others: as many tokens as its
+        context holds (the KV cache's size, in MiB) — llama.cpp's own token limit for the cache before its
+        memory limit lets it grow further — and never more than llama-server's default. Every saved prompt
+        (one slot's KV at most) still fits in it."""
+        return max(1, min(DEFAULT_CACHE_RAM_MIB, -(-self.kv_bytes // MiB)))
 
     @property
     def total_bytes(self) -> int:
@@ -205,7 +213,7 @@ def estimate_from_params(shape: ModelShape, params: MemoryParams, *, weights_byt
         weights_bytes=weights_bytes, kv_bytes=total_kv, compute_bytes=compute_total,
         overhead_bytes=overhead, projector_bytes=projector_bytes, ram_bytes=total - vram, vram_bytes=vram,
         n_ctx=plan.n_ctx, n_ctx_slot=plan.n_ctx_seq if plan.n_stream > 1 else plan.n_ctx,
-        prompt_cache_limit_bytes=cache_limit)
+        prompt_cache_limit_bytes=cache_limit, prompt_cache_given=params.cache_ram_given)
 
 
 def _offloaded(shape: ModelShape, params: MemoryParams, kv_layers: list[int],

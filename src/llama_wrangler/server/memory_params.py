@@ -44,6 +44,7 @@ class MemoryParams:
     n_ubatch: int = DEFAULT_UBATCH
     fit: bool = True  # --fit: with -c 0 it sizes the context n_ctx_train per slot
     cache_ram_mib: int = DEFAULT_CACHE_RAM_MIB  # -1 = no limit, 0 = off
+    cache_ram_given: bool = False  # the arguments set --cache-ram (else llama-server's default applies)
     embeddings: bool = False
     mmap: bool = True
 
@@ -77,7 +78,7 @@ def parse_memory_args(args: Sequence[str], *, n_ctx: int, n_parallel: int, gpu_l
         name, read = _TAKES_VALUE[flag]
         values[name] = read(flag, inline)
     return MemoryParams(n_ctx=n_ctx, n_parallel=max(1, n_parallel), gpu_layers=gpu_layers,
-                        **values)  # type: ignore[arg-type]  # keys and types checked above
+                        cache_ram_given="cache_ram_mib" in values, **values)  # type: ignore[arg-type]  # keys and types checked above
 
 
 def _fit(flag: str, text: str) -> bool:

@@ -26,7 +26,7 @@ from llama_wrangler.server.endpoint.server import EndpointServer
 from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.machine_memory import process_rss
 from llama_wrangler.server.state import ServerState
-from llama_wrangler.services.model_needs import model_needs
+from llama_wrangler.services.model_needs import model_needs, prompt_cache_args
 from llama_wrangler.services.serve_target import api_facts, api_names
 from llama_wrangler.settings import ServerSettings
 
@@ -134,6 +134,7 @@ class EndpointService(QObject):
     def set_needs(self, needs: dict[str, Needs]) -> None:
         """What each model takes in memory, whether it is pinned, and its idle TTL (for the scheduler)."""
         self._needs = dict(needs)
+        self._supervisor.set_prompt_caches(prompt_cache_args(self._needs))
         if self._link is not None:
             self._link.server.call(self._link.server.scheduler.set_needs, self._needs)
 

@@ -43,7 +43,7 @@ def unload_words(loaded: LoadedModel) -> str:
 
 
 def memory_words(loaded: LoadedModel) -> str:
-    estimate = loaded.view.ram_bytes + loaded.view.vram_bytes
+    estimate = loaded.view.ram_bytes + loaded.view.vram_bytes - loaded.view.cache_bytes  # as loaded
     return f"{human_bytes(estimate) if estimate else '—'} / {human_bytes(loaded.rss_bytes)}"
 
 
@@ -130,8 +130,12 @@ class ResidentPanel(QFrame):
                         tip += "\nRequests that name no model get this one."
                     item.setToolTip(tip)
                 if column == 2:
-                    item.setToolTip("Our estimate from the GGUF header (weights + KV cache + compute buffers) / "
-                                    "the llama-server process's resident memory now")
+                    tip = ("Our estimate from the GGUF header (weights + KV cache + compute buffers) / "
+                           "the llama-server process's resident memory now")
+                    if view.cache_bytes:
+                        tip += (f"\nIts prompt cache may take up to {human_bytes(view.cache_bytes)} more as it "
+                                "is used; that room is kept for it.")
+                    item.setToolTip(tip)
                 self.table.setItem(index, column, item)
             self.table.setCellWidget(index, 5, self._pin_box(view.model, view.pinned))
             self.table.setCellWidget(index, 6, self._unload_button(view.model))

@@ -196,6 +196,18 @@ def test_prompt_cache_limit_follows_cache_ram() -> None:
         is None
 
 
+def test_a_prompt_cache_beside_others_holds_as_many_tokens_as_the_context() -> None:
+    default = estimate_memory(make_info(), 0, ServerSettings(context_size=4096))
+    assert not default.prompt_cache_given
+    assert default.bounded_prompt_cache_mib() == -(-default.kv_bytes // MiB) < 8192
+    given = estimate_memory(make_info(), 0, ServerSettings(context_size=4096, extra_args="-cram 300"))
+    assert given.prompt_cache_given and given.prompt_cache_limit_bytes == 300 * MiB
+    long_context = estimate_memory(make_info(n_ctx_train=2_097_152), 0, ServerSettings(context_size=2_097_152))
+    assert long_context.kv_bytes > 8192 * MiB and long_context.bounded_prompt_cache_mib() == 8192  # never above
+    tiny = estimate_memory(make_info(n_layer=1, n_embd=64, n_head=1, n_head_kv=1), 0, ServerSettings(context_size=256))
+    assert tiny.kv_bytes < MiB and tiny.bounded_prompt_cache_mib() == 1  # 0 would turn the cache off
+
+
 def test_describe_names_the_parts() -> None:
     estimate = estimate_memory(make_info(), 64 * MiB, ServerSettings(context_size=2048))
     text = estimate.describe()

@@ -61,6 +61,13 @@ def test_the_room_counts_mapped_weights_once_and_obeys_a_limit() -> None:
     assert auto_room(10 * GB, 32 * GB, loaded, free_vram=6 * GB).vram_bytes == 6 * GB
 
 
+def test_a_residents_prompt_cache_limit_is_never_counted_as_freeable() -> None:
+    # 1 GB of KV and buffers and 2 GB kept for its prompt cache: the OS counts what the cache holds as used
+    # already, and the rest is still to come, so unloading it is taken to free the 1 GB only.
+    loaded = [Needs(ram_bytes=6 * GB, mapped_bytes=3 * GB, cache_bytes=2 * GB)]
+    assert auto_room(10 * GB, 32 * GB, loaded).ram_bytes == 10 * GB + GB - 32 * GB // 20
+
+
 # ----------------------------------------------------------------------------- the scheduler
 URLS = {"alpha": "http://127.0.0.1:9001", "beta": "http://127.0.0.1:9002", "gamma": "http://127.0.0.1:9003"}
 

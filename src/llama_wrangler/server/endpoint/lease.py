@@ -67,9 +67,10 @@ class ResidentView:
     ttl_s: float | None  # unloaded after this many idle seconds (None: never by idle time)
     pinned: bool
     by_user: bool  # loaded from the window, tray or command line (not by a request)
-    ram_bytes: int  # the estimate
+    ram_bytes: int  # the estimate, with its prompt cache's limit
     vram_bytes: int
     default: bool = False  # requests that name no model get this one
+    cache_bytes: int = 0  # the part of ram_bytes kept for the prompt cache (it fills with use)
 
 
 def down_reason(slots: list[Backend], *, load_on_request: bool) -> str:

@@ -29,6 +29,10 @@ class Needs:
     ram_bytes: int = 0
     vram_bytes: int = 0
     mapped_bytes: int = 0  # the part of ram_bytes that is the mmap'd model file (page cache)
+    # The part of ram_bytes kept for llama-server's prompt cache, which fills with use up to this limit;
+    # ``cache_arg``: we pass the limit (``--cache-ram``) because the model's arguments set none.
+    cache_bytes: int = 0
+    cache_arg: bool = False
     pinned: bool = False  # "keep loaded": never unloaded for room nor by idle time
     idle_ttl_s: float | None = None  # unload after this long unused; None: the global default; 0: never
 
@@ -65,9 +69,13 @@ class Plan:
 def auto_room(available_ram: int, total_ram: int, residents: Sequence[Needs], *, free_vram: int = 0,
               limit_ram: int = 0) -> Room:
     """The room for our models: available RAM plus what the residents' unloading would free, less a safety
-    margin (5% of RAM, at least 512 MiB); never more than ``limit_ram`` when the user set a limit."""
+    margin (5% of RAM, at least 512 MiB); never more than ``limit_ram`` when the user set a limit.
+
+    A resident's prompt cache is not counted as freeable: what of it is filled the OS already counts as
+    used, the rest is still to come — so the plan keeps every resident's whole cache limit (at the price
+    of counting a filled cache twice: safe, never short)."""
     headroom = max(512 * 1024 * 1024, total_ram // 20)
-    freeable = sum(max(0, needs.ram_bytes - needs.mapped_bytes) for needs in residents)
+    freeable = sum(max(0, needs.ram_bytes - needs.mapped_bytes - needs.cache_bytes) for needs in residents)
     ram = max(0, available_ram + freeable - headroom)
     if limit_ram > 0:
         ram = min(ram, limit_ram)

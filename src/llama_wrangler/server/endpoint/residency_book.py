@@ -90,5 +90,5 @@ class ResidencyBook:
                                       in_flight=running, queued=queued[model], idle_s=idle,
                                       ttl_s=self.ttl(model, default_ttl_s), pinned=needs.pinned,
                                       by_user=model in self.by_user, ram_bytes=needs.ram_bytes,
-                                      vram_bytes=needs.vram_bytes))
+                                      vram_bytes=needs.vram_bytes, cache_bytes=needs.cache_bytes))
         return views
