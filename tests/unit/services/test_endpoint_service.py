@@ -112,3 +112,15 @@ def test_a_request_may_name_a_model_by_its_display_name(
     assert blocker.args == ["llama-3.2-1b-instruct-q4_k_m"]  # the display name meant the library id
     unknown = httpx.post(f"{stable.url}/v1/completions", json={"model": "No Such Model", "prompt": "x"}, timeout=30)
     assert unknown.status_code == 404
+
+
+def test_the_front_page_and_ollamas_heartbeat_answer_while_no_model_is_loaded(
+        service: tuple[EndpointService, ServerFleet]) -> None:
+    stable, _supervisor = service
+    stable.apply(ServerSettings(port=pick_free_port("127.0.0.1")), opening=True)
+    heartbeat = httpx.head(f"{stable.url}/", timeout=10)  # what `ollama list` sends before anything else
+    assert heartbeat.status_code == 200
+    front = httpx.get(f"{stable.url}/", timeout=10)
+    assert front.status_code == 200 and "endpoint is running" in front.text and "stopped" in front.text
+    elsewhere = httpx.get(f"{stable.url}/health", timeout=10)  # other paths still say the model is away
+    assert elsewhere.status_code == 503

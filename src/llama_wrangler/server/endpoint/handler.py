@@ -74,6 +74,10 @@ class EndpointHandler:
         if not authorized(request.headers, config.api_key):
             # close=True: the unread body is never read, the connection goes with it.
             return _error(401, "Invalid API key.", "authentication_error", "invalid_api_key", cors, close=True)
+        if request.method == "HEAD" and request.path == "/":
+            # The Ollama CLI's heartbeat (and many "is it up?" checks): answered here, never relayed, so it
+            # neither waits for a model that is loading nor fails while none is loaded.
+            return web.Response(status=200, headers=cors)
         if request.method == "GET" and request.path == "/v1/models":
             states = self._scheduler.model_states(self._catalog())
             return web.Response(body=models_document(states), content_type="application/json", headers=cors)
@@ -101,6 +105,8 @@ class EndpointHandler:
         try:
             lease = await self._scheduler.acquire(model)
         except Unavailable as exc:
+            if request.method == "GET" and request.path == "/" and model is None:
+                return _front_page(str(exc), cors)
             kind = "invalid_request_error" if exc.status == 404 else "unavailable"
             return _error(exc.status, str(exc), kind, exc.code, exc.headers(cors))
         try:
@@ -173,6 +179,14 @@ async def _read_body(request: web.BaseRequest, cap: int) -> bytes:
             raise _TooLargeError
         parts.append(chunk)
     return b"".join(parts)
+
+
+def _front_page(reason: str, cors: dict[str, str]) -> web.Response:
+    """``GET /`` while no model answers (with one, it is llama-server's own chat page): the endpoint is up
+    — what Ollama's ``GET /`` tells health checks — and why no model is there."""
+    text = (f"Llama Wrangler's endpoint is running (OpenAI API under /v1, Ollama API under /api).\n"
+            f"No model answers here now: {reason}\n")
+    return web.Response(status=200, text=text, headers=cors)
 
 
 def _error(status: int, message: str, kind: str, code: str | None = None,
