@@ -43,7 +43,7 @@ def unload_words(loaded: LoadedModel) -> str:
 
 
 def memory_words(loaded: LoadedModel) -> str:
-    estimate = loaded.view.ram_bytes + loaded.view.vram_bytes - loaded.view.cache_bytes  # as loaded
+    estimate = loaded.view.ram_bytes + loaded.view.vram_bytes
     return f"{human_bytes(estimate) if estimate else '—'} / {human_bytes(loaded.rss_bytes)}"
 
 
@@ -133,8 +133,8 @@ class ResidentPanel(QFrame):
                     tip = ("Our estimate from the GGUF header (weights + KV cache + compute buffers) / "
                            "the llama-server process's resident memory now")
                     if view.cache_bytes:
-                        tip += (f"\nIts prompt cache may take up to {human_bytes(view.cache_bytes)} more as it "
-                                "is used; that room is kept for it.")
+                        tip += (f"\nThe estimate keeps {human_bytes(view.cache_bytes)} for its prompt cache, "
+                                "which fills as it is used (the actual memory grows towards it).")
                     item.setToolTip(tip)
                 self.table.setItem(index, column, item)
             self.table.setCellWidget(index, 5, self._pin_box(view.model, view.pinned))

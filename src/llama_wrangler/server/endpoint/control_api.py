@@ -2,7 +2,7 @@
 
 - ``GET /models``: every library model with its state (``status.value``: loaded, loading, unloaded,
   failed) and, for a loaded one, its server (pid), requests running and queued, idle seconds, idle TTL,
-  pinning, the memory estimate (at load; the prompt cache's limit, kept for it too, is given apart) and
+  pinning, the memory estimate the plan counts (with the prompt cache's limit, also given apart) and
   the process's resident memory (RSS);
 - ``POST /models/load {"model": "..."}``: load it by the same rules as a request (beside the others when
   it fits, else after unloading the least-recently-used idle ones) and answer once it is ready; a model
@@ -47,7 +47,7 @@ def models_status(states: list[tuple[str, str]], residents: list[ResidentView],
                 "slot": view.slot, "server_state": view.state, "pid": view.pid, "in_flight": view.in_flight,
                 "queued": view.queued, "idle_s": round(view.idle_s, 1), "ttl_s": view.ttl_s,
                 "pinned": view.pinned, "loaded_by": "user" if view.by_user else "request",
-                "estimate_bytes": view.ram_bytes + view.vram_bytes - view.cache_bytes,
+                "estimate_bytes": view.ram_bytes + view.vram_bytes,
                 "estimate_vram_bytes": view.vram_bytes, "prompt_cache_limit_bytes": view.cache_bytes,
                 "rss_bytes": rss.get(view.pid), "default": view.default}
         data.append(entry)

@@ -227,7 +227,7 @@ def ps_doc(residents: Iterable[ResidentView], facts: dict[str, ModelFacts], now:
     for view in residents:
         entry = _entry(view.model, facts.get(view.model, ModelFacts()))
         if view.ram_bytes or view.vram_bytes:
-            entry["size"] = view.ram_bytes + view.vram_bytes - view.cache_bytes
+            entry["size"] = view.ram_bytes + view.vram_bytes
         entry["size_vram"] = view.vram_bytes
         entry["expires_at"] = FOREVER if view.ttl_s is None else time.strftime(
             "%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + max(0.0, view.ttl_s - view.idle_s)))
