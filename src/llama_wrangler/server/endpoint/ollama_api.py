@@ -155,6 +155,9 @@ class OllamaApi:
         except aiohttp.ClientError as exc:
             self._done(lease)
             return _error(502, f"the model server did not answer: {exc}", cors)
+        except asyncio.CancelledError:  # the client went away before the answer started (a whole one
+            self._done(lease)           # starts only once generated): its model must not stay busy
+            raise
         try:
             if upstream.status != 200:
                 return _error(upstream.status, wire.upstream_error(upstream.status, await upstream.read()), cors)

@@ -1,0 +1,96 @@
+"""The endpoint's Ollama routes against a stdlib backend on loopback that holds its answer until told:
+what a client that goes away, or asks at the edges of Ollama's API, leaves behind."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+
+from llama_wrangler.server.endpoint.config import EndpointConfig
+from llama_wrangler.server.endpoint.scheduler import Backend
+from llama_wrangler.server.endpoint.server import EndpointServer
+
+
+class _Held(BaseHTTPRequestHandler):
+    """Answers an OpenAI chat or embeddings request once ``release`` is set."""
+
+    protocol_version = "HTTP/1.1"
+    release: ClassVar[threading.Event] = threading.Event()
+    arrived: ClassVar[threading.Event] = threading.Event()
+    seen: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        self.seen.append({"path": self.path, "body": body})
+        self.arrived.set()
+        self.release.wait(30)
+        if self.path == "/v1/embeddings":
+            count = len(body["input"])
+            reply: dict[str, Any] = {"data": [{"index": i, "embedding": [3.0, 4.0, 12.0]} for i in range(count)],
+                                     "usage": {"prompt_tokens": count}}
+        else:
+            reply = {"choices": [{"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+                     "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
+        data = json.dumps(reply).encode()
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            pass  # the endpoint closed its side
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def backend() -> Iterator[str]:
+    _Held.release, _Held.arrived, _Held.seen = threading.Event(), threading.Event(), []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Held)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    _Held.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def endpoint(backend: str) -> Iterator[EndpointServer]:
+    server = EndpointServer("127.0.0.1", 0, EndpointConfig(idle_linger_s=0.0), lambda _model, _victims: None)
+    server.start()
+    server.set_catalog(["alpha"])
+    server.call(server.scheduler.update, Backend(state="ready", url=backend, model_id="alpha", wanted="alpha"))
+    server.ask(lambda: None)  # the update has run
+    yield server
+    server.close()
+
+
+def _until(condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+@pytest.mark.parametrize("route", ["/api/chat", "/api/generate", "/v1/chat/completions"])
+def test_a_client_gone_before_the_answer_starts_gives_its_lease_back(endpoint: EndpointServer, route: str) -> None:
+    """A non-streamed answer starts only when the whole generation is done: a client that gives up before
+    (a timeout, Ctrl-C) must not leave its model counted busy — a busy model is never unloaded by its idle
+    TTL, and a drain for a swap would wait for it until its timeout."""
+    body = {"model": "alpha", "stream": False, "messages": [{"role": "user", "content": "hi"}], "prompt": "hi"}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{endpoint.url}{route}", json=body, timeout=httpx.Timeout(10, read=0.5))
+    assert _Held.arrived.is_set()
+    assert _until(lambda: endpoint.ask(lambda: endpoint.scheduler.in_flight) == 0)
