@@ -94,3 +94,26 @@ def test_a_client_gone_before_the_answer_starts_gives_its_lease_back(endpoint: E
         httpx.post(f"{endpoint.url}{route}", json=body, timeout=httpx.Timeout(10, read=0.5))
     assert _Held.arrived.is_set()
     assert _until(lambda: endpoint.ask(lambda: endpoint.scheduler.in_flight) == 0)
+
+
+def test_a_users_load_waits_for_its_model_even_when_clients_are_told_to_retry(backend: str) -> None:
+    """``server.while_loading = retry_later`` tells *requests* to come back; ``POST /models/load`` (and
+    ``llama-wrangler load``) is documented to answer once the model is ready, so it waits."""
+    asked: list[str] = []
+    server = EndpointServer("127.0.0.1", 0, EndpointConfig(idle_linger_s=0.0, retry_later=True),
+                            lambda model, _victims: asked.append(model))
+    server.start()
+    try:
+        server.set_catalog(["alpha", "beta"])
+        answer: list[httpx.Response] = []
+        client = threading.Thread(target=lambda: answer.append(
+            httpx.post(f"{server.url}/models/load", json={"model": "beta"}, timeout=30)))
+        client.start()
+        assert _until(lambda: asked == ["beta"])
+        assert not answer  # still waiting for beta
+        server.call(server.scheduler.update, Backend(state="ready", url=backend, model_id="beta", wanted="beta"))
+        client.join(30)
+        assert answer[0].status_code == 200, answer[0].text
+        assert answer[0].json() == {"success": True, "model": "beta"}
+    finally:
+        server.close()

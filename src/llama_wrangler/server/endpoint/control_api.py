@@ -88,7 +88,7 @@ class ControlApi:
             return _error(404, f"The model '{name}' is not in the library.", cors, "model_not_found")
         self._scheduler.want(model)
         try:
-            lease = await self._scheduler.acquire(model)
+            lease = await self._scheduler.acquire(model, wait=True)
         except Unavailable as exc:
             return _error(exc.status, str(exc), exc.headers(cors), exc.code)
         self._scheduler.release(lease)

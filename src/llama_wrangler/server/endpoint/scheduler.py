@@ -181,8 +181,9 @@ class ModelScheduler:
         views = self._book.views(held, self._in_flight, queued, self._loop.time(), self.config.idle_ttl_s)
         return [replace(view, default=view.model == self.served_model) for view in views]
 
-    async def acquire(self, model: str | None) -> Lease:
-        """A lease on a backend serving ``model`` (any when None), waiting as the rules say."""
+    async def acquire(self, model: str | None, *, wait: bool = False) -> Lease:
+        """A lease on a backend serving ``model`` (any when None), waiting as the rules say (``wait``: even
+        when clients are told to retry later — a user's load answers once its model is ready)."""
         if self._closed:
             raise Unavailable(self._closed)
         wanted = model or ANY_MODEL
@@ -192,7 +193,7 @@ class ModelScheduler:
         if lease is not None:
             return lease
         self._refuse_early(wanted)
-        if self.config.retry_later:
+        if self.config.retry_later and not wait:
             if wanted != ANY_MODEL:  # remembered, so the model still loads for the retry
                 self._waiters.append(Waiter(wanted, self._loop.time()))
                 self._book.retry_owed.add(wanted)
