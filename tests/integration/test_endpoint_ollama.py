@@ -137,6 +137,10 @@ def test_embed_returns_one_vector_per_input(qtbot: QtBot, serve_endpoint: ServeE
     assert len(result.embeddings) == 2 and len(result.embeddings[0]) > 0
     legacy = ollama_client(served).embeddings(model="beta", prompt="hello")
     assert len(legacy.embedding) == len(result.embeddings[0])
+    short = ollama_client(served).embed(model="beta", input="hello", dimensions=8).embeddings
+    assert len(short) == 1 and len(short[0]) == 8
+    assert sum(value * value for value in short[0]) == pytest.approx(1.0, rel=1e-4)  # scaled back to unit length
+    assert ollama_client(served).embed(model="beta", input=[]).embeddings == []  # a preload, as in Ollama
 
 
 def test_unknown_models_and_bad_requests_get_ollamas_errors(qtbot: QtBot, serve_endpoint: ServeEndpoint,

@@ -117,3 +117,33 @@ def test_a_users_load_waits_for_its_model_even_when_clients_are_told_to_retry(ba
         assert answer[0].json() == {"success": True, "model": "beta"}
     finally:
         server.close()
+
+
+def test_embed_dimensions_cut_and_renormalise_each_vector(endpoint: EndpointServer) -> None:
+    """Ollama's ``dimensions``: the first N values of each vector, scaled back to unit length."""
+    _Held.release.set()
+    answer = httpx.post(f"{endpoint.url}/api/embed", json={"model": "alpha", "input": ["a", "b"], "dimensions": 2},
+                        timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["embeddings"] == [[0.6, 0.8], [0.6, 0.8]]  # (3, 4) / 5
+    whole = httpx.post(f"{endpoint.url}/api/embed", json={"model": "alpha", "input": "a", "dimensions": 0},
+                       timeout=10).json()["embeddings"]
+    assert whole == [[3 / 13, 4 / 13, 12 / 13]]  # 0 (or more than there are): all of it, unit length
+    bad = httpx.post(f"{endpoint.url}/api/embed", json={"model": "alpha", "input": "a", "dimensions": "two"},
+                     timeout=10)
+    assert bad.status_code == 400 and "dimensions" in bad.json()["error"]
+
+
+@pytest.mark.parametrize(("route", "body", "expected"), [
+    ("/api/embed", {}, {"model": "alpha", "embeddings": []}),
+    ("/api/embed", {"input": ""}, {"model": "alpha", "embeddings": []}),
+    ("/api/embed", {"input": []}, {"model": "alpha", "embeddings": []}),
+    ("/api/embeddings", {"prompt": ""}, {"embedding": []}),
+])
+def test_an_embed_request_with_nothing_to_embed_only_loads_the_model(
+        endpoint: EndpointServer, route: str, body: dict[str, Any], expected: dict[str, Any]) -> None:
+    """As in Ollama: an empty input loads the model and answers no vectors (clients use it to preload)."""
+    answer = httpx.post(f"{endpoint.url}{route}", json={"model": "alpha", **body}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert {key: answer.json()[key] for key in expected} == expected
+    assert _Held.seen == []  # nothing was sent to the model server

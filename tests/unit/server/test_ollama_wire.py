@@ -81,12 +81,14 @@ def test_embed_accepts_a_string_or_a_list_and_the_legacy_prompt() -> None:
     assert wire.embed_body({"prompt": "a"}, "m", legacy=True)["input"] == ["a"]
     with pytest.raises(OllamaRequestError):
         wire.embed_body({"input": [1]}, "m")
-    answer = {"data": [{"index": 1, "embedding": [2.0]}, {"index": 0, "embedding": [1.0]}],
+    assert wire.embed_body({}, "m")["input"] == [] and wire.embed_body({"input": ""}, "m")["input"] == []
+    answer = {"data": [{"index": 1, "embedding": [0.0, 2.0]}, {"index": 0, "embedding": [3.0, 4.0]}],
               "usage": {"prompt_tokens": 3}}
     doc = json.loads(wire.embed_answer(answer, "m:latest", legacy=False, started_ns=time.monotonic_ns(), load_ns=0))
-    assert doc["embeddings"] == [[1.0], [2.0]] and doc["prompt_eval_count"] == 3 and doc["model"] == "m:latest"
+    assert doc["embeddings"] == [[0.6, 0.8], [0.0, 1.0]]  # in input order, of unit length as Ollama's are
+    assert doc["prompt_eval_count"] == 3 and doc["model"] == "m:latest"
     legacy = json.loads(wire.embed_answer(answer, "m", legacy=True, started_ns=0, load_ns=0))
-    assert legacy == {"embedding": [1.0]}
+    assert legacy == {"embedding": [3.0, 4.0]}
 
 
 def test_a_whole_answer_carries_the_counts_in_nanoseconds() -> None:

@@ -98,19 +98,23 @@ class OllamaApi:
             return failure
         assert model is not None
         openai_body = wire.embed_body(parsed, model, legacy=legacy)
+        dimensions = 0 if legacy else wire.embed_dimensions(parsed)
         started = time.monotonic_ns()
         lease, failure = await self._lease(model, cors, parsed)
         if failure is not None:
             return failure
         assert lease is not None
         load_ns = time.monotonic_ns() - started
+        if not openai_body["input"]:  # nothing to embed: Ollama's way to load an embedding model
+            self._done(lease)
+            return _json(wire.embed_answer({}, _name(parsed), legacy=legacy, started_ns=started, load_ns=load_ns), cors)
         try:
             async with await self._post(request, lease, "/v1/embeddings", openai_body) as upstream:
                 answer = await upstream.read()
                 if upstream.status != 200:
                     return _error(upstream.status, wire.upstream_error(upstream.status, answer), cors)
             return _json(wire.embed_answer(json.loads(answer), _name(parsed), legacy=legacy, started_ns=started,
-                                           load_ns=load_ns), cors)
+                                           load_ns=load_ns, dimensions=dimensions), cors)
         except aiohttp.ClientError as exc:
             return _error(502, f"the model server did not answer: {exc}", cors)
         finally:
