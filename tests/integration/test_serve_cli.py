@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -217,3 +218,71 @@ def test_serve_of_a_model_that_crashes_while_loading_exits_with_the_reason(
     assert result.returncode == 1
     assert "server: crashed" in result.stdout and "Traceback" not in result.stderr
     assert "llama-wrangler: error:" in result.stderr
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "llama_wrangler", *args], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ), check=False)
+
+
+def test_load_ps_and_unload_drive_a_running_serve(
+        app_home: Path, tmp_path: Path, llama_server_binary: Path, tiny_models: TinyModels) -> None:
+    """The commands a user types in a second terminal while `serve` runs: load another library model,
+    see both, unload the one `serve` was started with (serve keeps running), and load it back."""
+    models = tmp_path / "my-models"
+    models.mkdir()
+    (models / "alpha.gguf").write_bytes(tiny_models.alpha.read_bytes())
+    (models / "beta.gguf").write_bytes(tiny_models.beta.read_bytes())
+    port = pick_free_port("127.0.0.1")
+    (app_home / "settings.json").write_text(json.dumps(
+        {"runtime": {"llama_server_path": str(llama_server_binary)}, "library": {"models_dir": str(models)},
+         "server": {"port": port}}), encoding="utf-8")
+    AppPaths.under(app_home).ensure().registry_file.write_text("{not json", encoding="utf-8")  # rebuilt: both
+    child = subprocess.Popen(
+        [sys.executable, "-m", "llama_wrangler", "serve", str(models / "alpha.gguf"), "--ctx", "256",
+         "--threads", "1"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    assert child.stdout is not None
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for line in child.stdout:
+            if line.startswith("ready:"):
+                break
+        ids = [m["id"] for m in httpx.get(f"{url}/v1/models", timeout=10).json()["data"]]
+        alpha = next(i for i in ids if i.startswith("alpha"))
+        beta = next(i for i in ids if i.startswith("beta"))
+
+        loaded = _cli("load", beta)  # the address from the settings (server.port)
+        assert loaded.returncode == 0, loaded.stderr
+        assert f"{beta} is loaded" in loaded.stdout
+        ps = _cli("ps")
+        assert ps.returncode == 0, ps.stderr
+        assert alpha in ps.stdout and beta in ps.stdout
+
+        unloaded = _cli("unload", alpha)
+        assert unloaded.returncode == 0, unloaded.stderr
+
+        def states() -> dict[str, str]:
+            return {m["id"]: m["status"]["value"] for m in httpx.get(f"{url}/models", timeout=10).json()["data"]}
+
+        for _ in range(600):
+            if states()[alpha] == "unloaded":
+                break
+            time.sleep(0.05)
+        assert states() == {alpha: "unloaded", beta: "loaded"}
+        assert child.poll() is None  # serve keeps serving the other model
+        anyone = httpx.post(f"{url}/v1/completions", timeout=60, json={"prompt": "hi", "max_tokens": 2})
+        assert anyone.status_code == 200 and anyone.json()["model"] == beta
+        again = _cli("load", alpha)
+        assert again.returncode == 0, again.stderr
+        assert states() == {alpha: "loaded", beta: "loaded"}
+        gone = _cli("unload", "no-such-model")
+        assert gone.returncode == 1 and "no-such-model" in gone.stderr
+
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
