@@ -280,7 +280,7 @@ def test_load_ps_and_unload_drive_a_running_serve(
         assert gone.returncode == 1 and "no-such-model" in gone.stderr
 
         child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=60)
+        _out, err = child.communicate(timeout=60)
         assert child.returncode == 0, err
     finally:
         if child.poll() is None:

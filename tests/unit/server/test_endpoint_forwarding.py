@@ -131,3 +131,23 @@ def test_nothing_served_is_a_503_error_document(endpoint: Endpoint) -> None:
     assert response.json()["error"] == {
         "message": "The model server is stopped. A request naming a model loads it.", "type": "unavailable",
         "code": None}
+
+
+def test_one_model_is_retrieved_by_id_as_openai_clients_ask(backend: str, endpoint: Endpoint) -> None:
+    """``GET /v1/models/{id}`` (the OpenAI SDK's ``models.retrieve``) is answered from the library, for a
+    loaded model and an unloaded one alike (llama-server behind us has no such route: it said 404)."""
+    import openai
+
+    endpoint.server.set_catalog(["alpha", "beta", "org/gamma:Q4_K_M"], {"Gamma Model": "org/gamma:Q4_K_M"})
+    endpoint.serve(backend, "alpha")
+    with openai.OpenAI(base_url=f"{endpoint.server.url}/v1", api_key="x", max_retries=0, timeout=10) as api:
+        alpha = api.models.retrieve("alpha")
+        assert (alpha.id, alpha.object, alpha.owned_by) == ("alpha", "model", "llama-wrangler")
+        assert api.models.retrieve("beta").id == "beta"  # not loaded: still a model of this endpoint
+        assert api.models.retrieve("org/gamma:Q4_K_M").id == "org/gamma:Q4_K_M"
+        with pytest.raises(openai.NotFoundError) as missing:
+            api.models.retrieve("nope")
+    assert missing.value.body is not None and "nope" in json.dumps(missing.value.body)
+    named = httpx.get(f"{endpoint.server.url}/v1/models/Gamma%20Model", timeout=10).json()
+    assert named["id"] == "org/gamma:Q4_K_M" and named["state"] == "unloaded"
+    assert endpoint.asked == [] and _Echo.seen == []  # nothing loaded, nothing relayed

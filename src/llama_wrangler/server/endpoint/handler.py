@@ -28,6 +28,7 @@ from llama_wrangler.server.endpoint.wire import (
     cors_headers,
     error_body,
     forwardable_headers,
+    model_document,
     models_document,
     origin_allowed,
     requested_model,
@@ -36,6 +37,7 @@ from llama_wrangler.server.endpoint.wire import (
 
 log = logging.getLogger(__name__)
 
+_ONE_MODEL = "/v1/models/"
 BROKEN_OFF = ("The model server stopped while answering this request (it crashed or was stopped); "
               "retry it.")
 
@@ -78,9 +80,11 @@ class EndpointHandler:
             # The Ollama CLI's heartbeat (and many "is it up?" checks): answered here, never relayed, so it
             # neither waits for a model that is loading nor fails while none is loaded.
             return web.Response(status=200, headers=cors)
-        if request.method == "GET" and request.path == "/v1/models":
+        if request.method == "GET" and request.path.rstrip("/") == "/v1/models":
             states = self._scheduler.model_states(self._catalog())
             return web.Response(body=models_document(states), content_type="application/json", headers=cors)
+        if request.method == "GET" and request.path.startswith(_ONE_MODEL):  # OpenAI's models.retrieve
+            return self._one_model(request.path[len(_ONE_MODEL):], cors)
         try:
             body = await _read_body(request, config.max_body_bytes)
         except _TooLargeError:
@@ -113,6 +117,17 @@ class EndpointHandler:
             return await self._relay(request, lease, body, cors)
         finally:
             self._scheduler.release(lease)
+
+    def _one_model(self, name: str, cors: dict[str, str]) -> web.Response:
+        """One model by id or alias (any id may hold a ``/``: the rest of the path is the name); the
+        model servers behind us have no such route, and an unloaded model is one of ours all the same."""
+        model = self._aliases().get(name, name)
+        states = dict(self._scheduler.model_states(self._catalog()))
+        if model not in states:
+            return _error(404, f"The model '{name}' is not in the library.", "invalid_request_error",
+                          "model_not_found", cors)
+        return web.Response(body=model_document(model, states[model]), content_type="application/json",
+                            headers=cors)
 
     async def _relay(self, request: web.BaseRequest, lease: Lease, body: bytes,
                      cors: dict[str, str]) -> web.StreamResponse:

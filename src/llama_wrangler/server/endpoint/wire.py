@@ -62,12 +62,20 @@ def requested_model(content_type: str, body: bytes) -> str | None:
     return model if isinstance(model, str) and model else None
 
 
+def _model_entry(model_id: str, state: str, owned_by: str) -> dict[str, object]:
+    return {"id": model_id, "object": "model", "created": 0, "owned_by": owned_by, "state": state}
+
+
 def models_document(models: Iterable[tuple[str, str]], owned_by: str = "llama-wrangler") -> bytes:
     """``GET /v1/models`` as OpenAI clients expect it, each entry with its ``state`` (loaded, loading,
     unloaded, failed) added: clients ignore fields they do not know."""
-    data = [{"id": model_id, "object": "model", "created": 0, "owned_by": owned_by, "state": state}
-            for model_id, state in models]
+    data = [_model_entry(model_id, state, owned_by) for model_id, state in models]
     return json.dumps({"object": "list", "data": data}).encode()
+
+
+def model_document(model_id: str, state: str, owned_by: str = "llama-wrangler") -> bytes:
+    """``GET /v1/models/{id}``: one entry of the list, as OpenAI's ``models.retrieve`` reads it."""
+    return json.dumps(_model_entry(model_id, state, owned_by)).encode()
 
 
 def authorized(headers: Mapping[str, str], key: str) -> bool:
