@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import ollama
@@ -195,3 +197,35 @@ def test_ollama_and_openai_requests_interleave_on_one_port(qtbot: QtBot, serve_e
                 lines = [json.loads(line) for line in response.iter_lines() if line]
             assert response.status_code == 200 and lines[-1]["done"] is True
     assert served.loads == 1
+
+
+# A chat template that, like Qwen 3's, reads ``enable_thinking``: the prompt grows by a marker when it is off.
+THINKING_TEMPLATE = ("{%- for message in messages %}{{ message.role }}: {{ message.content }}\n{% endfor %}"
+                     "{%- if enable_thinking is defined and not enable_thinking %}no thinking today, please\n"
+                     "{% endif %}assistant:")
+
+
+def test_think_reaches_the_chat_template(qtbot: QtBot, serve_endpoint: ServeEndpoint, tmp_path: Path,
+                                         ollama_client: Callable[[Served], ollama.Client]) -> None:
+    """Ollama's ``think: false`` (``ollama run --think=false``, the client's ``think=False``) turns a thinking
+    model's reasoning off: the model's chat template is told so, as llama-server's ``enable_thinking``."""
+    template = tmp_path / "thinking.jinja"
+    template.write_text(THINKING_TEMPLATE, encoding="utf-8")
+    served = served_with_facts(serve_endpoint, extra_args=f"--chat-template-file {template}")
+    served.start(qtbot, "alpha")
+    api = ollama_client(served)
+    greedy = {"num_predict": 1, "temperature": 0}
+    messages = [{"role": "user", "content": "hi"}]
+
+    def prompt_tokens(**think: Any) -> int:
+        answer = api.chat(model="alpha", messages=messages, stream=False, options=greedy, **think)
+        assert answer.prompt_eval_count is not None
+        return answer.prompt_eval_count
+
+    thinking, not_thinking = prompt_tokens(think=True), prompt_tokens(think=False)
+    assert thinking < not_thinking  # (without think, llama-server decides from the template)
+    for think, expected in ((False, not_thinking), (True, thinking)):  # a one-turn chat, same template
+        generated = api.generate(model="alpha", prompt="hi", stream=False, options=greedy, think=think)
+        assert generated.prompt_eval_count == expected
+    bad = httpx.post(f"{served.url}/api/chat", json={"model": "alpha", "messages": messages, "think": 3}, timeout=30)
+    assert bad.status_code == 400 and "think" in bad.json()["error"]

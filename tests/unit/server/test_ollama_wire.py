@@ -60,6 +60,11 @@ def test_chat_requests_become_openai_bodies_with_sampling_images_and_tools() -> 
     assert "stream" not in wire.chat_body({**request, "stream": False}, "m")
     schema = {"type": "object"}
     assert wire.chat_body({**request, "format": schema}, "m")["response_format"]["json_schema"]["schema"] == schema
+    assert "chat_template_kwargs" not in body  # no think: the server's own default
+    assert wire.chat_body({**request, "think": False}, "m")["chat_template_kwargs"] == {"enable_thinking": False}
+    assert wire.chat_body({**request, "think": "high"}, "m")["chat_template_kwargs"] == {"reasoning_effort": "high"}
+    with pytest.raises(OllamaRequestError, match="think"):
+        wire.chat_body({**request, "think": "very"}, "m")
 
 
 def test_generate_is_a_one_turn_chat_unless_raw_or_suffixed() -> None:

@@ -115,6 +115,19 @@ def _options(request: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _thinking(request: dict[str, Any]) -> dict[str, Any]:
+    """Ollama's ``think`` for a chat: ``true``/``false`` turns a thinking model's reasoning on or off, a
+    level (gpt-oss) sets its effort — both told to the model's chat template, as llama-server does."""
+    think = request.get("think")
+    if think is None:
+        return {}
+    if isinstance(think, bool):
+        return {"chat_template_kwargs": {"enable_thinking": think}}
+    if think in ("low", "medium", "high"):
+        return {"chat_template_kwargs": {"reasoning_effort": think}}
+    raise OllamaRequestError(f"think: {think!r} is not true, false, \"low\", \"medium\" or \"high\"")
+
+
 def _image_url(image: str) -> str:
     if image.startswith("data:"):
         return image
@@ -148,7 +161,8 @@ def chat_body(request: dict[str, Any], model_id: str) -> dict[str, Any]:
     messages = request.get("messages") or []
     if not isinstance(messages, list):
         raise OllamaRequestError("messages must be a list")
-    body: dict[str, Any] = {"model": model_id, "messages": [_message(m) for m in messages], **_options(request)}
+    body: dict[str, Any] = {"model": model_id, "messages": [_message(m) for m in messages], **_options(request),
+                            **_thinking(request)}
     if request.get("tools"):
         body["tools"] = request["tools"]
     return _streaming(body, request)
@@ -171,7 +185,8 @@ def generate_body(request: dict[str, Any], model_id: str) -> tuple[str, dict[str
     if request.get("system"):
         messages.append({"role": "system", "content": str(request["system"])})
     messages.append(_message({"role": "user", "content": prompt, "images": request.get("images") or []}))
-    return "/v1/chat/completions", _streaming({"model": model_id, "messages": messages, **options}, request)
+    return "/v1/chat/completions", _streaming({"model": model_id, "messages": messages, **options,
+                                               **_thinking(request)}, request)
 
 
 def _streaming(body: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
