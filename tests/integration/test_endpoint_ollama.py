@@ -229,3 +229,19 @@ def test_think_reaches_the_chat_template(qtbot: QtBot, serve_endpoint: ServeEndp
         assert generated.prompt_eval_count == expected
     bad = httpx.post(f"{served.url}/api/chat", json={"model": "alpha", "messages": messages, "think": 3}, timeout=30)
     assert bad.status_code == 400 and "think" in bad.json()["error"]
+
+
+def test_a_model_served_from_a_file_outside_the_library_is_an_ollama_model_too(
+        qtbot: QtBot, serve_endpoint: ServeEndpoint, ollama_client: Callable[[Served], ollama.Client]) -> None:
+    """``llama-wrangler serve ./x.gguf`` with a file the library does not hold: OpenAI clients could use it
+    (it is listed by /v1/models); Ollama clients saw it in /api/ps only, and got 404 for everything else."""
+    served = serve_endpoint()
+    served.service.set_catalog(["beta"])  # alpha is not in the library
+    served.start(qtbot, "alpha")
+    api = ollama_client(served)
+    assert "alpha:latest" in {model.model for model in api.list().models}
+    assert api.show("alpha").details is not None
+    answer = api.chat(model="alpha", messages=[{"role": "user", "content": "hi"}], stream=False,
+                      options={"num_predict": 2, "temperature": 0})
+    assert answer.done and answer.model == "alpha"
+    assert served.loads == 1

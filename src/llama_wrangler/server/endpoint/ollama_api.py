@@ -49,7 +49,7 @@ class OllamaApi:
         if method in ("GET", "HEAD") and path == "/api/version":
             return _json(json.dumps({"version": wire.OLLAMA_VERSION}).encode(), cors)
         if method in ("GET", "HEAD") and path == "/api/tags":
-            return _json(wire.tags_doc(self._catalog(), self._facts()), cors)
+            return _json(wire.tags_doc(self._models(), self._facts()), cors)
         if method in ("GET", "HEAD") and path == "/api/ps":
             return _json(wire.ps_doc(self._scheduler.residents(), self._facts(), time.time()), cors)
         routes = {"/api/show": self._show, "/api/chat": self._chat, "/api/generate": self._generate,
@@ -74,7 +74,7 @@ class OllamaApi:
     # ----------------------------------------------------------------- routes
     async def _show(self, _request: web.BaseRequest, parsed: dict[str, Any], cors: dict[str, str]) -> web.Response:
         name = _name(parsed)
-        model = wire.resolve_name(name, self._catalog(), self._aliases())
+        model = wire.resolve_name(name, self._models(), self._aliases())
         if model is None:
             return _not_found(name, cors)
         return _json(wire.show_doc(model, self._facts().get(model, wire.ModelFacts())), cors)
@@ -219,11 +219,16 @@ class OllamaApi:
         return response
 
     # ----------------------------------------------------------------- helpers
+    def _models(self) -> list[str]:
+        """The models Ollama clients may name: the library's, and any loaded one outside it (``serve
+        ./x.gguf`` with a file the library does not hold), as ``/v1/models`` lists them."""
+        return [model for model, _state in self._scheduler.model_states(self._catalog())]
+
     def _model(self, parsed: dict[str, Any], cors: dict[str, str]) -> tuple[str | None, web.Response | None]:
         name = _name(parsed)
         if not name:
             return None, _error(400, "model is required", cors)
-        model = wire.resolve_name(name, self._catalog(), self._aliases())
+        model = wire.resolve_name(name, self._models(), self._aliases())
         if model is None:
             return None, _not_found(name, cors)
         wire.parse_keep_alive(parsed.get("keep_alive"))  # a bad one is a 400 before anything loads
