@@ -245,3 +245,28 @@ def test_a_model_served_from_a_file_outside_the_library_is_an_ollama_model_too(
                       options={"num_predict": 2, "temperature": 0})
     assert answer.done and answer.model == "alpha"
     assert served.loads == 1
+
+
+def test_two_clients_stream_from_two_models_at_once(qtbot: QtBot, serve_endpoint: ServeEndpoint) -> None:
+    """Two models that fit side by side: one client streams from the loaded one while another's request
+    loads the second; both streams are whole NDJSON answers from their own model, and both stay loaded."""
+    served = served_with_facts(serve_endpoint, max_models=2)
+    served.start(qtbot, "alpha")
+
+    def stream(model: str) -> list[dict[str, Any]]:
+        body = {"model": model, "messages": [{"role": "user", "content": "hi"}],
+                "options": {"num_predict": 24, "temperature": 0}}
+        with httpx.stream("POST", f"{served.url}/api/chat", json=body, timeout=120) as response:
+            assert response.status_code == 200, response.read()
+            return [json.loads(line) for line in response.iter_lines() if line]
+
+    answers = {model: in_thread(lambda model=model: stream(model)) for model in ("alpha", "beta", "alpha:latest")}
+    qtbot.waitUntil(lambda: all(answer() is not None for answer in answers.values()), timeout=LONG_MS)
+    for model, answer in answers.items():
+        lines = answer()
+        assert isinstance(lines, list), lines
+        assert [line["done"] for line in lines] == [False] * (len(lines) - 1) + [True]
+        assert {line["model"] for line in lines} == {model}
+    running = httpx.get(f"{served.url}/api/ps", timeout=30).json()["models"]
+    assert sorted(entry["name"] for entry in running) == ["alpha:latest", "beta:latest"]
+    assert served.server.ask(lambda: served.server.scheduler.in_flight) == 0
