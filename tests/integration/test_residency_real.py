@@ -345,3 +345,25 @@ def test_a_request_for_a_companion_that_crashed_waits_for_its_automatic_restart(
     assert served.chat(qtbot, "beta") == "beta"  # sent while it restarts (or just after): answered, no error
     assert served.pids()["beta"] != beta and len(served.fleet.slots()) == 2
     assert served.chat(qtbot, "alpha") == "alpha" and "alpha" in served.pids()
+
+
+def test_unload_then_load_at_once_ends_with_the_model_loaded(qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    """`llama-wrangler unload beta` and, before beta's server has stopped, `llama-wrangler load beta`: the
+    load waits for the unload and then loads beta again (no load lost, no answer before it is ready)."""
+    served = resident()
+    served.service.set_needs(served.needs())
+    assert served.chat(qtbot, "beta") == "beta"
+    first = served.pids()["beta"]
+
+    def unload_then_load() -> tuple[int, httpx.Response]:
+        unloaded = httpx.post(f"{served.url}/models/unload", json={"model": "beta"}, timeout=30)
+        return unloaded.status_code, httpx.post(f"{served.url}/models/load", json={"model": "beta"}, timeout=120)
+
+    result = in_thread(unload_then_load)
+    qtbot.waitUntil(lambda: result() is not None, timeout=WAIT_MS)
+    answer = result()
+    assert isinstance(answer, tuple), answer
+    assert answer[0] == 200 and answer[1].status_code == 200, answer[1].text
+    qtbot.waitUntil(lambda: "beta" in served.pids(), timeout=WAIT_MS)
+    assert served.pids()["beta"] != first and not _alive(first)
+    assert served.chat(qtbot, "beta") == "beta"
