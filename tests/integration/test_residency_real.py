@@ -59,8 +59,9 @@ class Resident:
     """The endpoint with the three models in its catalog; ``needs`` come from the real estimate."""
 
     def __init__(self, fleet: ServerFleet, service: EndpointService, models: dict[str, Path],
-                 settings: ServerSettings) -> None:
+                 settings: ServerSettings, loads: dict[str, LoadSettings]) -> None:
         self.fleet, self.service, self.models, self.settings = fleet, service, models, settings
+        self.loads_by_model = loads  # each model's own load settings, as the library has them now
         self.url = service.url
 
     def needs(self, **pinned: bool) -> dict[str, Needs]:
@@ -120,7 +121,7 @@ def resident(qtbot: QtBot, llama_server_binary: Path, three_models: dict[str, Pa
         service.apply(user, opening=True, strict=True)
         service.set_catalog(list(three_models))
         made.append((fleet, service))
-        return Resident(fleet, service, three_models, user)
+        return Resident(fleet, service, three_models, user, loads)
 
     yield make
     for fleet, service in made:
@@ -367,3 +368,19 @@ def test_unload_then_load_at_once_ends_with_the_model_loaded(qtbot: QtBot, resid
     qtbot.waitUntil(lambda: "beta" in served.pids(), timeout=WAIT_MS)
     assert served.pids()["beta"] != first and not _alive(first)
     assert served.chat(qtbot, "beta") == "beta"
+
+
+def test_a_model_reloaded_by_a_request_gets_the_load_settings_it_has_now(
+        qtbot: QtBot, resident: Callable[..., Resident]) -> None:
+    """A request loads beta, it is unloaded, the user changes beta's load settings (Library page or
+    `llama-wrangler configure`), a request loads it again: with the new settings, not those of its first load."""
+    served = resident()
+    assert served.chat(qtbot, "beta") == "beta"
+    assert httpx.post(f"{served.url}/models/unload", json={"model": "beta"}, timeout=30).status_code == 200
+    qtbot.waitUntil(lambda: not served.fleet.slot_of("beta"), timeout=WAIT_MS)
+    served.loads_by_model["beta"] = LoadSettings(context_size=512)
+    assert served.chat(qtbot, "beta") == "beta"
+    slot = served.fleet.slot_of("beta")
+    assert slot
+    props = httpx.get(f"{served.fleet.slots()[slot].endpoint}/props", timeout=10).json()
+    assert props["default_generation_settings"]["n_ctx"] == 512

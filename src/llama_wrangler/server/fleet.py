@@ -151,7 +151,6 @@ class ServerFleet(QObject):
     def place(self, target: ServeTarget, victims: tuple[str, ...]) -> None:
         """Load ``target`` after unloading ``victims``: in the first victim's slot (its server is replaced
         once its requests are done), else a free slot, else a new one."""
-        self._targets.setdefault(target.model_id, target)
         here = self.slot_of(target.model_id)
         slot = here or next(filter(None, map(self.slot_of, victims)), "") or self._free_slot()
         for victim in victims:

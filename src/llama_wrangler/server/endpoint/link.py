@@ -151,16 +151,19 @@ class EndpointLink(QObject):
             return
         if not self._fleet.user_wants(model_id):
             self.load_requested.emit(model_id)
-        target = self._fleet.known_target(model_id)
-        if target is None:
-            if self._resolve is None:
-                self.server.call(self.server.scheduler.refuse, model_id, "Loading models on request is not available.")
-                return
+        # The library first: the model's load settings as they are now (changed since its last load, maybe);
+        # what the user started is the fallback, for a file the library does not hold (serve ./x.gguf).
+        resolved, reason = None, "Loading models on request is not available."
+        if self._resolve is not None:
             try:
-                target = self._resolve(model_id)
+                resolved = self._resolve(model_id)
             except WranglerError as exc:
-                self.server.call(self.server.scheduler.refuse, model_id, short_reason(str(exc)))
-                return
+                reason = short_reason(str(exc))
+        known = self._fleet.known_target(model_id)
+        target = resolved if resolved is not None and (known is None or resolved.model_id == model_id) else known
+        if target is None:
+            self.server.call(self.server.scheduler.refuse, model_id, reason)
+            return
         if target.model_id != model_id:  # requests are grouped by the id they named: it must be the served one
             self.server.call(self.server.scheduler.refuse, model_id,
                              f"'{model_id}' names the library model '{target.model_id}'; use that id.")
