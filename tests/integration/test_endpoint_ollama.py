@@ -54,7 +54,7 @@ def test_models_are_listed_and_shown_in_ollama_shape(qtbot: QtBot, serve_endpoin
     listed = {model.model: model for model in api.list().models}
     assert set(listed) == {"alpha:latest", "beta:latest"}
     alpha = listed["alpha:latest"]
-    assert alpha.size == 1234 and alpha.digest == "sha256:abc"
+    assert alpha.size == 1234 and alpha.digest == "abc"  # bare hex, as Ollama writes it
     assert alpha.details is not None and alpha.details.format == "gguf" and alpha.details.family == "llama"
     assert alpha.details.parameter_size == "1.0M" and alpha.details.quantization_level == "F32"
     shown = api.show("alpha")  # an untagged name, as users type it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import replace
 
@@ -135,6 +136,10 @@ def test_tags_show_and_ps_documents_have_ollamas_fields() -> None:
     assert tags[0]["name"] == tags[0]["model"] == "a:latest" and tags[0]["size"] == 10
     assert tags[0]["details"]["format"] == "gguf" and tags[0]["details"]["quantization_level"] == "Q4_K_M"
     assert tags[1]["name"] == "b:latest" and tags[1]["modified_at"]  # no facts: still listed
+    # Ollama's digest is bare hex; its CLI (ollama ls / ps) prints digest[:12] and fails on a shorter one.
+    assert tags[0]["digest"] == "x"
+    assert re.fullmatch(r"[0-9a-f]{64}", tags[1]["digest"])  # no file hash known: one made from the id
+    assert tags[1]["digest"] == json.loads(wire.tags_doc(["b"], {}))["models"][0]["digest"]  # the same each time
     shown = json.loads(wire.show_doc("a", facts["a"]))
     assert shown["model_info"]["llama.context_length"] == 4096 and shown["capabilities"] == ["completion", "vision"]
     assert json.loads(wire.ps_doc([], facts, 0.0)) == {"models": []}

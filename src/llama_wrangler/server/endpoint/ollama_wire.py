@@ -8,6 +8,7 @@ Ollama writes them. Field names follow Ollama's docs/api.md and its Python clien
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -238,9 +239,15 @@ def details(facts: ModelFacts) -> dict[str, Any]:
             "parameter_size": facts.parameter_size, "quantization_level": facts.quantization_level}
 
 
+def _digest(model_id: str, facts: ModelFacts) -> str:
+    """Ollama's ``digest``: bare hex (its CLI prints the first 12 characters, and fails on fewer) — the
+    file's sha256 when known, else one made from the library id (stable: the same model, the same id)."""
+    return facts.digest.removeprefix("sha256:") or hashlib.sha256(model_id.encode()).hexdigest()
+
+
 def _entry(model_id: str, facts: ModelFacts) -> dict[str, Any]:
     return {"name": ollama_name(model_id), "model": ollama_name(model_id), "size": facts.size_bytes,
-            "digest": facts.digest, "details": details(facts)}
+            "digest": _digest(model_id, facts), "details": details(facts)}
 
 
 def tags_doc(catalog: list[str], facts: dict[str, ModelFacts]) -> bytes:
