@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from llama_wrangler.server.endpoint import ollama_embed as embed
 from llama_wrangler.server.endpoint import ollama_wire as wire
 from llama_wrangler.server.endpoint.lease import ResidentView
 from llama_wrangler.server.endpoint.ollama_wire import ModelFacts, OllamaRequestError
@@ -82,18 +83,18 @@ def test_generate_is_a_one_turn_chat_unless_raw_or_suffixed() -> None:
 
 
 def test_embed_accepts_a_string_or_a_list_and_the_legacy_prompt() -> None:
-    assert wire.embed_body({"input": "a"}, "m") == {"model": "m", "input": ["a"]}
-    assert wire.embed_body({"input": ["a", "b"]}, "m")["input"] == ["a", "b"]
-    assert wire.embed_body({"prompt": "a"}, "m", legacy=True)["input"] == ["a"]
+    assert embed.embed_body({"input": "a"}, "m") == {"model": "m", "input": ["a"]}
+    assert embed.embed_body({"input": ["a", "b"]}, "m")["input"] == ["a", "b"]
+    assert embed.embed_body({"prompt": "a"}, "m", legacy=True)["input"] == ["a"]
     with pytest.raises(OllamaRequestError):
-        wire.embed_body({"input": [1]}, "m")
-    assert wire.embed_body({}, "m")["input"] == [] and wire.embed_body({"input": ""}, "m")["input"] == []
+        embed.embed_body({"input": [1]}, "m")
+    assert embed.embed_body({}, "m")["input"] == [] and embed.embed_body({"input": ""}, "m")["input"] == []
     answer = {"data": [{"index": 1, "embedding": [0.0, 2.0]}, {"index": 0, "embedding": [3.0, 4.0]}],
               "usage": {"prompt_tokens": 3}}
-    doc = json.loads(wire.embed_answer(answer, "m:latest", legacy=False, started_ns=time.monotonic_ns(), load_ns=0))
+    doc = json.loads(embed.embed_answer(answer, "m:latest", legacy=False, started_ns=time.monotonic_ns(), load_ns=0))
     assert doc["embeddings"] == [[0.6, 0.8], [0.0, 1.0]]  # in input order, of unit length as Ollama's are
     assert doc["prompt_eval_count"] == 3 and doc["model"] == "m:latest"
-    legacy = json.loads(wire.embed_answer(answer, "m", legacy=True, started_ns=0, load_ns=0))
+    legacy = json.loads(embed.embed_answer(answer, "m", legacy=True, started_ns=0, load_ns=0))
     assert legacy == {"embedding": [3.0, 4.0]}
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from llama_wrangler.server.endpoint import ollama_embed as embed
 from llama_wrangler.server.endpoint import ollama_wire as wire
 from llama_wrangler.server.endpoint.config import PARSE_ON_LOOP_BYTES
 from llama_wrangler.server.endpoint.lease import Lease, Unavailable
@@ -97,8 +98,8 @@ class OllamaApi:
         if failure is not None:
             return failure
         assert model is not None
-        openai_body = wire.embed_body(parsed, model, legacy=legacy)
-        dimensions = 0 if legacy else wire.embed_dimensions(parsed)
+        openai_body = embed.embed_body(parsed, model, legacy=legacy)
+        dimensions = 0 if legacy else embed.embed_dimensions(parsed)
         started = time.monotonic_ns()
         lease, failure = await self._lease(model, cors, parsed)
         if failure is not None:
@@ -107,13 +108,14 @@ class OllamaApi:
         load_ns = time.monotonic_ns() - started
         if not openai_body["input"]:  # nothing to embed: Ollama's way to load an embedding model
             self._done(lease)
-            return _json(wire.embed_answer({}, _name(parsed), legacy=legacy, started_ns=started, load_ns=load_ns), cors)
+            nothing = embed.embed_answer({}, _name(parsed), legacy=legacy, started_ns=started, load_ns=load_ns)
+            return _json(nothing, cors)
         try:
             async with await self._post(request, lease, "/v1/embeddings", openai_body) as upstream:
                 answer = await upstream.read()
                 if upstream.status != 200:
                     return _error(upstream.status, wire.upstream_error(upstream.status, answer), cors)
-            return _json(wire.embed_answer(json.loads(answer), _name(parsed), legacy=legacy, started_ns=started,
+            return _json(embed.embed_answer(json.loads(answer), _name(parsed), legacy=legacy, started_ns=started,
                                            load_ns=load_ns, dimensions=dimensions), cors)
         except aiohttp.ClientError as exc:
             return _error(502, f"the model server did not answer: {exc}", cors)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import time
 from collections.abc import Iterable
@@ -202,33 +201,6 @@ def wants_stream(request: dict[str, Any]) -> bool:
     return request.get("stream", True) is not False
 
 
-def embed_body(request: dict[str, Any], model_id: str, *, legacy: bool = False) -> dict[str, Any]:
-    """The ``/v1/embeddings`` body for ``/api/embed`` (``input``: a string or a list) or the older
-    ``/api/embeddings`` (``prompt``: one string). Its ``input`` is empty when there is nothing to embed (no
-    input, ``""`` or ``[]``): Ollama then only loads the model and answers no vectors."""
-    texts = request.get("prompt") if legacy else request.get("input")
-    if texts is None or texts == "":
-        texts = []
-    if isinstance(texts, str):
-        texts = [texts]
-    if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
-        raise OllamaRequestError("input must be a string or a list of strings")
-    return {"model": model_id, "input": texts}
-
-
-def embed_dimensions(request: dict[str, Any]) -> int:
-    """``/api/embed``'s ``dimensions`` (0: all of them)."""
-    value = request.get("dimensions") or 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise OllamaRequestError(f"dimensions: {value!r} is not a number of dimensions")
-    return value
-
-
-def _unit(vector: list[float]) -> list[float]:
-    norm = math.sqrt(sum(value * value for value in vector))
-    return [value / norm for value in vector] if norm > 0 else vector
-
-
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{time.time_ns() % 10**9:09d}Z"
 
@@ -365,20 +337,6 @@ def load_answer(model: str, *, chat: bool, reason: str = "load") -> bytes:
     doc = chunk_doc(model, chat=chat, text="")
     doc.update(done=True, done_reason=reason)
     return json.dumps(doc).encode()
-
-
-def embed_answer(answer: dict[str, Any], model: str, *, legacy: bool, started_ns: int, load_ns: int,
-                 dimensions: int = 0) -> bytes:
-    """``/api/embed``'s vectors are of unit length, as Ollama's are: cut to ``dimensions`` first when
-    asked (a Matryoshka model's shorter embedding), then scaled back. The legacy route's go as they are."""
-    vectors = [item.get("embedding") or [] for item in sorted(answer.get("data") or [],
-                                                                key=lambda d: d.get("index", 0))]
-    if legacy:
-        return json.dumps({"embedding": vectors[0] if vectors else []}).encode()
-    vectors = [_unit(vector[:dimensions] if dimensions else vector) for vector in vectors]
-    usage = answer.get("usage") or {}
-    return json.dumps({"model": model, "embeddings": vectors, "total_duration": time.monotonic_ns() - started_ns,
-                       "load_duration": load_ns, "prompt_eval_count": int(usage.get("prompt_tokens") or 0)}).encode()
 
 
 def sse_events(buffer: bytearray) -> list[dict[str, Any] | None]:
