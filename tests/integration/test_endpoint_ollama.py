@@ -143,6 +143,15 @@ def test_embed_returns_one_vector_per_input(qtbot: QtBot, serve_endpoint: ServeE
     assert len(short) == 1 and len(short[0]) == 8
     assert sum(value * value for value in short[0]) == pytest.approx(1.0, rel=1e-4)  # scaled back to unit length
     assert ollama_client(served).embed(model="beta", input=[]).embeddings == []  # a preload, as in Ollama
+    # An input longer than the model takes at once (a RAG chunk): cut to fit, as Ollama's truncate (on by
+    # default) does; with truncate=False it is the client's error (400), not a server fault.
+    long = ["hello " * 600, "short"]
+    cut = ollama_client(served).embed(model="beta", input=long).embeddings
+    assert len(cut) == 2 and len(cut[0]) == len(result.embeddings[0])
+    assert cut[1] == ollama_client(served).embed(model="beta", input="short").embeddings[0]  # untouched
+    with pytest.raises(ollama.ResponseError) as refused:
+        ollama_client(served).embed(model="beta", input=long, truncate=False)
+    assert refused.value.status_code == 400 and "context length" in refused.value.error
 
 
 def test_unknown_models_and_bad_requests_get_ollamas_errors(qtbot: QtBot, serve_endpoint: ServeEndpoint,

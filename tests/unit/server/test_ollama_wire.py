@@ -98,6 +98,15 @@ def test_embed_accepts_a_string_or_a_list_and_the_legacy_prompt() -> None:
     assert legacy == {"embedding": [3.0, 4.0]}
 
 
+def test_a_long_embedding_input_is_cut_to_the_servers_batch_keeping_its_end_token() -> None:
+    refusal = "input (3602 tokens) is too large to process. increase the physical batch size (current batch size: 256)"
+    assert embed.batch_limit(refusal) == 256 and embed.batch_limit("something else") is None
+    assert embed.cut_tokens([1, 5, 6, 7, 2], [5, 6, 7], 3) == [1, 5, 2]  # begin and end tokens stay
+    assert embed.cut_tokens([1, 5, 6, 7], [5, 6, 7], 3) == [1, 5, 6]  # no end token: just the first ones
+    assert embed.cut_tokens([1, 5], [5], 3) == [1, 5]  # short enough: as it is
+    assert embed.truncates({}) and embed.truncates({"truncate": True}) and not embed.truncates({"truncate": False})
+
+
 def test_a_whole_answer_carries_the_counts_in_nanoseconds() -> None:
     answer = {"choices": [{"message": {"role": "assistant", "content": "hello",
                                        "tool_calls": [{"function": {"name": "f", "arguments": '{"x": 2}'}}]},

@@ -111,16 +111,35 @@ class OllamaApi:
             nothing = embed.embed_answer({}, _name(parsed), legacy=legacy, started_ns=started, load_ns=load_ns)
             return _json(nothing, cors)
         try:
-            async with await self._post(request, lease, "/v1/embeddings", openai_body) as upstream:
-                answer = await upstream.read()
-                if upstream.status != 200:
-                    return _error(upstream.status, wire.upstream_error(upstream.status, answer), cors)
+            status, answer = await self._embed_once(request, lease, openai_body)
+            limit = embed.batch_limit(wire.upstream_error(status, answer)) if status != 200 and not legacy else None
+            if limit is not None:  # an input longer than the server takes at once
+                if not embed.truncates(parsed):
+                    return _error(400, embed.TOO_LONG, cors)
+                openai_body["input"] = [await self._cut(request, lease, text, limit) for text in openai_body["input"]]
+                status, answer = await self._embed_once(request, lease, openai_body)
+            if status != 200:
+                return _error(status, wire.upstream_error(status, answer), cors)
             return _json(embed.embed_answer(json.loads(answer), _name(parsed), legacy=legacy, started_ns=started,
-                                           load_ns=load_ns, dimensions=dimensions), cors)
+                                            load_ns=load_ns, dimensions=dimensions), cors)
         except aiohttp.ClientError as exc:
             return _error(502, f"the model server did not answer: {exc}", cors)
         finally:
             self._done(lease)
+
+    async def _embed_once(self, request: web.BaseRequest, lease: Lease, body: dict[str, Any]) -> tuple[int, bytes]:
+        async with await self._post(request, lease, "/v1/embeddings", body) as upstream:
+            return upstream.status, await upstream.read()
+
+    async def _cut(self, request: web.BaseRequest, lease: Lease, text: str, limit: int) -> list[int]:
+        """``text`` as at most ``limit`` of its tokens (llama-server embeds a list of token ids as it is)."""
+        tokens = []
+        for special in (True, False):
+            body = {"content": text, "add_special": special}
+            async with await self._post(request, lease, "/tokenize", body) as reply:
+                reply.raise_for_status()
+                tokens.append([int(token) for token in (await reply.json())["tokens"]])
+        return embed.cut_tokens(tokens[0], tokens[1], limit)
 
     # ----------------------------------------------------------------- the shared path
     async def _load_only(self, parsed: dict[str, Any], cors: dict[str, str], *, chat: bool) -> web.Response:

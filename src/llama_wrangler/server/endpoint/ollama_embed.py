@@ -2,13 +2,16 @@
 
 ``/api/embed`` takes ``input`` (a string or a list) and answers unit-length vectors, cut to ``dimensions``
 when asked; the older ``/api/embeddings`` takes one ``prompt`` and answers its vector as it is. An empty
-input only loads the model, as in Ollama.
+input only loads the model, as in Ollama. An input longer than the model server embeds at once is cut to
+fit (Ollama's ``truncate``, on unless ``false``): llama-server refuses it naming its batch size, and the
+input is sent again as that many of its tokens.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from typing import Any
 
@@ -54,3 +57,30 @@ def embed_answer(answer: dict[str, Any], model: str, *, legacy: bool, started_ns
     usage = answer.get("usage") or {}
     return json.dumps({"model": model, "embeddings": vectors, "total_duration": time.monotonic_ns() - started_ns,
                        "load_duration": load_ns, "prompt_eval_count": int(usage.get("prompt_tokens") or 0)}).encode()
+
+
+TOO_LONG = "the input length exceeds the context length"  # Ollama's words for a long input with truncate off
+_TOO_LARGE = re.compile(r"too large to process.*current batch size: (\d+)", re.DOTALL)
+
+
+def truncates(request: dict[str, Any]) -> bool:
+    """Ollama's ``truncate``: on unless ``false``."""
+    return request.get("truncate", True) is not False
+
+
+def batch_limit(message: str) -> int | None:
+    """The most tokens llama-server embeds at once, read from its refusal of a longer input (None: the
+    error is another one)."""
+    match = _TOO_LARGE.search(message)
+    return int(match.group(1)) if match else None
+
+
+def cut_tokens(special: list[int], plain: list[int], limit: int) -> list[int]:
+    """The first ``limit`` of an input's tokens (``special``: with the model's begin/end tokens, ``plain``:
+    without): an end token the model adds stays last, as it does in a whole input."""
+    if len(special) <= limit:
+        return special
+    cut = special[:limit]
+    if plain and special[-1] != plain[-1]:  # the model ends each input with a token of its own
+        cut[-1] = special[-1]
+    return cut
