@@ -234,3 +234,23 @@ def test_a_stop_by_the_user_wakes_every_waiter() -> None:
         assert h.asked == []  # not reloaded behind the user's back
 
     run(scenario)
+
+
+def test_a_users_load_waits_for_a_busy_model_with_loading_on_request_off() -> None:
+    """`llama-wrangler load beta` (POST /models/load) while the one model that fits is busy: with loading on
+    request off it still waits its turn — the user asked for beta; only *requests* may not load models."""
+    async def scenario(h: Harness) -> None:
+        h.scheduler.update(ready("alpha"))
+        busy = await h.scheduler.acquire("alpha")
+        h.scheduler.want("beta")
+        load = asyncio.get_running_loop().create_task(h.scheduler.acquire("beta", wait=True))
+        await settle()
+        assert not load.done() and h.asked == []  # alpha's request is still running
+        h.scheduler.release(busy)
+        await settle()
+        assert h.asked == ["beta"]
+        h.scheduler.update(ready("beta"))
+        await settle()
+        assert load.done() and load.result().model_id == "beta"
+
+    run(scenario, load_on_request=False)

@@ -266,7 +266,7 @@ class ModelScheduler:
         if model == ANY_MODEL and not coming and not self._held():
             raise Unavailable(self._down_reason())
         if (model != ANY_MODEL and model not in coming and model not in self._held()
-                and not self.config.load_on_request):
+                and not self.config.load_on_request and model not in self._book.by_user):  # the user's: it loads
             raise Unavailable(f"The model {model} is not loaded, and loading models on request is off. "
                               "Start it in Llama Wrangler first.", code="model_not_loaded")
 
