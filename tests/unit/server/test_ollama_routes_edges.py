@@ -147,3 +147,54 @@ def test_an_embed_request_with_nothing_to_embed_only_loads_the_model(
     assert answer.status_code == 200, answer.text
     assert {key: answer.json()[key] for key in expected} == expected
     assert _Held.seen == []  # nothing was sent to the model server
+
+
+class _BrokenStream(BaseHTTPRequestHandler):
+    """Streams one token, then the error event llama-server ends a failed stream with (``error:`` in older
+    builds, a ``data:`` object with an ``error`` in newer ones)."""
+
+    protocol_version = "HTTP/1.1"
+    event: ClassVar[bytes] = b""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        token = {"choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}]}
+        body = b"data: " + json.dumps(token).encode() + b"\n\n" + self.event
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("event", [
+    b'error: {"code": 500, "message": "the slot ran out of memory", "type": "server_error"}\n\n',
+    b'data: {"error": {"code": 500, "message": "the slot ran out of memory", "type": "server_error"}}\n\n',
+])
+def test_an_error_in_the_middle_of_a_stream_reaches_the_ollama_client(event: bytes) -> None:
+    """Ollama ends a failed stream with an ``{"error": ...}`` line (its client raises on it); a stream that
+    went on to a normal ``done: true`` line would pass the cut answer off as whole."""
+    _BrokenStream.event = event
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), _BrokenStream)
+    upstream.daemon_threads = True
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    server = EndpointServer("127.0.0.1", 0, EndpointConfig(idle_linger_s=0.0), lambda _model, _victims: None)
+    server.start()
+    try:
+        server.set_catalog(["alpha"])
+        url = f"http://127.0.0.1:{upstream.server_address[1]}"
+        server.call(server.scheduler.update, Backend(state="ready", url=url, model_id="alpha", wanted="alpha"))
+        server.ask(lambda: None)
+        with httpx.stream("POST", f"{server.url}/api/chat", timeout=10,
+                          json={"model": "alpha", "messages": [{"role": "user", "content": "hi"}]}) as response:
+            lines = [json.loads(line) for line in response.iter_lines() if line]
+        assert lines[0]["message"]["content"] == "Hel"
+        assert lines[-1] == {"error": "the slot ran out of memory"}
+        assert not any(line.get("done") for line in lines)
+    finally:
+        server.close()
+        upstream.shutdown()
+        upstream.server_close()

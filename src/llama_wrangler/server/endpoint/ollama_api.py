@@ -213,6 +213,11 @@ class OllamaApi:
                 for event in wire.sse_events(buffer):
                     if event is None:
                         continue
+                    if event.get("error"):  # the model server failed mid-answer: Ollama's error line ends it
+                        await response.write(wire.error_doc(wire.upstream_error(500, json.dumps(event).encode()))
+                                             + b"\n")
+                        await response.write_eof()
+                        return response
                     for key in ("usage", "timings"):
                         if event.get(key):
                             last[key] = event[key]

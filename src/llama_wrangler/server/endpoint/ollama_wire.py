@@ -341,7 +341,8 @@ def load_answer(model: str, *, chat: bool, reason: str = "load") -> bytes:
 
 def sse_events(buffer: bytearray) -> list[dict[str, Any] | None]:
     """The complete ``data:`` events at the front of ``buffer`` (removed from it), parsed; None stands for
-    ``[DONE]``. A partial event stays in the buffer for the next read."""
+    ``[DONE]``. An ``error:`` event (how some llama-server builds end a failed stream) comes as
+    ``{"error": ...}``, as newer ones send it. A partial event stays in the buffer for the next read."""
     events: list[dict[str, Any] | None] = []
     while True:
         end = buffer.find(b"\n")
@@ -349,10 +350,10 @@ def sse_events(buffer: bytearray) -> list[dict[str, Any] | None]:
             return events
         line = bytes(buffer[:end]).strip()
         del buffer[:end + 1]
-        if not line.startswith(b"data:"):
+        kind, _colon, payload = line.partition(b":")
+        if kind not in (b"data", b"error"):
             continue
-        payload = line[5:].strip()
-        if payload == b"[DONE]":
+        if payload.strip() == b"[DONE]":
             events.append(None)
             continue
         try:
@@ -360,7 +361,7 @@ def sse_events(buffer: bytearray) -> list[dict[str, Any] | None]:
         except ValueError:
             continue
         if isinstance(parsed, dict):
-            events.append(parsed)
+            events.append(parsed if kind == b"data" else {"error": parsed})
 
 
 def upstream_error(status: int, body: bytes) -> str:
