@@ -198,3 +198,25 @@ def test_an_error_in_the_middle_of_a_stream_reaches_the_ollama_client(event: byt
         server.close()
         upstream.shutdown()
         upstream.server_close()
+
+
+def test_each_ollama_request_sets_its_models_keep_alive_anew(endpoint: EndpointServer) -> None:
+    """As in Ollama, keep_alive is how long the model stays after *this* request: a later request that
+    sends none goes back to the model's own idle time (here the endpoint's default for a model a request
+    loaded), not to the last client's ``-1`` (forever)."""
+    _Held.release.set()
+
+    def generate(**extra: Any) -> None:
+        body = {"model": "alpha", "prompt": "hi", "stream": False, **extra}
+        assert httpx.post(f"{endpoint.url}/api/generate", json=body, timeout=10).status_code == 200
+
+    def expires_at() -> str:
+        (model,) = httpx.get(f"{endpoint.url}/api/ps", timeout=10).json()["models"]
+        return str(model["expires_at"])
+
+    generate(keep_alive=-1)
+    assert expires_at().startswith("2318")  # forever
+    generate()
+    assert not expires_at().startswith("2318")  # the default idle time again
+    generate(keep_alive="10m")
+    assert endpoint.ask(lambda: endpoint.scheduler.residents()[0].ttl_s) == 600

@@ -266,9 +266,9 @@ class OllamaApi:
             lease = await self._scheduler.acquire(model)
         except Unavailable as exc:
             return None, _error(exc.status, str(exc), exc.headers(cors))
-        keep_alive = wire.parse_keep_alive(parsed.get("keep_alive"))
-        if keep_alive is not None:  # only now: "0" must unload after this request, not before it
-            self._scheduler.keep_alive(model, keep_alive)
+        # Only now: "0" must unload after this request, not before it. None (none sent): the model's own
+        # idle time again, as each Ollama request sets how long its model stays.
+        self._scheduler.keep_alive(model, wire.parse_keep_alive(parsed.get("keep_alive")))
         return lease, None
 
     def _done(self, lease: Lease) -> None:

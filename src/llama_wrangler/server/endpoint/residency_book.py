@@ -35,6 +35,14 @@ class ResidencyBook:
         # Models a retry_later client was told to come back for (503 + Retry-After), not served since.
         self.retry_owed: set[str] = set()
 
+    def set_keep_alive(self, model: str, seconds: float | None) -> None:
+        """As Ollama reads it, per request: negative keeps the model loaded, None (none sent) goes back to
+        the model's own idle TTL."""
+        if seconds is None:
+            self.keep_alive.pop(model, None)
+        else:
+            self.keep_alive[model] = None if seconds < 0 else seconds
+
     def needs_of(self, model: str) -> Needs:
         return self.needs.get(model, Needs())
 

@@ -129,8 +129,8 @@ class ModelScheduler:
         self._fail(lambda _waiter: True, Unavailable(self._down_reason()))
 
     def keep_alive(self, model: str, seconds: float | None) -> None:
-        """An Ollama client's ``keep_alive``: the idle TTL from now on (negative: forever; 0: unload now)."""
-        self._book.keep_alive[model] = None if seconds is None or seconds < 0 else seconds
+        """An Ollama request's ``keep_alive``: the idle TTL (negative: forever; 0: unload now; None: its own)."""
+        self._book.set_keep_alive(model, seconds)
         self._step()
 
     def drain(self, url: str, done: Callable[[], None]) -> None:
