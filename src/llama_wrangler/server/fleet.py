@@ -167,16 +167,17 @@ class ServerFleet(QObject):
         if self._pending_focus == target.model_id:
             self._set_focus(slot)
 
-    def reload(self, model_id: str, load: LoadSettings | None) -> bool:
-        """Start a loaded model again in its own slot with new load settings (its running requests finish
-        first; the focus stays). Its server restarts only if the command line changes. False when no slot
-        holds it."""
-        slot, target = self.slot_of(model_id), self._targets.get(model_id)
-        if not slot or target is None:
+    def reload(self, target: ServeTarget) -> bool:
+        """Start a loaded model again in its own slot as ``target`` says (new load settings; its running
+        requests finish first; the focus stays). Its server restarts only if the command line changes.
+        False when no slot holds it."""
+        slot = self.slot_of(target.model_id)
+        if not slot:
             return False
-        target = replace(target, load=load)
-        self._targets[model_id] = target
-        self._slots[slot].start(target.model_path, model_id, target.mmproj, load=self.launch_load(model_id, load))
+        if target.model_id in self._targets:
+            self._targets[target.model_id] = target
+        self._slots[slot].start(target.model_path, target.model_id, target.mmproj,
+                                load=self.launch_load(target.model_id, target.load))
         return True
 
     def unload(self, model_id: str) -> bool:

@@ -142,8 +142,11 @@ class ModelActions(QObject):
             return False
         if self.serving_id() == record.id:
             self.serve(record.id)  # the supervisor restarts it only if the command line differs
-        else:
-            self.supervisor.reload(record.id, record.load)  # loaded beside the served one: in its own place
+        elif self.supervisor.slot_of(record.id):  # loaded beside the served one: reloaded in its own place
+            try:
+                self.supervisor.reload(self.resolve(record.id).server_target())
+            except WranglerError as exc:  # its file went missing meanwhile
+                self._messenger.report(exc)
         return True
 
     def set_pinned(self, model_id: str, pinned: bool) -> bool:
