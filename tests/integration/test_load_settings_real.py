@@ -209,3 +209,39 @@ def test_serve_on_the_command_line_uses_stored_settings_and_its_options_win(
         child.communicate(timeout=60)
     stored = Library(app_paths, hash_in_background=False).load().get(ids["alpha"]).load
     assert stored == LoadSettings(context_size=1024, parallel=2)
+
+
+def test_a_model_loaded_beside_the_served_one_reloads_with_new_settings_and_goes_when_removed(
+        wrangler: WranglerApp, qtbot: QtBot) -> None:
+    ids = {r.path.stem: r.id for r in wrangler.library.models()}
+    alpha, beta = ids["alpha"], ids["beta"]
+    actions, fleet = wrangler.actions, wrangler.supervisor
+    actions.serve(alpha)
+    qtbot.waitUntil(lambda: ready_with(wrangler, alpha), timeout=READY_MS)
+    url = wrangler.stable.url
+    replies: list[httpx.Response] = []
+    worker = threading.Thread(target=lambda: replies.append(httpx.post(
+        f"{url}/v1/completions", timeout=60, json={"model": beta, "prompt": "hi", "max_tokens": 2})))
+    worker.start()
+    qtbot.waitUntil(lambda: bool(replies), timeout=READY_MS)  # the load needs this loop turning
+    worker.join()
+    assert replies[0].status_code == 200, replies[0].text
+    beside = fleet.slots()[fleet.slot_of(beta)]
+    alpha_pid, beta_pid = fleet.pid, beside.pid
+    assert slots_and_context(beside.endpoint) == (1, 256)
+
+    # New settings for beta, loaded beside (not the window's model): it reloads with them, in its place.
+    before = prompt_cache_args(model_needs(wrangler.library.models(), wrangler.settings.settings.server))
+    assert actions.set_load_settings(beta, LoadSettings(context_size=4096, parallel=2))
+    qtbot.waitUntil(lambda: beside.state is ServerState.READY and beside.pid not in (0, beta_pid),
+                    timeout=READY_MS)
+    assert slots_and_context(beside.endpoint) == (2, 2048)
+    assert ready_with(wrangler, alpha) and fleet.pid == alpha_pid  # the window's model was left alone
+    bounds = prompt_cache_args(model_needs(wrangler.library.models(), wrangler.settings.settings.server))
+    assert bounds[beta] > before[beta]  # a longer context keeps a bigger prompt cache...
+    assert command_line(beside.pid)[-2:] == ["--cache-ram", str(bounds[beta])]  # ...and the server has it
+
+    # Removing beta from the library unloads it first (its file may be deleted next).
+    assert actions.remove(beta, delete_file=False)
+    qtbot.waitUntil(lambda: not fleet.slot_of(beta), timeout=READY_MS)
+    assert ready_with(wrangler, alpha) and fleet.pid == alpha_pid

@@ -14,6 +14,7 @@ it was unloaded — while the Server page lists every slot (:meth:`slots`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +34,8 @@ from llama_wrangler.settings import ServerSettings
 log = logging.getLogger(__name__)
 
 _IDLE = (ServerState.STOPPED, ServerState.CRASHED)
+# (model id, the load settings it starts with) -> its --cache-ram in MiB, or None to add none
+PromptCacheBound = Callable[[str, LoadSettings | None], int | None]
 
 
 class Router(Protocol):
@@ -65,7 +68,7 @@ class ServerFleet(QObject):
         self._focus = PRIMARY_SLOT
         self._pending_focus = ""  # a model the user started that no slot holds yet
         self._targets: dict[str, ServeTarget] = {}  # what the user started, by id (files outside the library)
-        self._cache_args: dict[str, int] = {}  # model id -> --cache-ram (MiB) while several may be loaded
+        self._cache_bound: PromptCacheBound | None = None  # --cache-ram (MiB) for a model beside others
         self._router: Router | None = None
         self._drain_hook: DrainHook | None = None  # the endpoint's: it knows each server by its URL
         self._client_url = ""
@@ -162,6 +165,19 @@ class ServerFleet(QObject):
                                 load=self.launch_load(target.model_id, target.load))
         if self._pending_focus == target.model_id:
             self._set_focus(slot)
+
+    def reload(self, target: ServeTarget) -> bool:
+        """Start a loaded model again in its own slot as ``target`` says (new load settings; its running
+        requests finish first; the focus stays). Its server restarts only if the command line changes.
+        False when no slot holds it."""
+        slot = self.slot_of(target.model_id)
+        if not slot:
+            return False
+        if target.model_id in self._targets:
+            self._targets[target.model_id] = target
+        self._slots[slot].start(target.model_path, target.model_id, target.mmproj,
+                                load=self.launch_load(target.model_id, target.load))
+        return True
 
     def unload(self, model_id: str) -> bool:
         slot = self.slot_of(model_id)
@@ -283,15 +299,14 @@ class ServerFleet(QObject):
     def rpc(self) -> RpcPlan | None:
         return self.primary.rpc
 
-    def set_prompt_caches(self, mib_by_model: dict[str, int]) -> None:
-        """The prompt cache limit (``--cache-ram``, MiB) to start each model's server with beside others
-        (from the residency estimates; a model absent keeps its arguments as they are). Servers running
-        keep theirs until they next start."""
-        self._cache_args = dict(mib_by_model)
+    def set_prompt_cache_bound(self, bound: PromptCacheBound | None) -> None:
+        """How to size a model's prompt cache (``--cache-ram``, MiB) when it starts beside others: asked at
+        each start with the load settings it starts with (None: leave its arguments as they are)."""
+        self._cache_bound = bound
 
     def launch_load(self, model_id: str, load: LoadSettings | None) -> LoadSettings | None:
         """``load`` with the model's prompt cache limit added to its extra arguments, when it has one."""
-        mib = self._cache_args.get(model_id)
+        mib = self._cache_bound(model_id, load) if self._cache_bound is not None else None
         if mib is None:
             return load
         own = load or LoadSettings()

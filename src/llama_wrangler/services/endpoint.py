@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from llama_wrangler.errors import ServerError
+from llama_wrangler.library.load_settings import LoadSettings
 from llama_wrangler.library.registry import ModelRecord
 from llama_wrangler.runtime.runtime_info import LlamaRuntime
 from llama_wrangler.server.endpoint.config import EndpointConfig
@@ -26,7 +27,7 @@ from llama_wrangler.server.endpoint.server import EndpointServer
 from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.machine_memory import process_rss
 from llama_wrangler.server.state import ServerState
-from llama_wrangler.services.model_needs import model_needs, prompt_cache_args
+from llama_wrangler.services.model_needs import model_needs, prompt_cache_bound
 from llama_wrangler.services.serve_target import api_facts, api_names
 from llama_wrangler.settings import ServerSettings
 
@@ -70,6 +71,7 @@ class EndpointService(QObject):
         self._records: list[ModelRecord] = []
         self._settings: ServerSettings | None = None
         supervisor.state_changed.connect(self._on_state_changed)
+        supervisor.set_prompt_cache_bound(self._prompt_cache_bound)
         self._residents_read.connect(self.residents, Qt.ConnectionType.QueuedConnection)
 
     @property
@@ -124,17 +126,26 @@ class EndpointService(QObject):
         self.set_catalog(*api_names(self._records), api_facts(self._records))
         self._update_needs()
 
+    def _gpu(self) -> bool:
+        binary = self._supervisor.primary.server_binary
+        return isinstance(binary, LlamaRuntime) and binary.backend in _GPU_BACKENDS
+
     def _update_needs(self) -> None:
         if self._settings is None:
             return
-        binary = self._supervisor.primary.server_binary
-        gpu = isinstance(binary, LlamaRuntime) and binary.backend in _GPU_BACKENDS
-        self.set_needs(model_needs(self._records, self._settings, gpu=gpu))
+        self.set_needs(model_needs(self._records, self._settings, gpu=self._gpu()))
+
+    def _prompt_cache_bound(self, model_id: str, load: LoadSettings | None) -> int | None:
+        """A model's ``--cache-ram`` beside others, from the load settings it starts with now (the records
+        this service holds may lag a settings change by a loop turn; the file's header does not change)."""
+        record = next((r for r in self._records if r.id == model_id), None)
+        if record is None or self._settings is None:
+            return None
+        return prompt_cache_bound(record, load, self._settings, gpu=self._gpu())
 
     def set_needs(self, needs: dict[str, Needs]) -> None:
         """What each model takes in memory, whether it is pinned, and its idle TTL (for the scheduler)."""
         self._needs = dict(needs)
-        self._supervisor.set_prompt_caches(prompt_cache_args(self._needs))
         if self._link is not None:
             self._link.server.call(self._link.server.scheduler.set_needs, self._needs)
 

@@ -132,8 +132,9 @@ class ModelActions(QObject):
         self.supervisor.stop()
 
     def set_load_settings(self, model_id: str, load: LoadSettings) -> bool:
-        """Store how a model is loaded. A model being served now is reloaded with them (after its running
-        requests finish) unless only its idle/pin settings changed. False (reason shown) if it failed."""
+        """Store how a model is loaded. A model loaded now (served, or beside the served one) is reloaded
+        with them (after its running requests finish) unless only its idle/pin settings changed. False
+        (reason shown) if it failed."""
         try:
             record = self.library.set_load_settings(model_id, load)
         except WranglerError as exc:
@@ -141,6 +142,11 @@ class ModelActions(QObject):
             return False
         if self.serving_id() == record.id:
             self.serve(record.id)  # the supervisor restarts it only if the command line differs
+        elif self.supervisor.slot_of(record.id):  # loaded beside the served one: reloaded in its own place
+            try:
+                self.supervisor.reload(self.resolve(record.id).server_target())
+            except WranglerError as exc:  # its file went missing meanwhile
+                self._messenger.report(exc)
         return True
 
     def set_pinned(self, model_id: str, pinned: bool) -> bool:
@@ -163,6 +169,8 @@ class ModelActions(QObject):
             return False
         if self.serving_id() == model_id:
             self.supervisor.stop()
+        else:
+            self.supervisor.unload(model_id)  # loaded beside the served one: its server goes first
         try:
             self.library.remove(model_id, delete_file=delete_file)
         except WranglerError as exc:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 
+from llama_wrangler.library.load_settings import LoadSettings
 from llama_wrangler.library.registry import ModelRecord
 from llama_wrangler.server.endpoint.residency import Needs
 from llama_wrangler.server.memory import MemoryEstimate, MiB, estimate_memory
@@ -75,3 +77,11 @@ def model_needs(records: Iterable[ModelRecord], server: ServerSettings, *, gpu: 
 def prompt_cache_args(needs: dict[str, Needs]) -> dict[str, int]:
     """The ``--cache-ram`` (MiB) each model's server is started with where we bound its prompt cache."""
     return {model: need.cache_bytes // MiB for model, need in needs.items() if need.cache_arg}
+
+
+def prompt_cache_bound(record: ModelRecord, load: LoadSettings | None, server: ServerSettings, *,
+                       gpu: bool = False) -> int | None:
+    """The ``--cache-ram`` (MiB) ``record`` starts with beside others when loaded with ``load`` (None
+    when it adds none: one model at a time, its arguments set one, or no estimate)."""
+    needs = model_needs([replace(record, load=load or LoadSettings())], server, gpu=gpu)
+    return prompt_cache_args(needs).get(record.id)

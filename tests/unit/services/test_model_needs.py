@@ -14,7 +14,7 @@ from llama_wrangler.paths import AppPaths
 from llama_wrangler.server.fleet import ServerFleet
 from llama_wrangler.server.memory import MiB, estimate_memory
 from llama_wrangler.server.supervisor import ServerSupervisor
-from llama_wrangler.services.model_needs import model_needs, prompt_cache_args
+from llama_wrangler.services.model_needs import model_needs, prompt_cache_args, prompt_cache_bound
 from llama_wrangler.settings import ImportMode, ServerSettings
 from tests.support.tiny_models import write_tiny_llama_gguf
 
@@ -51,9 +51,19 @@ def test_one_model_at_a_time_keeps_llama_servers_own_cache(records: dict[str, Mo
     assert prompt_cache_args(needs) == {}
 
 
+def test_the_bound_follows_the_load_settings_a_model_starts_with(records: dict[str, ModelRecord]) -> None:
+    alpha = records["alpha"]
+    server = ServerSettings(context_size=1024)
+    short = prompt_cache_bound(alpha, None, server)
+    longer = prompt_cache_bound(alpha, LoadSettings(context_size=4096, parallel=2), server)
+    assert short is not None and longer is not None and longer > short
+    assert prompt_cache_bound(alpha, LoadSettings(extra_args="-cram 64"), server) is None  # its own limit
+    assert prompt_cache_bound(alpha, None, server.model_copy(update={"max_models": 1})) is None
+
+
 def test_the_bound_joins_the_arguments_the_model_would_start_with(qtbot: QtBot, tmp_path: Path) -> None:
     fleet = ServerFleet(ServerSupervisor(tmp_path / "llama-server", ServerSettings(extra_args="--mlock")))
-    fleet.set_prompt_caches({"alpha": 12})
+    fleet.set_prompt_cache_bound(lambda model, _load: 12 if model == "alpha" else None)
     assert fleet.launch_load("alpha", None) == LoadSettings(extra_args="--mlock --cache-ram 12")
     own = LoadSettings(context_size=1024, extra_args="--no-mmap")  # a model's own arguments replace the global
     assert fleet.launch_load("alpha", own) == LoadSettings(context_size=1024, extra_args="--no-mmap --cache-ram 12")
