@@ -279,3 +279,16 @@ def test_two_clients_stream_from_two_models_at_once(qtbot: QtBot, serve_endpoint
     running = httpx.get(f"{served.url}/api/ps", timeout=30).json()["models"]
     assert sorted(entry["name"] for entry in running) == ["alpha:latest", "beta:latest"]
     assert served.server.ask(lambda: served.server.scheduler.in_flight) == 0
+
+
+def test_a_long_embed_input_is_cut_to_a_slots_context_too(
+        qtbot: QtBot, serve_endpoint: ServeEndpoint, ollama_client: Callable[[Served], ollama.Client]) -> None:
+    """With 4 slots of 256 tokens and a 512-token batch, llama-server refuses a long input twice over (the
+    batch, then the slot's context): it is cut to the smaller of the two."""
+    served = served_with_facts(serve_endpoint, extra_args="--embeddings --pooling mean", context_size=1024,
+                               parallel=4)
+    served.start(qtbot, "alpha")
+    v1 = httpx.post(f"{served.url}/v1/embeddings", json={"model": "alpha", "input": "hello " * 70}, timeout=60)
+    assert v1.status_code == 400  # the slot's context (the setup this test means)
+    vectors = ollama_client(served).embed(model="alpha", input=["hello " * 70, "hello " * 600]).embeddings
+    assert len(vectors) == 2 and all(vector for vector in vectors)

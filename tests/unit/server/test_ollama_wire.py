@@ -101,6 +101,8 @@ def test_embed_accepts_a_string_or_a_list_and_the_legacy_prompt() -> None:
 def test_a_long_embedding_input_is_cut_to_the_servers_batch_keeping_its_end_token() -> None:
     refusal = "input (3602 tokens) is too large to process. increase the physical batch size (current batch size: 256)"
     assert embed.batch_limit(refusal) == 256 and embed.batch_limit("something else") is None
+    slot = "input (422 tokens) is larger than the max context size (256 tokens). skipping"
+    assert embed.batch_limit(slot) == 256
     assert embed.cut_tokens([1, 5, 6, 7, 2], [5, 6, 7], 3) == [1, 5, 2]  # begin and end tokens stay
     assert embed.cut_tokens([1, 5, 6, 7], [5, 6, 7], 3) == [1, 5, 6]  # no end token: just the first ones
     assert embed.cut_tokens([1, 5], [5], 3) == [1, 5]  # short enough: as it is

@@ -112,11 +112,15 @@ class OllamaApi:
             return _json(nothing, cors)
         try:
             status, answer = await self._embed_once(request, lease, openai_body)
-            limit = embed.batch_limit(wire.upstream_error(status, answer)) if status != 200 and not legacy else None
-            if limit is not None:  # an input longer than the server takes at once
+            texts, limit = list(openai_body["input"]), None
+            for _attempt in range(2):  # the batch, then maybe a slot's smaller context: each says its size
+                refused = embed.batch_limit(wire.upstream_error(status, answer)) if status != 200 else None
+                if refused is None or legacy or (limit is not None and refused >= limit):
+                    break
                 if not embed.truncates(parsed):
                     return _error(400, embed.TOO_LONG, cors)
-                openai_body["input"] = [await self._cut(request, lease, text, limit) for text in openai_body["input"]]
+                limit = refused
+                openai_body["input"] = [await self._cut(request, lease, text, limit) for text in texts]
                 status, answer = await self._embed_once(request, lease, openai_body)
             if status != 200:
                 return _error(status, wire.upstream_error(status, answer), cors)

@@ -60,7 +60,9 @@ def embed_answer(answer: dict[str, Any], model: str, *, legacy: bool, started_ns
 
 
 TOO_LONG = "the input length exceeds the context length"  # Ollama's words for a long input with truncate off
-_TOO_LARGE = re.compile(r"too large to process.*current batch size: (\d+)", re.DOTALL)
+# llama-server's refusals of an input longer than it embeds at once: over its batch, or over a slot's context.
+_TOO_LARGE = re.compile(r"too large to process.*current batch size: (\d+)"
+                        r"|larger than the max context size \((\d+) tokens\)", re.DOTALL)
 
 
 def truncates(request: dict[str, Any]) -> bool:
@@ -72,7 +74,7 @@ def batch_limit(message: str) -> int | None:
     """The most tokens llama-server embeds at once, read from its refusal of a longer input (None: the
     error is another one)."""
     match = _TOO_LARGE.search(message)
-    return int(match.group(1)) if match else None
+    return int(match.group(1) or match.group(2)) if match else None
 
 
 def cut_tokens(special: list[int], plain: list[int], limit: int) -> list[int]:
