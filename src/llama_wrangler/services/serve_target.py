@@ -61,6 +61,7 @@ def api_facts(records: Iterable[ModelRecord]) -> dict[str, ModelFacts]:
             modified_at=record.added_at, family=info.architecture or "", parameter_size=params,
             quantization_level=info.quant or "", context_length=info.context_length,
             embedding_length=info.embedding_length, vision=record.mmproj is not None,
+            embedding=f"{info.architecture}.pooling_type" in info.metadata,
             parameters=ollama_parameters(record.load))
     return facts
 

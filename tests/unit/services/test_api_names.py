@@ -50,3 +50,24 @@ def test_ollama_show_lists_the_models_own_load_settings(app_paths: AppPaths, tmp
     shown = json.loads(show_doc(record.id, api_facts([record])[record.id]))
     assert [line.split() for line in shown["parameters"].splitlines()] == [["num_ctx", "8192"], ["num_thread", "4"]]
     assert "PARAMETER num_ctx 8192\n" in shown["modelfile"]
+
+
+def test_an_embedding_model_shows_the_embedding_capability(app_paths: AppPaths, tmp_path: Path) -> None:
+    """As Ollama decides it: a model whose header names a pooling type makes embeddings, not completions
+    (clients pick embedding models by ``/api/show``'s ``capabilities``)."""
+    import json
+
+    from llama_wrangler.server.endpoint.ollama_wire import show_doc
+
+    library = Library(app_paths, hash_in_background=False).load()
+    embedder = write_gguf(tmp_path / "embedder-F16.gguf", arch="bert", kv={"bert.pooling_type": 1})
+    chat = write_gguf(tmp_path / "chat-Q4_K_M.gguf")
+    records = {record.path.name: record for record in library.import_files([embedder, chat], ImportMode.LINK)}
+    facts = api_facts(records.values())
+
+    def capabilities(name: str) -> list[str]:
+        record = records[name]
+        return list(json.loads(show_doc(record.id, facts[record.id]))["capabilities"])
+
+    assert capabilities("embedder-F16.gguf") == ["embedding"]
+    assert capabilities("chat-Q4_K_M.gguf") == ["completion"]
