@@ -151,3 +151,22 @@ def test_one_model_is_retrieved_by_id_as_openai_clients_ask(backend: str, endpoi
     named = httpx.get(f"{endpoint.server.url}/v1/models/Gamma%20Model", timeout=10).json()
     assert named["id"] == "org/gamma:Q4_K_M" and named["state"] == "unloaded"
     assert endpoint.asked == [] and _Echo.seen == []  # nothing loaded, nothing relayed
+
+
+def test_every_loaded_model_may_be_named_even_outside_the_library(backend: str, endpoint: Endpoint) -> None:
+    """`serve a.gguf`, then `b.gguf` typed on its stdin: both loaded, neither in the library. /v1/models
+    lists both; a request naming the one that is not the default must reach it, not get a 404."""
+    endpoint.server.set_catalog(["beta"])
+    for slot, model in (("primary", "fileA"), ("c1", "fileB")):
+        endpoint.server.call(endpoint.server.scheduler.update,
+                             Backend(state="ready", url=backend, model_id=model, wanted=model, focus=slot == "c1"),
+                             slot)
+    endpoint.server.ask(lambda: None)
+    listed = {m["id"]: m["state"] for m in httpx.get(f"{endpoint.server.url}/v1/models", timeout=10).json()["data"]}
+    assert listed["fileA"] == listed["fileB"] == "loaded"
+    for model in ("fileA", "fileB"):
+        reply = httpx.post(f"{endpoint.server.url}/v1/completions", json={"model": model}, timeout=10)
+        assert reply.status_code == 201, reply.text
+    load = httpx.post(f"{endpoint.server.url}/models/load", json={"model": "fileA"}, timeout=10)
+    assert load.status_code == 200, load.text
+    assert endpoint.asked == []

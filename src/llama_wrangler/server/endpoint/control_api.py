@@ -84,7 +84,8 @@ class ControlApi:
             if not self._scheduler.unload(model):
                 return _error(400, f"The model '{name}' is not loaded.", cors, "model_not_loaded")
             return web.json_response({"success": True, "model": model}, headers=cors)
-        if model not in self._catalog() and model != self._scheduler.served_model:
+        known = {known for known, _state in self._scheduler.model_states(self._catalog())}  # loaded ones too
+        if model not in known and model != self._scheduler.served_model:
             return _error(404, f"The model '{name}' is not in the library.", cors, "model_not_found")
         self._scheduler.want(model)
         try:

@@ -103,7 +103,7 @@ class EndpointHandler:
             model = request.query.get("model") or None  # GET /props?model=x, as llama.cpp's router routes it
         if model is not None:
             model = self._aliases().get(model, model)  # "Llama 3.2 1B Instruct" means its library id
-        if model is not None and model != self._scheduler.served_model and model not in self._catalog():
+        if model is not None and model != self._scheduler.served_model and model not in self._known():
             return _error(404, f"The model '{model}' is not in the library.", "invalid_request_error",
                           "model_not_found", cors)
         try:
@@ -117,6 +117,10 @@ class EndpointHandler:
             return await self._relay(request, lease, body, cors)
         finally:
             self._scheduler.release(lease)
+
+    def _known(self) -> set[str]:
+        """Models a request may name: the library's, and any loaded one outside it (``serve ./x.gguf``)."""
+        return {model for model, _state in self._scheduler.model_states(self._catalog())}
 
     def _one_model(self, name: str, cors: dict[str, str]) -> web.Response:
         """One model by id or alias (any id may hold a ``/``: the rest of the path is the name); the
