@@ -16,6 +16,9 @@ PARSE_ON_LOOP_BYTES = 256 * 1024  # json.loads of a bigger body runs off the loo
 MAX_CONNECTIONS = 4096  # far above what a desktop's clients open; below the usual fd limits
 IDLE_TIMEOUT_S = 75.0  # a keep-alive connection with no request for this long is closed
 HEADER_TIMEOUT_S = 15.0  # a request's head must arrive whole this soon after its first byte
+# A client that accepts not one byte of an answer for this long is dropped (and its model's lease given
+# back): llama-server's own write timeout is 600 s; a client that reads at all never comes near this.
+WRITE_TIMEOUT_S = 300.0
 # How long the served model stays after its last request before another model's waiting requests get
 # it: a client sending one request after another is back within milliseconds, and a swap costs seconds.
 IDLE_LINGER_S = 0.3
@@ -36,6 +39,7 @@ class EndpointConfig:
     idle_linger_s: float = IDLE_LINGER_S
     idle_timeout_s: float = IDLE_TIMEOUT_S
     header_timeout_s: float = HEADER_TIMEOUT_S
+    write_timeout_s: float = WRITE_TIMEOUT_S
     max_connections: int = MAX_CONNECTIONS
     max_body_bytes: int = MAX_BODY_BYTES
 

@@ -7,6 +7,9 @@
   ``header_timeout_s`` (a slowloris client trickling header bytes cannot hold a connection for the full
   idle timeout). aiohttp has no such setting, so :class:`_Connection` tightens its keep-alive deadline;
   ``tests/unit/server/test_endpoint_limits.py`` fails if an aiohttp upgrade changes what that relies on.
+- A write timeout (:class:`ClientStream`): an answer's write that the client does not take for
+  ``write_timeout_s`` drops the connection — a client that stops reading without closing would otherwise
+  hold its request (and its model's lease) for ever. aiohttp has no such setting either.
 - ``TCP_NODELAY`` on every accepted socket (aiohttp sets it; we check, because Nagle's algorithm meeting
   delayed ACKs costs ~40 ms per streamed event).
 """
@@ -78,3 +81,24 @@ class LimitedServer(web.Server):
     @property
     def open_connections(self) -> int:
         return len(self._connections)
+
+
+class ClientStream(web.StreamResponse):
+    """A streamed answer whose every write must be taken by the client within ``write_timeout_s``; when
+    it is not, the connection is dropped and the write raises ``ConnectionResetError`` — what a client
+    that went away gives, so the callers' clean-up for that runs (the upstream closed, the lease back)."""
+
+    def __init__(self, *, write_timeout_s: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._write_timeout_s = write_timeout_s
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        try:
+            await asyncio.wait_for(super().write(data), self._write_timeout_s)
+        except TimeoutError:
+            request = self._req
+            transport = request.transport if request is not None else None
+            log.info("a client took nothing for %.0f s: dropped", self._write_timeout_s)
+            if transport is not None:
+                transport.abort()
+            raise ConnectionResetError("the client stopped reading") from None

@@ -17,6 +17,7 @@ from aiohttp import web
 from yarl import URL
 
 from llama_wrangler.server.endpoint.config import PARSE_ON_LOOP_BYTES, EndpointConfig
+from llama_wrangler.server.endpoint.connections import ClientStream
 from llama_wrangler.server.endpoint.control_api import CONTROL_PATHS, ControlApi
 from llama_wrangler.server.endpoint.lease import Lease, Unavailable
 from llama_wrangler.server.endpoint.ollama_api import OllamaApi
@@ -58,7 +59,8 @@ class EndpointHandler:
         self._catalog = catalog
         self._aliases = aliases
         self._session = session
-        self._ollama = OllamaApi(scheduler, catalog, aliases, facts, session)  # /api/...: Ollama's routes
+        self._ollama = OllamaApi(scheduler, catalog, aliases, facts, session,  # /api/...: Ollama's routes
+                                 write_timeout_s=lambda: self._config().write_timeout_s)
         self._control = ControlApi(scheduler, catalog, aliases)  # /models...: load, unload, what is loaded
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
@@ -144,7 +146,8 @@ class EndpointHandler:
         # such a connection is closed here too, never handed to the next request.
         streamed = "Transfer-Encoding" in upstream.headers
         try:
-            response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+            response = ClientStream(status=upstream.status, reason=upstream.reason,
+                                    write_timeout_s=self._config().write_timeout_s)
             for name, value in forwardable_headers(upstream.headers.items()):
                 response.headers.add(name, value)
             response.headers.update(cors)

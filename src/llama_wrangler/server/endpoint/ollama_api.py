@@ -25,7 +25,8 @@ from aiohttp import web
 
 from llama_wrangler.server.endpoint import ollama_embed as embed
 from llama_wrangler.server.endpoint import ollama_wire as wire
-from llama_wrangler.server.endpoint.config import PARSE_ON_LOOP_BYTES
+from llama_wrangler.server.endpoint.config import PARSE_ON_LOOP_BYTES, WRITE_TIMEOUT_S
+from llama_wrangler.server.endpoint.connections import ClientStream
 from llama_wrangler.server.endpoint.lease import Lease, Unavailable
 from llama_wrangler.server.endpoint.scheduler import ModelScheduler
 from llama_wrangler.server.endpoint.upstream import send_upstream
@@ -38,8 +39,10 @@ _PASSED_HEADERS = ("Authorization", "X-Api-Key")  # llama-server behind us may c
 class OllamaApi:
     def __init__(self, scheduler: ModelScheduler, catalog: Callable[[], list[str]],
                  aliases: Callable[[], dict[str, str]], facts: Callable[[], dict[str, wire.ModelFacts]],
-                 session: Callable[[], aiohttp.ClientSession]) -> None:
+                 session: Callable[[], aiohttp.ClientSession], *,
+                 write_timeout_s: Callable[[], float] = lambda: WRITE_TIMEOUT_S) -> None:
         self._scheduler = scheduler
+        self._write_timeout_s = write_timeout_s
         self._catalog = catalog
         self._aliases = aliases
         self._facts = facts
@@ -205,7 +208,8 @@ class OllamaApi:
 
     async def _stream(self, request: web.BaseRequest, upstream: aiohttp.ClientResponse, name: str,
                       cors: dict[str, str], *, chat: bool, started_ns: int, load_ns: int) -> web.StreamResponse:
-        response = web.StreamResponse(status=200, headers={**cors, "Content-Type": wire.NDJSON})
+        response = ClientStream(status=200, headers={**cors, "Content-Type": wire.NDJSON},
+                                write_timeout_s=self._write_timeout_s())
         await response.prepare(request)
         buffer = bytearray()
         finish: Any = None

@@ -1,0 +1,94 @@
+"""A client that stops reading a stream without closing its connection: the endpoint gives up on it after
+its write timeout, so its model is not counted busy for ever (a busy model is never unloaded by its idle
+time, and a swap's drain would wait for it until its own timeout). The backend is a stdlib server on
+loopback that streams server-sent events as fast as it may, until its reader goes."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from llama_wrangler.server.endpoint.config import EndpointConfig
+from llama_wrangler.server.endpoint.scheduler import Backend
+from llama_wrangler.server.endpoint.server import EndpointServer
+
+EVENT = ("data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": "x" * 4000}}]}) + "\n\n").encode()
+
+
+class _Endless(BaseHTTPRequestHandler):
+    """Streams chat deltas (chunked, ``text/event-stream``) until the reader closes its side."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            while True:
+                self.wfile.write(f"{len(EVENT):x}\r\n".encode() + EVENT + b"\r\n")
+        except OSError:
+            pass  # the endpoint closed its side
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def endpoint() -> Iterator[EndpointServer]:
+    backend = ThreadingHTTPServer(("127.0.0.1", 0), _Endless)
+    backend.daemon_threads = True
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    server = EndpointServer("127.0.0.1", 0, EndpointConfig(idle_linger_s=0.0, write_timeout_s=1.0),
+                            lambda _model, _victims: None)
+    server.start()
+    server.set_catalog(["alpha"])
+    url = f"http://127.0.0.1:{backend.server_address[1]}"
+    server.call(server.scheduler.update, Backend(state="ready", url=url, model_id="alpha", wanted="alpha"))
+    server.ask(lambda: None)  # the update has run
+    yield server
+    server.close()
+    backend.shutdown()
+    backend.server_close()
+
+
+def _until(condition: Callable[[], bool], seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.mark.parametrize("route", ["/v1/chat/completions", "/api/chat"])
+def test_a_client_that_stops_reading_is_dropped_and_its_model_is_free_again(
+        endpoint: EndpointServer, route: str) -> None:
+    body = json.dumps({"model": "alpha", "stream": True, "messages": [{"role": "user", "content": "hi"}]}).encode()
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills at once: the endpoint's writes wait
+    try:
+        client.connect(("127.0.0.1", endpoint.port))
+        client.sendall(f"POST {route} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        assert _until(lambda: endpoint.ask(lambda: endpoint.scheduler.in_flight) == 1)
+        # Never read: once the buffers are full, no write goes through; after the write timeout the
+        # endpoint drops the connection and gives the model's lease back.
+        assert _until(lambda: endpoint.ask(lambda: endpoint.scheduler.in_flight) == 0)
+        client.settimeout(30)
+        received = 0
+        while chunk := client.recv(1 << 20):  # what was buffered, then the end
+            received += len(chunk)
+        assert received > 0
+    except ConnectionResetError:
+        pass  # dropped with data still unread: the OS may say so with a reset instead of an end
+    finally:
+        client.close()
