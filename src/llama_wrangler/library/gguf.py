@@ -15,6 +15,7 @@ Format: https://github.com/ggml-org/ggml/blob/master/docs/gguf.md (little-endian
 from __future__ import annotations
 
 import os
+import re
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field
@@ -26,7 +27,8 @@ from llama_wrangler.library.gguf_reader import GGUFBuffer, MetaValue, read_value
 
 # Bump when GGUFInfo gains a field or the reader's answers change: registries saved with an older value
 # get their headers read again on load.
-INFO_VERSION = 1
+INFO_VERSION = 2  # 2: template_caps
+CHAT_TEMPLATE = "tokenizer.chat_template"
 
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
@@ -84,6 +86,12 @@ class GGUFInfo:
     # not at all (their length is known, their content is not read).
     metadata: Mapping[str, MetaValue] = field(default_factory=dict)
     value_lengths: Mapping[str, int] = field(default_factory=dict)
+    # What the chat template (read whole, not kept) lets the model do beyond completion, as Ollama names
+    # it: "tools", "thinking" (see :func:`template_capabilities`)
+    template_caps: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "template_caps", tuple(self.template_caps))  # a list from registry.json
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -112,6 +120,18 @@ class GGUFInfo:
         return self.size_label or format_parameter_count(self.parameter_count)
 
 
+def template_capabilities(template: str) -> tuple[str, ...]:
+    """What a chat template lets a model do, as Ollama lists it in ``/api/show``: ``tools`` when it renders
+    the request's tools, ``thinking`` when it has a reasoning switch or block. A Jinja template names them
+    plainly (``tools``, ``enable_thinking``, ``<think>``): a word search, not a template evaluation."""
+    caps = []
+    if re.search(r"\btools\b", template):
+        caps.append("tools")
+    if re.search(r"enable_thinking|reasoning_content|<think>", template):
+        caps.append("thinking")
+    return tuple(caps)
+
+
 def format_parameter_count(count: int) -> str:
     for limit, suffix in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
         if count >= limit:
@@ -133,6 +153,7 @@ class _Header:
     dominant_type: str | None
     alignment: int
     header_size: int
+    chat_template: str | None = None
 
 
 def read_gguf(path: Path | str, *, check_data: bool = True) -> GGUFInfo:
@@ -188,6 +209,7 @@ def _parse(reader: GGUFBuffer, *, check_data: bool) -> _Header:
                         f"{reader.size} bytes.")
     metadata: dict[str, MetaValue] = {}
     value_lengths: dict[str, int] = {}
+    whole = {CHAT_TEMPLATE: ""}
     for index in range(kv_count):
         raw_key = reader.raw_string(f"the key of metadata entry {index}")
         try:
@@ -198,7 +220,7 @@ def _parse(reader: GGUFBuffer, *, check_data: bool) -> _Header:
         if key in metadata or key in value_lengths:
             raise GGUFError(f"{name}: the metadata key {key!r} appears twice.")
         value_type = reader.u32(f"the type of {key!r}")
-        read_value(reader, key, value_type, metadata, value_lengths)
+        read_value(reader, key, value_type, metadata, value_lengths, whole)
 
     alignment = _alignment(metadata, name)
     parameter_count = 0
@@ -236,7 +258,7 @@ def _parse(reader: GGUFBuffer, *, check_data: bool) -> _Header:
                         f"but the file has {reader.size} (an incomplete download?).")
     dominant = max(type_elements, key=lambda k: type_elements[k]) if type_elements else None
     return _Header(version, tensor_count, kv_count, metadata, value_lengths, parameter_count, dominant,
-                   alignment, data_start if tensor_count else header_end)
+                   alignment, data_start if tensor_count else header_end, whole[CHAT_TEMPLATE] or None)
 
 
 def _alignment(metadata: Mapping[str, MetaValue], name: str) -> int:
@@ -292,11 +314,12 @@ def _to_info(first: _Header, headers: Sequence[_Header]) -> GGUFInfo:
         vocab_size=vocab,
         tensor_count=sum(h.tensor_count for h in headers),
         kv_count=first.kv_count,
-        has_chat_template="tokenizer.chat_template" in meta or "tokenizer.chat_template" in first.value_lengths,
+        has_chat_template=CHAT_TEMPLATE in meta or CHAT_TEMPLATE in first.value_lengths,
         split_no=_int(meta, "split.no") or 0,
         split_count=split_count,
         alignment=first.alignment,
         header_size=first.header_size,
         metadata=meta,
         value_lengths=first.value_lengths,
+        template_caps=template_capabilities(first.chat_template or ""),
     )

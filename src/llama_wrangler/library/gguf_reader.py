@@ -18,6 +18,8 @@ MetaValue = str | int | float | bool | list[Any]
 CHUNK = 256 * 1024
 # Strings longer than this are skipped (seek) rather than read; they only matter to us as "present".
 MAX_KEPT_STRING = 4096
+# A string read whole for what it says (a chat template: tens of KiB at most), though not kept
+MAX_WHOLE_STRING = 1024 * 1024
 # Keys and tensor names longer than this are refused (llama.cpp caps tensor names at 64 bytes).
 MAX_NAME = 64 * 1024
 # Arrays up to this many elements are decoded into ``metadata`` (per-layer head counts, small lists).
@@ -99,11 +101,11 @@ class GGUFBuffer:
             raise GGUFError(f"{self.path.name}: {what} claims {length} bytes at byte {self.pos}, but only "
                             f"{self.remaining()} bytes remain in the file.")
 
-    def string_or_skip(self, what: str) -> tuple[str | None, int]:
-        """Read a string value; skip (seek past) one longer than MAX_KEPT_STRING. Returns (text, length)."""
+    def string_or_skip(self, what: str, limit: int = MAX_KEPT_STRING) -> tuple[str | None, int]:
+        """Read a string value; skip (seek past) one longer than ``limit``. Returns (text, length)."""
         length = self.u64(f"the length of {what}")
         self._check_length(length, what)
-        if length > MAX_KEPT_STRING:
+        if length > limit:
             self.pos += length
             return None, length
         rel = self.need(length, what)
@@ -138,15 +140,22 @@ class GGUFBuffer:
 
 
 def read_value(reader: GGUFBuffer, key: str, value_type: int, metadata: dict[str, MetaValue],
-                value_lengths: dict[str, int]) -> None:
+                value_lengths: dict[str, int], whole: dict[str, str] | None = None) -> None:
+    """Read one metadata value into ``metadata`` (or, for a long one, its length into ``value_lengths``).
+    ``whole``: the caller's keys (seeded with ``""``) whose string values are read up to MAX_WHOLE_STRING,
+    however long, and put there (only the length still goes to ``value_lengths`` when long)."""
     scalar = _SCALARS.get(value_type)
     if scalar is not None:
         rel = reader.need(scalar.size, f"the value of {key!r}")
         reader.pos += scalar.size
         metadata[key] = scalar.unpack_from(reader.buf, rel)[0]
     elif value_type == _STRING:
-        text, length = reader.string_or_skip(f"the value of {key!r}")
-        if text is not None:
+        wanted = whole is not None and key in whole
+        text, length = reader.string_or_skip(f"the value of {key!r}",
+                                             MAX_WHOLE_STRING if wanted else MAX_KEPT_STRING)
+        if text is not None and whole is not None and wanted:
+            whole[key] = text
+        if text is not None and length <= MAX_KEPT_STRING:
             metadata[key] = text
         else:
             value_lengths[key] = length  # a long string: we keep how long it was, not the text

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from llama_wrangler.errors import ModelNotFoundError, ServerError
-from llama_wrangler.library.load_settings import LoadSettings
+from llama_wrangler.library.gguf import template_capabilities
+from llama_wrangler.library.gguf_reader import MAX_WHOLE_STRING
+from llama_wrangler.library.load_settings import LoadSettings, is_template_file
 from llama_wrangler.library.projectors import projector_beside
 from llama_wrangler.library.registry import Library, ModelRecord
 from llama_wrangler.server import run
@@ -62,8 +64,24 @@ def api_facts(records: Iterable[ModelRecord]) -> dict[str, ModelFacts]:
             quantization_level=info.quant or "", context_length=info.context_length,
             embedding_length=info.embedding_length, vision=record.mmproj is not None,
             embedding=f"{info.architecture}.pooling_type" in info.metadata,
-            parameters=ollama_parameters(record.load))
+            parameters=ollama_parameters(record.load), template_caps=template_caps(record))
     return facts
+
+
+def template_caps(record: ModelRecord) -> tuple[str, ...]:
+    """What the chat template llama-server will use for ``record`` allows (tools, thinking): a template file
+    in its load settings decides, else the one in its header; a built-in template name claims nothing."""
+    chosen = record.load.chat_template
+    if chosen is None:
+        return record.info.template_caps
+    if not is_template_file(chosen):
+        return ()
+    try:
+        with Path(chosen).open("rb") as file:
+            text = file.read(MAX_WHOLE_STRING).decode("utf-8", errors="replace")
+    except OSError:
+        return ()  # a missing file: the start will say so
+    return template_capabilities(text)
 
 
 def ollama_parameters(load: LoadSettings) -> tuple[tuple[str, str], ...]:

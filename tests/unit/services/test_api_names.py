@@ -71,3 +71,39 @@ def test_an_embedding_model_shows_the_embedding_capability(app_paths: AppPaths, 
 
     assert capabilities("embedder-F16.gguf") == ["embedding"]
     assert capabilities("chat-Q4_K_M.gguf") == ["completion"]
+
+
+def test_a_chat_template_that_takes_tools_or_thinks_shows_those_capabilities(app_paths: AppPaths,
+                                                                              tmp_path: Path) -> None:
+    """Ollama clients (VS Code's, Zed's, Continue) offer tool use only for models whose ``/api/show`` lists
+    ``tools``: read from the model's chat template, which is long (kept out of the stored header)."""
+    import json
+
+    from llama_wrangler.library.load_settings import LoadSettings
+    from llama_wrangler.server.endpoint.ollama_wire import show_doc
+
+    padding = "{# " + "a long template " * 600 + "#}"  # over the 4 KiB of text the header keeps
+    tools = padding + "{%- if tools %}{{ tools | tojson }}{%- endif %}{{ messages[0].content }}"
+    thinks = "{%- if enable_thinking %}<think>{%- endif %}{{ messages[0].content }}"
+    files = [write_gguf(tmp_path / "agent-Q4_K_M.gguf", kv={"tokenizer.chat_template": tools}),
+             write_gguf(tmp_path / "thinker-Q4_K_M.gguf", kv={"tokenizer.chat_template": thinks}),
+             write_gguf(tmp_path / "plain-Q4_K_M.gguf", kv={"tokenizer.chat_template": "{{ messages[0].content }}"})]
+    library = Library(app_paths, hash_in_background=False).load()
+    records = {record.path.name: record for record in library.import_files(files, ImportMode.LINK)}
+
+    def capabilities(name: str) -> list[str]:
+        record = library.get(records[name].id)
+        return list(json.loads(show_doc(record.id, api_facts([record])[record.id]))["capabilities"])
+
+    assert capabilities("agent-Q4_K_M.gguf") == ["completion", "tools"]
+    assert capabilities("thinker-Q4_K_M.gguf") == ["completion", "thinking"]
+    assert capabilities("plain-Q4_K_M.gguf") == ["completion"]
+    assert "tokenizer.chat_template" not in records["agent-Q4_K_M.gguf"].info.metadata  # the text is not kept
+    # A template file in the model's load settings is what llama-server uses: it decides instead.
+    template = tmp_path / "tools.jinja"
+    template.write_text(tools, encoding="utf-8")
+    library.set_load_settings(records["plain-Q4_K_M.gguf"].id, LoadSettings(chat_template=str(template)))
+    assert capabilities("plain-Q4_K_M.gguf") == ["completion", "tools"]
+    # Kept in the registry: a new session knows them without reading the template again.
+    assert Library(app_paths, hash_in_background=False).load().get(records["agent-Q4_K_M.gguf"].id) \
+        .info.template_caps == ("tools",)

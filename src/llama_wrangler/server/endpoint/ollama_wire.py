@@ -47,6 +47,7 @@ class ModelFacts:
     embedding_length: int | None = None
     vision: bool = False  # a projector is paired with it
     embedding: bool = False  # its header names a pooling type: it makes embeddings (Ollama's rule)
+    template_caps: tuple[str, ...] = ()  # what its chat template allows: "tools", "thinking"
     parameters: tuple[tuple[str, str], ...] = ()  # its load settings as Ollama names them (num_ctx, ...)
 
 
@@ -254,7 +255,8 @@ def show_doc(model_id: str, facts: ModelFacts) -> bytes:
         info[f"{facts.family}.context_length"] = facts.context_length
     if facts.embedding_length:
         info[f"{facts.family}.embedding_length"] = facts.embedding_length
-    capabilities = ["embedding"] if facts.embedding else ["completion", *(["vision"] if facts.vision else [])]
+    capabilities = (["embedding"] if facts.embedding else
+                    ["completion", *facts.template_caps, *(["vision"] if facts.vision else [])])
     parameters = "\n".join(f"{name:<30} {value}" for name, value in facts.parameters)
     modelfile = f"FROM {model_id}\n" + "".join(f"PARAMETER {name} {value}\n" for name, value in facts.parameters)
     return json.dumps({"modelfile": modelfile, "parameters": parameters, "template": "",
