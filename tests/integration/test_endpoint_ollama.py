@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from llama_wrangler.server.endpoint.ollama_wire import ModelFacts
 from llama_wrangler.server.state import ServerState
 from tests.support.endpoint_fixtures import Served, ServeEndpoint, in_thread
+from tests.support.tiny_models import write_tiny_llama_gguf
 
 pytestmark = [pytest.mark.runtime, pytest.mark.slow]
 
@@ -292,3 +293,32 @@ def test_a_long_embed_input_is_cut_to_a_slots_context_too(
     assert v1.status_code == 400  # the slot's context (the setup this test means)
     vectors = ollama_client(served).embed(model="alpha", input=["hello " * 70, "hello " * 600]).embeddings
     assert len(vectors) == 2 and all(vector for vector in vectors)
+
+
+def test_fill_in_the_middle_reaches_llama_servers_infill(qtbot: QtBot, serve_endpoint: ServeEndpoint,
+        ollama_client: Callable[[Served], ollama.Client], tmp_path: Path) -> None:
+    """``/api/generate`` with a ``suffix`` (code completion: Continue, Twinny) is llama-server's ``/infill``
+    (its OpenAI route refuses ``suffix``); a model without fill-in-the-middle tokens gets Ollama's 400."""
+    served = serve_endpoint(max_models=2)
+    served.models["coder"] = write_tiny_llama_gguf(tmp_path / "coder.gguf", name="coder", seed=3,
+                                                  n_ctx_train=4096, fim=True)
+    served.service.set_catalog(["alpha", "beta", "coder"])
+    served.start(qtbot, "coder")
+    api = ollama_client(served)
+    greedy = {"num_predict": 4, "temperature": 0, "seed": 7}
+    prefix, suffix = "def add(a, b):\n    total = ", "\n    return total\n"
+    whole = api.generate(model="coder", prompt=prefix, suffix=suffix, options=greedy)
+    assert whole.done and whole.eval_count and whole.done_reason in ("stop", "length")
+    plain = api.generate(model="coder", prompt=prefix, raw=True, options=greedy)
+    assert whole.prompt_eval_count > plain.prompt_eval_count  # the suffix and the FIM tokens reached it
+    parts = list(api.generate(model="coder", prompt=prefix, suffix=suffix, options=greedy, stream=True))
+    assert parts[-1].done and not any(part.done for part in parts[:-1])
+    streamed = "".join(part.response for part in parts[:-1])
+    # the same text, but for half a UTF-8 character at the very end, which a stream holds back (a random
+    # tiny model emits byte tokens) and a whole answer shows as U+FFFD
+    assert streamed and streamed == whole.response.rstrip("\ufffd")
+
+    refused = in_thread(lambda: httpx.post(f"{served.url}/api/generate", timeout=120, json={
+        "model": "alpha", "prompt": prefix, "suffix": suffix, "stream": False}))
+    qtbot.waitUntil(lambda: refused() is not None, timeout=LONG_MS)  # alpha loads beside coder first
+    assert refused().status_code == 400 and "does not support insert" in refused().json()["error"]

@@ -65,11 +65,13 @@ def _vocab(n_vocab: int) -> tuple[list[str], list[float], list[int]]:
 def write_tiny_llama_gguf(path: Path, *, n_embd: int = 64, n_layer: int = 2, n_head: int = 4,
                           n_head_kv: int | None = None, n_ff: int | None = None, n_vocab: int = 384,
                           n_ctx_train: int = 2048, name: str = "tiny-llama", seed: int = 0,
-                          file_type: FileType = FileType.F32, split_count: int = 1) -> Path:
+                          file_type: FileType = FileType.F32, split_count: int = 1, fim: bool = False) -> Path:
     """Write a random-weight llama model llama-server can serve; returns ``path``.
 
     ``split_count`` > 1 marks the file as the first of that many splits (all tensors in this one), so a
-    loader goes on to open ``<prefix>-0000N-of-0000M.gguf`` for the rest.
+    loader goes on to open ``<prefix>-0000N-of-0000M.gguf`` for the rest. ``fim``: the last three tokens
+    are fill-in-the-middle control tokens (``<PRE>``, ``<SUF>``, ``<MID>``), named in the header as a
+    code model's are, so llama-server's ``/infill`` works.
     """
     if n_embd % n_head:
         raise ValueError("n_embd must be a multiple of n_head")
@@ -105,6 +107,8 @@ def write_tiny_llama_gguf(path: Path, *, n_embd: int = 64, n_layer: int = 2, n_h
     writer.add_vocab_size(n_vocab)
 
     tokens, scores, types = _vocab(n_vocab)
+    if fim:
+        tokens[-3:], scores[-3:], types[-3:] = ["<PRE>", "<SUF>", "<MID>"], [0.0] * 3, [_CONTROL] * 3
     writer.add_tokenizer_model("llama")
     writer.add_token_list(tokens)
     writer.add_token_scores(scores)
@@ -114,6 +118,9 @@ def write_tiny_llama_gguf(path: Path, *, n_embd: int = 64, n_layer: int = 2, n_h
     writer.add_unk_token_id(UNK_ID)
     writer.add_add_bos_token(True)
     writer.add_add_eos_token(False)
+    if fim:
+        for offset, role in ((3, "pre"), (2, "suf"), (1, "mid")):
+            writer.add_uint32(f"tokenizer.ggml.fim_{role}_token_id", n_vocab - offset)
     if split_count > 1:
         writer.add_uint16(Keys.Split.LLM_KV_SPLIT_NO, 0)
         writer.add_uint16(Keys.Split.LLM_KV_SPLIT_COUNT, split_count)

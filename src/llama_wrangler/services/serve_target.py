@@ -64,8 +64,15 @@ def api_facts(records: Iterable[ModelRecord]) -> dict[str, ModelFacts]:
             quantization_level=info.quant or "", context_length=info.context_length,
             embedding_length=info.embedding_length, vision=record.mmproj is not None,
             embedding=f"{info.architecture}.pooling_type" in info.metadata,
-            parameters=ollama_parameters(record.load), template_caps=template_caps(record))
+            parameters=ollama_parameters(record.load), extra_caps=extra_capabilities(record))
     return facts
+
+
+def extra_capabilities(record: ModelRecord) -> tuple[str, ...]:
+    """What ``record`` can do beyond completion, as Ollama's ``/api/show`` names it: its chat template's
+    (tools, thinking), and ``insert`` (fill in the middle) when its header names the tokens for it."""
+    fim = all(f"tokenizer.ggml.fim_{role}_token_id" in record.info.metadata for role in ("pre", "suf", "mid"))
+    return (*template_caps(record), *(("insert",) if fim else ()))
 
 
 def template_caps(record: ModelRecord) -> tuple[str, ...]:

@@ -74,8 +74,14 @@ def test_generate_is_a_one_turn_chat_unless_raw_or_suffixed() -> None:
     assert path == "/v1/chat/completions"
     assert body["messages"] == [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}]
     path, body = wire.generate_body({"prompt": "def f(", "suffix": "return 1", "options": {"num_predict": -1}}, "m")
-    assert path == "/v1/completions" and body["prompt"] == "def f(" and body["suffix"] == "return 1"
-    assert "max_tokens" not in body  # -1: no limit, as in Ollama
+    assert path == "/infill" and body["input_prefix"] == "def f(" and body["input_suffix"] == "return 1"
+    assert "n_predict" not in body and body["stream"] is True  # -1: no limit, as in Ollama
+    _path, body = wire.generate_body({"prompt": "a", "suffix": "b", "stream": False,
+                                      "options": {"num_predict": 8, "temperature": 0, "seed": 3}}, "m")
+    assert body == {"input_prefix": "a", "input_suffix": "b", "n_predict": 8, "temperature": 0, "seed": 3,
+                    "stream": False}
+    with pytest.raises(OllamaRequestError):
+        wire.generate_body({"prompt": "a", "suffix": ["b"]}, "m")
     path, _body = wire.generate_body({"prompt": "x", "raw": True}, "m")
     assert path == "/v1/completions"
     with pytest.raises(OllamaRequestError):

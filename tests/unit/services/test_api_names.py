@@ -73,7 +73,7 @@ def test_an_embedding_model_shows_the_embedding_capability(app_paths: AppPaths, 
     assert capabilities("chat-Q4_K_M.gguf") == ["completion"]
 
 
-def test_a_chat_template_that_takes_tools_or_thinks_shows_those_capabilities(app_paths: AppPaths,
+def test_tools_thinking_and_fill_in_the_middle_show_as_capabilities(app_paths: AppPaths,
                                                                               tmp_path: Path) -> None:
     """Ollama clients (VS Code's, Zed's, Continue) offer tool use only for models whose ``/api/show`` lists
     ``tools``: read from the model's chat template, which is long (kept out of the stored header)."""
@@ -87,7 +87,9 @@ def test_a_chat_template_that_takes_tools_or_thinks_shows_those_capabilities(app
     thinks = "{%- if enable_thinking %}<think>{%- endif %}{{ messages[0].content }}"
     files = [write_gguf(tmp_path / "agent-Q4_K_M.gguf", kv={"tokenizer.chat_template": tools}),
              write_gguf(tmp_path / "thinker-Q4_K_M.gguf", kv={"tokenizer.chat_template": thinks}),
-             write_gguf(tmp_path / "plain-Q4_K_M.gguf", kv={"tokenizer.chat_template": "{{ messages[0].content }}"})]
+             write_gguf(tmp_path / "plain-Q4_K_M.gguf", kv={"tokenizer.chat_template": "{{ messages[0].content }}"}),
+             write_gguf(tmp_path / "coder-Q4_K_M.gguf", kv={f"tokenizer.ggml.fim_{role}_token_id": 3 + index
+                                                            for index, role in enumerate(("pre", "suf", "mid"))})]
     library = Library(app_paths, hash_in_background=False).load()
     records = {record.path.name: record for record in library.import_files(files, ImportMode.LINK)}
 
@@ -98,6 +100,7 @@ def test_a_chat_template_that_takes_tools_or_thinks_shows_those_capabilities(app
     assert capabilities("agent-Q4_K_M.gguf") == ["completion", "tools"]
     assert capabilities("thinker-Q4_K_M.gguf") == ["completion", "thinking"]
     assert capabilities("plain-Q4_K_M.gguf") == ["completion"]
+    assert capabilities("coder-Q4_K_M.gguf") == ["completion", "insert"]  # fill-in-the-middle tokens
     assert "tokenizer.chat_template" not in records["agent-Q4_K_M.gguf"].info.metadata  # the text is not kept
     # A template file in the model's load settings is what llama-server uses: it decides instead.
     template = tmp_path / "tools.jinja"

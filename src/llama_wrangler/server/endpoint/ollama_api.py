@@ -24,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from llama_wrangler.server.endpoint import ollama_embed as embed
+from llama_wrangler.server.endpoint import ollama_infill as infill
 from llama_wrangler.server.endpoint import ollama_wire as wire
 from llama_wrangler.server.endpoint.config import PARSE_ON_LOOP_BYTES, WRITE_TIMEOUT_S
 from llama_wrangler.server.endpoint.connections import ClientStream
@@ -191,10 +192,15 @@ class OllamaApi:
             self._done(lease)           # starts only once generated): its model must not stay busy
             raise
         try:
+            if route == infill.INFILL_ROUTE and upstream.status == infill.NOT_SUPPORTED:
+                return _error(400, f"{_name(parsed)} does not support insert (it has no fill-in-the-middle "
+                              "tokens)", cors)
             if upstream.status != 200:
                 return _error(upstream.status, wire.upstream_error(upstream.status, await upstream.read()), cors)
             if not wire.wants_stream(parsed):
                 answer = json.loads(await upstream.read())
+                if infill.is_native(answer):
+                    answer = infill.as_openai(answer)
                 return _json(wire.whole_answer(answer, _name(parsed), chat=chat, started_ns=started,
                                                load_ns=load_ns), cors)
             return await self._stream(request, upstream, _name(parsed), cors, chat=chat,
@@ -229,6 +235,11 @@ class OllamaApi:
                     for key in ("usage", "timings"):
                         if event.get(key):
                             last[key] = event[key]
+                    if infill.is_native(event):  # /infill streams llama.cpp's own objects
+                        finish = infill.native_finish(event) or finish
+                        if finish is not None:
+                            last["usage"] = infill.native_usage(event)
+                        event = {"choices": [{"text": event.get("content") or ""}]}
                     for choice in event.get("choices") or []:
                         finish = choice.get("finish_reason") or finish
                         delta = choice.get("delta") or {}

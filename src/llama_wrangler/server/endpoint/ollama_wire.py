@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llama_wrangler.server.endpoint.lease import ResidentView
+from llama_wrangler.server.endpoint.ollama_infill import INFILL_ROUTE, infill_body
 
 OLLAMA_VERSION = "0.12.0"  # what /api/version reports: recent enough for clients that check it
 NDJSON = "application/x-ndjson"
@@ -47,7 +48,7 @@ class ModelFacts:
     embedding_length: int | None = None
     vision: bool = False  # a projector is paired with it
     embedding: bool = False  # its header names a pooling type: it makes embeddings (Ollama's rule)
-    template_caps: tuple[str, ...] = ()  # what its chat template allows: "tools", "thinking"
+    extra_caps: tuple[str, ...] = ()  # beyond completion: "tools", "thinking" (its template), "insert"
     parameters: tuple[tuple[str, str], ...] = ()  # its load settings as Ollama names them (num_ctx, ...)
 
 
@@ -171,17 +172,20 @@ def chat_body(request: dict[str, Any], model_id: str) -> dict[str, Any]:
 
 
 def generate_body(request: dict[str, Any], model_id: str) -> tuple[str, dict[str, Any]]:
-    """(OpenAI path, body) for an Ollama ``/api/generate``: a raw prompt or one with a ``suffix`` (fill in
-    the middle) goes to ``/v1/completions`` untouched; otherwise it is a one-turn chat, so the model's
-    chat template applies as it does in Ollama."""
+    """(llama-server path, body) for an Ollama ``/api/generate``: one with a ``suffix`` fills in the middle
+    (``/infill``, see :mod:`.ollama_infill`); a raw prompt goes to ``/v1/completions`` untouched; otherwise
+    it is a one-turn chat, so the model's chat template applies as it does in Ollama."""
     prompt = request.get("prompt") or ""
     if not isinstance(prompt, str):
         raise OllamaRequestError("prompt must be a string")
+    suffix = request.get("suffix") or ""
+    if not isinstance(suffix, str):
+        raise OllamaRequestError("suffix must be a string")
     options = _options(request)
-    if request.get("raw") or request.get("suffix"):
+    if suffix:
+        return INFILL_ROUTE, infill_body(prompt, suffix, options, stream=wants_stream(request))
+    if request.get("raw"):
         body: dict[str, Any] = {"model": model_id, "prompt": prompt, **options}
-        if request.get("suffix"):
-            body["suffix"] = request["suffix"]
         return "/v1/completions", _streaming(body, request)
     messages: list[dict[str, Any]] = []
     if request.get("system"):
@@ -256,7 +260,7 @@ def show_doc(model_id: str, facts: ModelFacts) -> bytes:
     if facts.embedding_length:
         info[f"{facts.family}.embedding_length"] = facts.embedding_length
     capabilities = (["embedding"] if facts.embedding else
-                    ["completion", *facts.template_caps, *(["vision"] if facts.vision else [])])
+                    ["completion", *facts.extra_caps, *(["vision"] if facts.vision else [])])
     parameters = "\n".join(f"{name:<30} {value}" for name, value in facts.parameters)
     modelfile = f"FROM {model_id}\n" + "".join(f"PARAMETER {name} {value}\n" for name, value in facts.parameters)
     return json.dumps({"modelfile": modelfile, "parameters": parameters, "template": "",
