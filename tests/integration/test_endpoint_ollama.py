@@ -322,3 +322,24 @@ def test_fill_in_the_middle_reaches_llama_servers_infill(qtbot: QtBot, serve_end
         "model": "alpha", "prompt": prefix, "suffix": suffix, "stream": False}))
     qtbot.waitUntil(lambda: refused() is not None, timeout=LONG_MS)  # alpha loads beside coder first
     assert refused().status_code == 400 and "does not support insert" in refused().json()["error"]
+
+
+def test_a_chat_longer_than_the_context_loses_its_oldest_messages_as_in_ollama(
+        qtbot: QtBot, serve_endpoint: ServeEndpoint, ollama_client: Callable[[Served], ollama.Client]) -> None:
+    served = served_with_facts(serve_endpoint)  # 256 tokens of context
+    served.start(qtbot, "alpha")
+    api = ollama_client(served)
+    words = "the quick brown fox jumps over the lazy dog again and again"
+    history = [{"role": "user" if turn % 2 == 0 else "assistant", "content": f"{turn} {words}"} for turn in range(12)]
+    messages = [{"role": "system", "content": "be brief"}, *history, {"role": "user", "content": "and now?"}]
+    whole = httpx.post(f"{served.url}/v1/chat/completions", timeout=120,
+                       json={"model": "alpha", "messages": messages, "max_tokens": 2})
+    assert whole.status_code == 400, whole.text  # llama-server itself refuses it: it is over the context
+    answer = api.chat(model="alpha", messages=messages, options={"num_predict": 2, "temperature": 0})
+    assert answer.done and answer.prompt_eval_count is not None and 0 < answer.prompt_eval_count < 256
+    parts = list(api.chat(model="alpha", messages=messages, stream=True, options={"num_predict": 2}))
+    assert parts[-1].done and parts[-1].prompt_eval_count is not None and parts[-1].prompt_eval_count < 256
+    # Nothing can go when the latest message alone is too long: Ollama's error, with llama-server's reason.
+    with pytest.raises(ollama.ResponseError) as refused:
+        api.chat(model="alpha", messages=[{"role": "user", "content": " ".join([words] * 12)}])
+    assert refused.value.status_code == 400 and "context" in refused.value.error

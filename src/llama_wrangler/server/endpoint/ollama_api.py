@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from llama_wrangler.server.endpoint import ollama_context as context
 from llama_wrangler.server.endpoint import ollama_embed as embed
 from llama_wrangler.server.endpoint import ollama_infill as infill
 from llama_wrangler.server.endpoint import ollama_wire as wire
@@ -185,6 +186,8 @@ class OllamaApi:
         load_ns = time.monotonic_ns() - started
         try:
             upstream = await self._post(request, lease, route, openai_body)
+            if chat:
+                upstream = await self._fit_context(request, lease, openai_body, upstream)
         except aiohttp.ClientError as exc:
             self._done(lease)
             return _error(502, f"the model server did not answer: {exc}", cors)
@@ -292,6 +295,25 @@ class OllamaApi:
 
     def _done(self, lease: Lease) -> None:
         self._scheduler.release(lease)
+
+    async def _fit_context(self, request: web.BaseRequest, lease: Lease, body: dict[str, Any],
+                           upstream: aiohttp.ClientResponse) -> aiohttp.ClientResponse:
+        """A chat llama-server refused as longer than the context is sent again without its oldest
+        messages, as Ollama truncates (see :mod:`.ollama_context`); any other answer is returned as is."""
+        for _ in range(context.MAX_TRIES):
+            if upstream.status != 400:
+                return upstream
+            over = context.overflow(await upstream.read())  # kept: a later read() gets it again
+            fewer = context.fewer_messages(body["messages"], *over) if over is not None else None
+            if fewer is None:
+                return upstream
+            log.info("a chat of %d messages is over the context (%d of %d tokens): the oldest %d left out",
+                     len(body["messages"]), over[0] if over else 0, over[1] if over else 0,
+                     len(body["messages"]) - len(fewer))
+            upstream.close()
+            body = {**body, "messages": fewer}
+            upstream = await self._post(request, lease, "/v1/chat/completions", body)
+        return upstream
 
     async def _post(self, request: web.BaseRequest, lease: Lease, route: str,
                     body: dict[str, Any]) -> aiohttp.ClientResponse:
