@@ -245,3 +245,22 @@ def test_a_model_loaded_beside_the_served_one_reloads_with_new_settings_and_goes
     assert actions.remove(beta, delete_file=False)
     qtbot.waitUntil(lambda: not fleet.slot_of(beta), timeout=READY_MS)
     assert ready_with(wrangler, alpha) and fleet.pid == alpha_pid
+
+
+def test_restart_applies_new_global_arguments_to_a_model_with_a_bounded_prompt_cache(
+        wrangler: WranglerApp, qtbot: QtBot) -> None:
+    """The Server page's Restart applies new settings: the prompt cache bound added beside others must
+    not freeze the global arguments the model was first started with."""
+    alpha = {r.path.stem: r.id for r in wrangler.library.models()}["alpha"]
+    wrangler.actions.serve(alpha)
+    qtbot.waitUntil(lambda: ready_with(wrangler, alpha), timeout=READY_MS)
+    pid = wrangler.supervisor.pid
+    assert pid is not None and "--cache-ram" in command_line(pid)
+    current = wrangler.settings.settings
+    wrangler.settings.update(current.model_copy(update={
+        "server": current.server.model_copy(update={"extra_args": "--no-warmup"})}))
+    wrangler.supervisor.restart()
+    qtbot.waitUntil(lambda: ready_with(wrangler, alpha) and wrangler.supervisor.pid not in (None, pid),
+                    timeout=READY_MS)
+    argv = command_line(wrangler.supervisor.pid or 0)
+    assert "--no-warmup" in argv and argv.count("--cache-ram") == 1

@@ -68,6 +68,7 @@ class ServerFleet(QObject):
         self._focus = PRIMARY_SLOT
         self._pending_focus = ""  # a model the user started that no slot holds yet
         self._targets: dict[str, ServeTarget] = {}  # what the user started, by id (files outside the library)
+        self._launched: dict[str, ServeTarget] = {}  # slot -> what it was started with, before its cache bound
         self._cache_bound: PromptCacheBound | None = None  # --cache-ram (MiB) for a model beside others
         self._router: Router | None = None
         self._drain_hook: DrainHook | None = None  # the endpoint's: it knows each server by its URL
@@ -117,6 +118,7 @@ class ServerFleet(QObject):
 
     def _drop_companion(self, name: str) -> None:
         sup = self._slots.pop(name, None)
+        self._launched.pop(name, None)
         if sup is None:
             return
         sup.set_drain_hook(None)
@@ -161,8 +163,7 @@ class ServerFleet(QObject):
             if where and where != slot:
                 self._slots[where].stop()
         log.info("loading %s in %s%s", target.model_id, slot, f" (unloading {', '.join(victims)})" if victims else "")
-        self._slots[slot].start(target.model_path, target.model_id, target.mmproj,
-                                load=self.launch_load(target.model_id, target.load))
+        self._start_bounded(slot, target)
         if self._pending_focus == target.model_id:
             self._set_focus(slot)
 
@@ -175,8 +176,7 @@ class ServerFleet(QObject):
             return False
         if target.model_id in self._targets:
             self._targets[target.model_id] = target
-        self._slots[slot].start(target.model_path, target.model_id, target.mmproj,
-                                load=self.launch_load(target.model_id, target.load))
+        self._start_bounded(slot, target)
         return True
 
     def unload(self, model_id: str) -> bool:
@@ -204,13 +204,13 @@ class ServerFleet(QObject):
                              Path(mmproj).absolute() if mmproj is not None else None, load)
         self._targets[model_id] = target
         if self._router is None:
+            self._launched.pop(PRIMARY_SLOT, None)
             self.primary.start(target.model_path, model_id, target.mmproj, load=load)
             self._set_focus(PRIMARY_SLOT)
             return
         here = self.slot_of(model_id)
         if here:
-            self._slots[here].start(target.model_path, model_id, target.mmproj,  # new settings: restart
-                                    load=self.launch_load(model_id, load))
+            self._start_bounded(here, target)  # new settings: restart
             self._pending_focus = ""
             self._set_focus(here)
         else:
@@ -220,6 +220,11 @@ class ServerFleet(QObject):
         self._router.want(model_id)
 
     def restart(self) -> None:
+        """Start the focused model again, with the settings as they are now: its prompt cache bound is
+        joined to the arguments afresh (the load it last started with holds the old global ones)."""
+        launched = self._launched.get(self._focus)
+        if self._router is not None and launched is not None:
+            self._start_bounded(self._focus, launched)
         self._focused().restart()
 
     def stop(self) -> None:
@@ -303,6 +308,11 @@ class ServerFleet(QObject):
         """How to size a model's prompt cache (``--cache-ram``, MiB) when it starts beside others: asked at
         each start with the load settings it starts with (None: leave its arguments as they are)."""
         self._cache_bound = bound
+
+    def _start_bounded(self, slot: str, target: ServeTarget) -> None:
+        self._launched[slot] = target
+        self._slots[slot].start(target.model_path, target.model_id, target.mmproj,
+                                load=self.launch_load(target.model_id, target.load))
 
     def launch_load(self, model_id: str, load: LoadSettings | None) -> LoadSettings | None:
         """``load`` with the model's prompt cache limit added to its extra arguments, when it has one."""
