@@ -5,6 +5,7 @@ loopback that streams server-sent events as fast as it may, until its reader goe
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -13,8 +14,10 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from aiohttp import web
 
 from llama_wrangler.server.endpoint.config import EndpointConfig
+from llama_wrangler.server.endpoint.connections import ClientStream
 from llama_wrangler.server.endpoint.scheduler import Backend
 from llama_wrangler.server.endpoint.server import EndpointServer
 
@@ -92,3 +95,37 @@ def test_a_client_that_stops_reading_is_dropped_and_its_model_is_free_again(
         pass  # dropped with data still unread: the OS may say so with a reset instead of an end
     finally:
         client.close()
+
+
+def test_the_end_of_an_answer_is_under_the_write_timeout_too() -> None:
+    """An answer's last write can leave the connection over its buffer limit; aiohttp's write_eof then
+    waits for the client like any write (a client that stopped reading would hold it for ever)."""
+
+    async def scenario() -> str:
+        outcome = asyncio.get_running_loop().create_future()
+
+        async def handler(request: web.BaseRequest) -> web.StreamResponse:
+            response = ClientStream(status=200, write_timeout_s=0.5)
+            await response.prepare(request)
+            await response.write(b"x")
+            request.protocol.pause_writing()  # what the transport does once the client's buffers are full
+            try:
+                await asyncio.wait_for(response.write_eof(), 20)
+                outcome.set_result("ended")
+            except ConnectionResetError:
+                outcome.set_result("dropped")
+            except TimeoutError:
+                outcome.set_result("held")
+            return response
+
+        server = await asyncio.get_running_loop().create_server(web.Server(handler), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            return await outcome
+        finally:
+            writer.close()
+            server.close()
+
+    assert asyncio.run(scenario()) == "dropped"

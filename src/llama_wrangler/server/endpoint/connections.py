@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -93,10 +93,17 @@ class ClientStream(web.StreamResponse):
         self._write_timeout_s = write_timeout_s
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
+        await self._in_time(super().write(data))
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        # aiohttp's end of an answer waits for the client too, whenever the buffers are over their limit
+        await self._in_time(super().write_eof(data))
+
+    async def _in_time(self, writing: Awaitable[None]) -> None:
+        request = self._req  # write_eof forgets it
         try:
-            await asyncio.wait_for(super().write(data), self._write_timeout_s)
+            await asyncio.wait_for(writing, self._write_timeout_s)
         except TimeoutError:
-            request = self._req
             transport = request.transport if request is not None else None
             log.info("a client took nothing for %.0f s: dropped", self._write_timeout_s)
             if transport is not None:
