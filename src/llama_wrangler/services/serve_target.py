@@ -71,7 +71,9 @@ def api_facts(records: Iterable[ModelRecord]) -> dict[str, ModelFacts]:
 def extra_capabilities(record: ModelRecord) -> tuple[str, ...]:
     """What ``record`` can do beyond completion, as Ollama's ``/api/show`` names it: its chat template's
     (tools, thinking), and ``insert`` (fill in the middle) when its header names the tokens for it."""
-    fim = all(f"tokenizer.ggml.fim_{role}_token_id" in record.info.metadata for role in ("pre", "suf", "mid"))
+    meta = record.info.metadata  # llama.cpp still reads the older names (CodeLlama's files have them)
+    fim = all(f"tokenizer.ggml.fim_{role}_token_id" in meta or f"tokenizer.ggml.{old}_token_id" in meta
+              for role, old in (("pre", "prefix"), ("suf", "suffix"), ("mid", "middle")))
     return (*template_caps(record), *(("insert",) if fim else ()))
 
 

@@ -110,3 +110,17 @@ def test_tools_thinking_and_fill_in_the_middle_show_as_capabilities(app_paths: A
     # Kept in the registry: a new session knows them without reading the template again.
     assert Library(app_paths, hash_in_background=False).load().get(records["agent-Q4_K_M.gguf"].id) \
         .info.template_caps == ("tools",)
+
+
+def test_fill_in_the_middle_tokens_under_their_older_names_show_insert(app_paths: AppPaths, tmp_path: Path) -> None:
+    """CodeLlama's GGUFs name their tokens ``tokenizer.ggml.prefix/suffix/middle_token_id``, which llama.cpp
+    still reads for /infill: /api/show must list insert for them too."""
+    import json
+
+    from llama_wrangler.server.endpoint.ollama_wire import show_doc
+
+    path = write_gguf(tmp_path / "codellama-Q4_K_M.gguf", kv={f"tokenizer.ggml.{role}_token_id": 3 + index
+                                                              for index, role in enumerate(("prefix", "suffix",
+                                                                                            "middle"))})
+    record = Library(app_paths, hash_in_background=False).load().import_files([path], ImportMode.LINK)[0]
+    assert json.loads(show_doc(record.id, api_facts([record])[record.id]))["capabilities"] == ["completion", "insert"]
