@@ -90,10 +90,10 @@ def _cache_ram(flag: str, text: str) -> int:
 
 
 def _split(arg: str) -> tuple[str, str | None]:
-    if arg.startswith("--") and "=" in arg:
-        flag, inline = arg.split("=", 1)
-        return flag, inline
-    return arg, None
+    flag, inline = arg.split("=", 1) if arg.startswith("--") and "=" in arg else (arg, None)
+    if flag.startswith("--"):  # llama-server reads a long flag's underscores as dashes (--cache_ram)
+        flag = flag.replace("_", "-")
+    return flag, inline
 
 
 def _cache_type(flag: str, text: str) -> str:

@@ -68,3 +68,14 @@ def test_the_bound_joins_the_arguments_the_model_would_start_with(qtbot: QtBot, 
     own = LoadSettings(context_size=1024, extra_args="--no-mmap")  # a model's own arguments replace the global
     assert fleet.launch_load("alpha", own) == LoadSettings(context_size=1024, extra_args="--no-mmap --cache-ram 12")
     assert fleet.launch_load("beta", own) is own  # no bound for it: left as it is
+
+
+@pytest.mark.parametrize("own", ["--cache_ram 64", "--cache-ram 32 --cache_ram 64"])
+def test_a_limit_spelled_with_underscores_is_the_users_own(records: dict[str, ModelRecord], own: str) -> None:
+    """llama-server reads ``--cache_ram`` as ``--cache-ram`` (it turns a long flag's underscores into dashes):
+    the user set a limit, so none is added after it (the later flag would win over theirs)."""
+    alpha = records["alpha"]
+    server = ServerSettings(context_size=1024)
+    assert prompt_cache_bound(alpha, LoadSettings(extra_args=own), server) is None
+    need = model_needs([alpha], server.model_copy(update={"extra_args": own}))[alpha.id]
+    assert need.cache_bytes == 64 * MiB and not need.cache_arg
