@@ -10,7 +10,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -102,7 +102,7 @@ def test_the_end_of_an_answer_is_under_the_write_timeout_too() -> None:
     waits for the client like any write (a client that stopped reading would hold it for ever)."""
 
     async def scenario() -> str:
-        outcome = asyncio.get_running_loop().create_future()
+        outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
         async def handler(request: web.BaseRequest) -> web.StreamResponse:
             response = ClientStream(status=200, write_timeout_s=0.5)
@@ -129,3 +129,48 @@ def test_the_end_of_an_answer_is_under_the_write_timeout_too() -> None:
             server.close()
 
     assert asyncio.run(scenario()) == "dropped"
+
+
+def test_an_ollama_stream_whose_end_the_client_does_not_take_ends_quietly() -> None:
+    """The Ollama stream's last write (its end) is dropped like any other: no error escapes to aiohttp
+    (which would log it as a failed request and try to answer 500 on a dead connection)."""
+    from llama_wrangler.server.endpoint.ollama_api import OllamaApi
+
+    class _Content:
+        def __init__(self, request: web.BaseRequest) -> None:
+            self.request = request
+
+        async def iter_any(self) -> AsyncIterator[bytes]:
+            yield EVENT
+            self.request.protocol.pause_writing()  # the client's buffers are full from here on
+
+    class _Upstream:
+        def __init__(self, request: web.BaseRequest) -> None:
+            self.content = _Content(request)
+
+    async def scenario() -> str:
+        outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        api = OllamaApi(None, list, dict, dict, None, write_timeout_s=lambda: 0.5)  # type: ignore[arg-type]
+
+        async def handler(request: web.BaseRequest) -> web.StreamResponse:
+            try:
+                response = await asyncio.wait_for(api._stream(
+                    request, _Upstream(request), "alpha", {}, chat=True,  # type: ignore[arg-type]
+                    started_ns=0, load_ns=0), 20)
+                outcome.set_result("ended")
+                return response
+            except BaseException as exc:
+                outcome.set_result(type(exc).__name__)
+                raise
+
+        server = await asyncio.get_running_loop().create_server(web.Server(handler), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        try:
+            return await outcome
+        finally:
+            writer.close()
+            server.close()
+
+    assert asyncio.run(scenario()) == "ended"

@@ -14,6 +14,7 @@ unloads it once its requests are done, a negative one keeps it loaded; an empty 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -262,8 +263,11 @@ class OllamaApi:
             return response
         except aiohttp.ClientError as exc:
             log.warning("the model server broke off an Ollama stream: %r", exc)
-            await response.write(wire.error_doc(f"the model server stopped while answering: {exc}") + b"\n")
-        await response.write_eof()
+            broke_off = f"the model server stopped while answering: {exc}"
+            with contextlib.suppress(ConnectionResetError):
+                await response.write(wire.error_doc(broke_off) + b"\n")
+        with contextlib.suppress(ConnectionResetError):  # its end waits for the client too (write timeout)
+            await response.write_eof()
         return response
 
     # ----------------------------------------------------------------- helpers
