@@ -27,8 +27,9 @@ from llama_wrangler.library.gguf_reader import GGUFBuffer, MetaValue, read_value
 
 # Bump when GGUFInfo gains a field or the reader's answers change: registries saved with an older value
 # get their headers read again on load.
-INFO_VERSION = 2  # 2: template_caps
+INFO_VERSION = 3  # 2: template_caps; 3: they count the tool_use template too
 CHAT_TEMPLATE = "tokenizer.chat_template"
+TOOL_USE_TEMPLATE = CHAT_TEMPLATE + ".tool_use"  # llama-server's template for a request with tools, if any
 
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
@@ -153,7 +154,7 @@ class _Header:
     dominant_type: str | None
     alignment: int
     header_size: int
-    chat_template: str | None = None
+    chat_template: str | None = None  # the templates' text (with the tool_use one), for what they allow
 
 
 def read_gguf(path: Path | str, *, check_data: bool = True) -> GGUFInfo:
@@ -209,7 +210,7 @@ def _parse(reader: GGUFBuffer, *, check_data: bool) -> _Header:
                         f"{reader.size} bytes.")
     metadata: dict[str, MetaValue] = {}
     value_lengths: dict[str, int] = {}
-    whole = {CHAT_TEMPLATE: ""}
+    whole = {CHAT_TEMPLATE: "", TOOL_USE_TEMPLATE: ""}
     for index in range(kv_count):
         raw_key = reader.raw_string(f"the key of metadata entry {index}")
         try:
@@ -258,7 +259,8 @@ def _parse(reader: GGUFBuffer, *, check_data: bool) -> _Header:
                         f"but the file has {reader.size} (an incomplete download?).")
     dominant = max(type_elements, key=lambda k: type_elements[k]) if type_elements else None
     return _Header(version, tensor_count, kv_count, metadata, value_lengths, parameter_count, dominant,
-                   alignment, data_start if tensor_count else header_end, whole[CHAT_TEMPLATE] or None)
+                   alignment, data_start if tensor_count else header_end,
+                   "\n".join(text for text in whole.values() if text) or None)
 
 
 def _alignment(metadata: Mapping[str, MetaValue], name: str) -> int:

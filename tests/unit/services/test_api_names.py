@@ -124,3 +124,17 @@ def test_fill_in_the_middle_tokens_under_their_older_names_show_insert(app_paths
                                                                                             "middle"))})
     record = Library(app_paths, hash_in_background=False).load().import_files([path], ImportMode.LINK)[0]
     assert json.loads(show_doc(record.id, api_facts([record])[record.id]))["capabilities"] == ["completion", "insert"]
+
+
+def test_a_tool_use_template_beside_the_chat_template_shows_tools(app_paths: AppPaths, tmp_path: Path) -> None:
+    """Hermes 2 Pro and Command R carry a second template, ``tokenizer.chat_template.tool_use``, which
+    llama-server renders whenever a request has tools: such a model does tools though its main one does not."""
+    import json
+
+    from llama_wrangler.server.endpoint.ollama_wire import show_doc
+
+    path = write_gguf(tmp_path / "hermes-Q4_K_M.gguf", kv={
+        "tokenizer.chat_template": "{{ messages[0].content }}",
+        "tokenizer.chat_template.tool_use": "{%- for tool in tools %}{{ tool | tojson }}{%- endfor %}"})
+    record = Library(app_paths, hash_in_background=False).load().import_files([path], ImportMode.LINK)[0]
+    assert json.loads(show_doc(record.id, api_facts([record])[record.id]))["capabilities"] == ["completion", "tools"]
