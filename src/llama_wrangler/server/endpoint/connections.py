@@ -93,12 +93,17 @@ class ClientStream(web.StreamResponse):
         self._write_timeout_s = write_timeout_s
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
+        request = self._req
+        transport = request.transport if request is not None else None
+        if transport is None or not transport.get_write_buffer_size():
+            # The socket takes what it is given: this write cannot wait on the client. The common case,
+            # once per streamed event, so it stays free of a timer.
+            await super().write(data)
+            return
         try:
-            await asyncio.wait_for(super().write(data), self._write_timeout_s)
+            async with asyncio.timeout(self._write_timeout_s):
+                await super().write(data)
         except TimeoutError:
-            request = self._req
-            transport = request.transport if request is not None else None
             log.info("a client took nothing for %.0f s: dropped", self._write_timeout_s)
-            if transport is not None:
-                transport.abort()
+            transport.abort()
             raise ConnectionResetError("the client stopped reading") from None
