@@ -107,8 +107,14 @@ def test_the_end_of_an_answer_is_under_the_write_timeout_too() -> None:
         async def handler(request: web.BaseRequest) -> web.StreamResponse:
             response = ClientStream(status=200, write_timeout_s=0.5)
             await response.prepare(request)
-            await response.write(b"x")
-            request.protocol.pause_writing()  # what the transport does once the client's buffers are full
+            transport = request.transport
+            assert transport is not None
+            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            transport.set_write_buffer_limits(high=2048)  # what is over it waits for the client
+            for _ in range(40):  # 40 KiB: more than both sockets hold, less than what makes a write drain
+                await response.write(b"x" * 1024)
+            await asyncio.sleep(0.2)  # the sockets take what they can
+            assert transport.get_write_buffer_size() > 16 * 1024  # far over the limit: the end drains
             try:
                 await asyncio.wait_for(response.write_eof(), 20)
                 outcome.set_result("ended")
@@ -120,12 +126,15 @@ def test_the_end_of_an_answer_is_under_the_write_timeout_too() -> None:
 
         server = await asyncio.get_running_loop().create_server(web.Server(handler), "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        client.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(client, ("127.0.0.1", port))
+        await asyncio.get_running_loop().sock_sendall(client, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         try:
-            return await outcome
+            return await outcome  # never read
         finally:
-            writer.close()
+            client.close()
             server.close()
 
     assert asyncio.run(scenario()) == "dropped"
@@ -141,8 +150,13 @@ def test_an_ollama_stream_whose_end_the_client_does_not_take_ends_quietly() -> N
             self.request = request
 
         async def iter_any(self) -> AsyncIterator[bytes]:
-            yield EVENT
-            self.request.protocol.pause_writing()  # the client's buffers are full from here on
+            transport = self.request.transport
+            assert transport is not None
+            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            transport.set_write_buffer_limits(high=2048)  # what is over it waits for the client
+            for _ in range(10):  # 40 KiB of answer: more than both sockets hold, less than a write's drain
+                yield EVENT
+            await asyncio.sleep(0.2)  # the sockets take what they can; the rest waits for the client
 
     class _Upstream:
         def __init__(self, request: web.BaseRequest) -> None:
@@ -165,12 +179,16 @@ def test_an_ollama_stream_whose_end_the_client_does_not_take_ends_quietly() -> N
 
         server = await asyncio.get_running_loop().create_server(web.Server(handler), "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        client.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(client, ("127.0.0.1", port))
+        await asyncio.get_running_loop().sock_sendall(
+            client, b"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
         try:
-            return await outcome
+            return await outcome  # never read
         finally:
-            writer.close()
+            client.close()
             server.close()
 
     assert asyncio.run(scenario()) == "ended"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -93,19 +93,24 @@ class ClientStream(web.StreamResponse):
         self._write_timeout_s = write_timeout_s
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
-        await self._in_time(super().write(data))
+        await self._in_time(super().write(data), memoryview(data).nbytes)
 
     async def write_eof(self, data: bytes = b"") -> None:
-        # aiohttp's end of an answer waits for the client too, whenever the buffers are over their limit
-        await self._in_time(super().write_eof(data))
+        # aiohttp's end of an answer waits for the client too (a drain), when the buffers are over their limit
+        await self._in_time(super().write_eof(data), len(data))
 
-    async def _in_time(self, writing: Awaitable[None]) -> None:
+    async def _in_time(self, writing: Coroutine[Any, Any, None], size: int) -> None:
         request = self._req  # write_eof forgets it
+        transport = request.transport if request is not None else None
+        if transport is None or not transport.get_write_buffer_size():
+            # The socket takes what it is given: this write cannot wait on the client. The common case,
+            # once per streamed event, so it stays free of a timer.
+            await writing
+            return
         try:
-            await asyncio.wait_for(writing, self._write_timeout_s)
+            async with asyncio.timeout(self._write_timeout_s):
+                await writing
         except TimeoutError:
-            transport = request.transport if request is not None else None
             log.info("a client took nothing for %.0f s: dropped", self._write_timeout_s)
-            if transport is not None:
-                transport.abort()
+            transport.abort()
             raise ConnectionResetError("the client stopped reading") from None
