@@ -192,3 +192,43 @@ def test_an_ollama_stream_whose_end_the_client_does_not_take_ends_quietly() -> N
             server.close()
 
     assert asyncio.run(scenario()) == "ended"
+
+
+def test_a_big_write_to_a_client_that_stopped_reading_is_under_the_write_timeout() -> None:
+    """A socket with nothing waiting takes a small write whole, but not a big one (a long non-streamed
+    answer relayed in big pieces): what it cannot take goes over the buffer's limit and waits for the
+    client, so such a write needs the timer too."""
+
+    async def scenario() -> str:
+        outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        async def handler(request: web.BaseRequest) -> web.StreamResponse:
+            response = ClientStream(status=200, write_timeout_s=0.5)
+            await response.prepare(request)
+            transport = request.transport
+            assert transport is not None
+            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            assert not transport.get_write_buffer_size()
+            try:
+                await asyncio.wait_for(response.write(b"x" * (1 << 20)), 20)
+                outcome.set_result("taken")
+            except ConnectionResetError:
+                outcome.set_result("dropped")
+            except TimeoutError:
+                outcome.set_result("held")
+            return response
+
+        server = await asyncio.get_running_loop().create_server(web.Server(handler), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        client.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(client, ("127.0.0.1", port))
+        await asyncio.get_running_loop().sock_sendall(client, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            return await outcome  # never read
+        finally:
+            client.close()
+            server.close()
+
+    assert asyncio.run(scenario()) == "dropped"

@@ -102,9 +102,11 @@ class ClientStream(web.StreamResponse):
     async def _in_time(self, writing: Coroutine[Any, Any, None], size: int) -> None:
         request = self._req  # write_eof forgets it
         transport = request.transport if request is not None else None
-        if transport is None or not transport.get_write_buffer_size():
-            # The socket takes what it is given: this write cannot wait on the client. The common case,
-            # once per streamed event, so it stays free of a timer.
+        if transport is None or (not transport.get_write_buffer_size()
+                                 and size <= transport.get_write_buffer_limits()[1] // 2):
+            # Nothing waits to go out and this write cannot take the buffer over its limit alone (a big
+            # one can: what the socket does not take waits for the client): it cannot wait on the client.
+            # The common case, once per streamed event, so it stays free of a timer.
             await writing
             return
         try:
