@@ -264,3 +264,31 @@ def test_restart_applies_new_global_arguments_to_a_model_with_a_bounded_prompt_c
                     timeout=READY_MS)
     argv = command_line(wrangler.supervisor.pid or 0)
     assert "--no-warmup" in argv and argv.count("--cache-ram") == 1
+
+
+def test_removing_the_served_model_leaves_the_one_loaded_beside_it_serving(
+        wrangler: WranglerApp, qtbot: QtBot) -> None:
+    ids = {r.path.stem: r.id for r in wrangler.library.models()}
+    alpha, beta = ids["alpha"], ids["beta"]
+    fleet = wrangler.supervisor
+    wrangler.actions.serve(alpha)
+    qtbot.waitUntil(lambda: ready_with(wrangler, alpha), timeout=READY_MS)
+    replies: list[httpx.Response] = []
+    worker = threading.Thread(target=lambda: replies.append(httpx.post(
+        f"{wrangler.stable.url}/v1/completions", timeout=60, json={"model": beta, "prompt": "hi", "max_tokens": 2})))
+    worker.start()
+    qtbot.waitUntil(lambda: bool(replies), timeout=READY_MS)  # the load needs this loop turning
+    worker.join()
+    assert replies[0].status_code == 200, replies[0].text
+    beta_pid = fleet.slots()[fleet.slot_of(beta)].pid
+
+    assert wrangler.actions.remove(alpha, delete_file=False)
+    qtbot.waitUntil(lambda: not fleet.slot_of(alpha) and ready_with(wrangler, beta), timeout=READY_MS)
+    assert fleet.pid == beta_pid  # beta was not reloaded; it is the model the window shows now
+    answers: list[httpx.Response] = []
+    worker = threading.Thread(target=lambda: answers.append(httpx.post(
+        f"{wrangler.stable.url}/v1/completions", timeout=60, json={"prompt": "hi", "max_tokens": 2})))
+    worker.start()
+    qtbot.waitUntil(lambda: bool(answers), timeout=READY_MS)
+    worker.join()
+    assert answers[0].status_code == 200 and answers[0].json()["model"] == beta  # requests naming none get beta

@@ -167,10 +167,13 @@ class ModelActions(QObject):
         record = self.find(model_id)
         if record is None:
             return False
-        if self.serving_id() == model_id:
+        others = [sup for sup in self.supervisor.slots().values()
+                  if sup.state not in (ServerState.STOPPED, ServerState.CRASHED)
+                  and model_id not in (sup.model_id, sup.wanted_model_id)]
+        if self.serving_id() == model_id and not others:
             self.supervisor.stop()
-        else:
-            self.supervisor.unload(model_id)  # loaded beside the served one: its server goes first
+        else:  # its server goes first (its file may be deleted next); models loaded beside it stay
+            self.supervisor.unload(model_id)
         try:
             self.library.remove(model_id, delete_file=delete_file)
         except WranglerError as exc:
