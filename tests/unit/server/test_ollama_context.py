@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from llama_wrangler.server.endpoint.ollama_context import fewer_messages, overflow
+from llama_wrangler.server.endpoint.ollama_context import fewer_messages, overflow, weight
 
 
 def chat(turns: int) -> list[dict[str, object]]:
@@ -47,3 +47,25 @@ def test_only_llama_servers_context_refusal_is_an_overflow() -> None:
     other = {"error": {"code": 400, "message": "bad", "type": "invalid_request_error"}}
     assert overflow(json.dumps(other).encode()) is None
     assert overflow(b"not json") is None and overflow(b"[1]") is None
+
+
+def tries_to_fit(messages: list[dict[str, object]], fixed: int, per_char: float, context: int) -> int | None:
+    """How many refusals a chat meets before it fits, with a prompt of ``fixed`` tokens (tool definitions)
+    plus ``per_char`` tokens per character of its messages, as the retry in ollama_api does it."""
+    previous, current = None, messages
+    for tries in range(20):
+        tokens = int(fixed + per_char * weight(current))
+        if tokens < context:
+            return tries
+        fewer = fewer_messages(current, tokens, context, previous)
+        if fewer is None:
+            return None
+        previous, current = (tokens, weight(current)), fewer
+    return None
+
+
+def test_big_tool_definitions_are_learned_from_the_second_refusal() -> None:
+    # 3,500 tokens of tools in a 4,096-token context and a long history: one refusal alone reads the tools
+    # as message text and cuts too little, again and again; two refusals give the fixed part.
+    tries = tries_to_fit(chat(200), fixed=3500, per_char=0.3, context=4096)
+    assert tries is not None and tries <= 3

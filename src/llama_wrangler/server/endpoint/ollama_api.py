@@ -304,15 +304,17 @@ class OllamaApi:
                            upstream: aiohttp.ClientResponse) -> aiohttp.ClientResponse:
         """A chat llama-server refused as longer than the context is sent again without its oldest
         messages, as Ollama truncates (see :mod:`.ollama_context`); any other answer is returned as is."""
+        previous: tuple[int, int] | None = None  # (prompt tokens, weight) of the try before
         for _ in range(context.MAX_TRIES):
             if upstream.status != 400:
                 return upstream
             over = context.overflow(await upstream.read())  # kept: a later read() gets it again
-            fewer = context.fewer_messages(body["messages"], *over) if over is not None else None
-            if fewer is None:
+            fewer = context.fewer_messages(body["messages"], *over, previous) if over is not None else None
+            if fewer is None or over is None:
                 return upstream
+            previous = (over[0], context.weight(body["messages"]))
             log.info("a chat of %d messages is over the context (%d of %d tokens): the oldest %d left out",
-                     len(body["messages"]), over[0] if over else 0, over[1] if over else 0,
+                     len(body["messages"]), over[0], over[1],
                      len(body["messages"]) - len(fewer))
             upstream.close()
             body = {**body, "messages": fewer}

@@ -44,21 +44,34 @@ def _size(message: dict[str, Any]) -> int:
     return 8 + len(str(content))
 
 
-def fewer_messages(messages: list[dict[str, Any]], prompt_tokens: int, context: int) -> list[dict[str, Any]] | None:
+def weight(messages: list[dict[str, Any]]) -> int:
+    """The messages' weight in characters (what the token estimate scales)."""
+    return sum(_size(message) for message in messages)
+
+
+def fewer_messages(messages: list[dict[str, Any]], prompt_tokens: int, context: int,
+                   previous: tuple[int, int] | None = None) -> list[dict[str, Any]] | None:
     """``messages`` without their oldest non-system ones, enough that the prompt should fit ``context``
-    (None when nothing more can go: only system messages and the latest one are left)."""
+    (None when nothing more can go: only system messages and the latest one are left).
+
+    ``previous``: (prompt tokens, :func:`weight`) of the try before, with more messages. Two tries tell the
+    tokens per character *and* the fixed part of the prompt (tool definitions, the template's own text),
+    which one try must take as none — big tool definitions would then take many tries."""
     if len(messages) < 2:
         return None
-    total = sum(_size(message) for message in messages)
-    per_char = prompt_tokens / max(1, total)
-    excess = prompt_tokens - int(context * FILL)
+    total = weight(messages)
+    per_char, fixed = prompt_tokens / max(1, total), 0.0
+    if previous is not None and previous[1] > total and previous[0] > prompt_tokens:
+        per_char = (previous[0] - prompt_tokens) / (previous[1] - total)
+        fixed = max(0.0, prompt_tokens - per_char * total)
+    budget = int(context * FILL) - fixed
     kept = list(messages)
     dropped = 0
     index = 0
-    while excess > 0 and index < len(kept) - 1:
+    while per_char * weight(kept) > budget and index < len(kept) - 1:
         if kept[index].get("role") == "system":
             index += 1
             continue
-        excess -= int(_size(kept.pop(index)) * per_char) + 1
+        kept.pop(index)
         dropped += 1
     return kept if dropped else None
