@@ -10,7 +10,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -97,6 +97,32 @@ def test_a_client_that_stops_reading_is_dropped_and_its_model_is_free_again(
         client.close()
 
 
+def _small_buffers(transport: asyncio.BaseTransport) -> None:
+    """Make the server's side of a connection fill after a few KiB: what is over the limit waits for the
+    client."""
+    transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    assert isinstance(transport, asyncio.WriteTransport)
+    transport.set_write_buffer_limits(high=2048)
+
+
+async def _never_read(handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
+                      outcome: asyncio.Future[str], request: bytes) -> str:
+    """Serve ``handler`` on loopback, send it ``request`` from a client that never reads, and give what the
+    handler set as ``outcome``."""
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(web.Server(handler), "127.0.0.1", 0)
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    client.setblocking(False)
+    try:
+        await loop.sock_connect(client, ("127.0.0.1", server.sockets[0].getsockname()[1]))
+        await loop.sock_sendall(client, request)
+        return await outcome
+    finally:
+        client.close()
+        server.close()
+
+
 def test_the_end_of_an_answer_is_under_the_write_timeout_too() -> None:
     """An answer's last write can leave the connection over its buffer limit; aiohttp's write_eof then
     waits for the client like any write (a client that stopped reading would hold it for ever)."""
@@ -109,8 +135,7 @@ def test_the_end_of_an_answer_is_under_the_write_timeout_too() -> None:
             await response.prepare(request)
             transport = request.transport
             assert transport is not None
-            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-            transport.set_write_buffer_limits(high=2048)  # what is over it waits for the client
+            _small_buffers(transport)
             for _ in range(40):  # 40 KiB: more than both sockets hold, less than what makes a write drain
                 await response.write(b"x" * 1024)
             await asyncio.sleep(0.2)  # the sockets take what they can
@@ -124,18 +149,7 @@ def test_the_end_of_an_answer_is_under_the_write_timeout_too() -> None:
                 outcome.set_result("held")
             return response
 
-        server = await asyncio.get_running_loop().create_server(web.Server(handler), "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
-        client.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(client, ("127.0.0.1", port))
-        await asyncio.get_running_loop().sock_sendall(client, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        try:
-            return await outcome  # never read
-        finally:
-            client.close()
-            server.close()
+        return await _never_read(handler, outcome, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 
     assert asyncio.run(scenario()) == "dropped"
 
@@ -152,8 +166,7 @@ def test_an_ollama_stream_whose_end_the_client_does_not_take_ends_quietly() -> N
         async def iter_any(self) -> AsyncIterator[bytes]:
             transport = self.request.transport
             assert transport is not None
-            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-            transport.set_write_buffer_limits(high=2048)  # what is over it waits for the client
+            _small_buffers(transport)
             for _ in range(10):  # 40 KiB of answer: more than both sockets hold, less than a write's drain
                 yield EVENT
             await asyncio.sleep(0.2)  # the sockets take what they can; the rest waits for the client
@@ -177,19 +190,8 @@ def test_an_ollama_stream_whose_end_the_client_does_not_take_ends_quietly() -> N
                 outcome.set_result(type(exc).__name__)
                 raise
 
-        server = await asyncio.get_running_loop().create_server(web.Server(handler), "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
-        client.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(client, ("127.0.0.1", port))
-        await asyncio.get_running_loop().sock_sendall(
-            client, b"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
-        try:
-            return await outcome  # never read
-        finally:
-            client.close()
-            server.close()
+        return await _never_read(handler, outcome,
+                                 b"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
 
     assert asyncio.run(scenario()) == "ended"
 
@@ -218,17 +220,6 @@ def test_a_big_write_to_a_client_that_stopped_reading_is_under_the_write_timeout
                 outcome.set_result("held")
             return response
 
-        server = await asyncio.get_running_loop().create_server(web.Server(handler), "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
-        client.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(client, ("127.0.0.1", port))
-        await asyncio.get_running_loop().sock_sendall(client, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        try:
-            return await outcome  # never read
-        finally:
-            client.close()
-            server.close()
+        return await _never_read(handler, outcome, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 
     assert asyncio.run(scenario()) == "dropped"
