@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +62,7 @@ def serve_once(server: Path, model: Path, context: int, parallel: int, extra: st
     read the RSS again, stop it; (log lines, RSS loaded, RSS after the prompt)."""
     import httpx
     import psutil
+    from bench.llama_process import ready_server
 
     from llama_wrangler.server.argv import build_server_argv
     from llama_wrangler.server.ports import pick_free_port
@@ -72,30 +72,14 @@ def serve_once(server: Path, model: Path, context: int, parallel: int, extra: st
     settings = ServerSettings(port=port, context_size=context, parallel=parallel, threads=1,
                               extra_args=f"-lv 4 {extra}".strip())
     argv = build_server_argv(server, settings, model, model.stem, port)
-    with log.open("w", encoding="utf-8") as out:
-        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                if process.poll() is not None:
-                    raise SystemExit(f"llama-server exited: {log.read_text(encoding='utf-8')[-2000:]}")
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.05)
-            else:
-                raise SystemExit("llama-server did not load in 60 s")
-            rss = int(psutil.Process(process.pid).memory_info().rss)
-            answer = httpx.post(f"http://127.0.0.1:{port}/completion", timeout=120,
-                                json={"prompt": PROMPT, "n_predict": 4, "cache_prompt": False})
-            if answer.status_code != 200:
-                raise SystemExit(f"llama-server refused the prompt: {answer.text[:300]}")
-            rss_used = int(psutil.Process(process.pid).memory_info().rss)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with log.open("w", encoding="utf-8") as out, ready_server(
+            argv, port, output=out, what_it_said=lambda: log.read_text(encoding="utf-8")[-2000:]) as process:
+        rss = int(psutil.Process(process.pid).memory_info().rss)
+        answer = httpx.post(f"http://127.0.0.1:{port}/completion", timeout=120,
+                            json={"prompt": PROMPT, "n_predict": 4, "cache_prompt": False})
+        if answer.status_code != 200:
+            raise SystemExit(f"llama-server refused the prompt: {answer.text[:300]}")
+        rss_used = int(psutil.Process(process.pid).memory_info().rss)
     return log.read_text(encoding="utf-8").splitlines(), rss, rss_used
 
 

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +38,7 @@ def run_prompts(server: Path, model: Path, extra: str, prompts: int) -> tuple[in
     """(RSS after the load, RSS after each prompt) of one llama-server started as the app starts it."""
     import httpx
     import psutil
+    from bench.llama_process import ready_server
 
     from llama_wrangler.server.argv import build_server_argv
     from llama_wrangler.server.ports import pick_free_port
@@ -48,20 +47,7 @@ def run_prompts(server: Path, model: Path, extra: str, prompts: int) -> tuple[in
     port = pick_free_port("127.0.0.1")
     settings = ServerSettings(port=port, context_size=CONTEXT, parallel=1, threads=2, extra_args=extra)
     argv = build_server_argv(server, settings, model, model.stem, port)
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise SystemExit(f"llama-server exited ({process.returncode})")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        else:
-            raise SystemExit("llama-server did not load in 60 s")
+    with ready_server(argv, port) as process:
         loaded = int(psutil.Process(process.pid).memory_info().rss)
         after = []
         for index in range(prompts):
@@ -71,9 +57,6 @@ def run_prompts(server: Path, model: Path, extra: str, prompts: int) -> tuple[in
                 raise SystemExit(f"llama-server refused prompt {index}: {answer.text[:300]}")
             after.append(int(psutil.Process(process.pid).memory_info().rss))
         return loaded, after
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def main() -> None:
