@@ -185,6 +185,10 @@ class ServerFleet(QObject):
             self._slots[slot].stop()
         return bool(slot)
 
+    def loaded_models(self) -> list[str]:
+        """The models a server holds or loads now, the primary slot's first."""
+        return [sup.wanted_model_id or sup.model_id for sup in self._slots.values() if sup.state not in _IDLE]
+
     def serving(self) -> bool:
         """Any model server holds or loads a model."""
         return any(sup.state not in _IDLE or sup.wanted_model_id for sup in self._slots.values())

@@ -167,9 +167,7 @@ class ModelActions(QObject):
         record = self.find(model_id)
         if record is None:
             return False
-        others = [sup for sup in self.supervisor.slots().values()
-                  if sup.state not in (ServerState.STOPPED, ServerState.CRASHED)
-                  and model_id not in (sup.model_id, sup.wanted_model_id)]
+        others = [loaded for loaded in self.supervisor.loaded_models() if loaded != model_id]
         if self.serving_id() == model_id and not others:
             self.supervisor.stop()
         else:  # its server goes first (its file may be deleted next); models loaded beside it stay

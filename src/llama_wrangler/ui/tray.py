@@ -146,8 +146,7 @@ class TrayController(QObject):
 
     def loaded_models(self) -> list[str]:
         """The models a server holds or loads now (the focused one is also checked in the list)."""
-        return [sup.wanted_model_id or sup.model_id for sup in self._supervisor.slots().values()
-                if sup.state not in (ServerState.STOPPED, ServerState.CRASHED)]
+        return self._supervisor.loaded_models()
 
     @Slot()
     def _sync_state(self) -> None:
