@@ -236,14 +236,11 @@ class OllamaApi:
                                              + b"\n")
                         await response.write_eof()
                         return response
+                    if infill.is_native(event):  # /infill streams llama.cpp's own objects
+                        event = infill.as_openai(event)
                     for key in ("usage", "timings"):
                         if event.get(key):
                             last[key] = event[key]
-                    if infill.is_native(event):  # /infill streams llama.cpp's own objects
-                        finish = infill.native_finish(event) or finish
-                        if finish is not None:
-                            last["usage"] = infill.native_usage(event)
-                        event = {"choices": [{"text": event.get("content") or ""}]}
                     for choice in event.get("choices") or []:
                         finish = choice.get("finish_reason") or finish
                         delta = choice.get("delta") or {}

@@ -52,7 +52,11 @@ def native_usage(event: dict[str, Any]) -> dict[str, int]:
     return {"prompt_tokens": int(prompt), "completion_tokens": int(completion)}
 
 
-def as_openai(answer: dict[str, Any]) -> dict[str, Any]:
-    """A whole native answer in the OpenAI completion shape the Ollama translation reads."""
-    return {"choices": [{"text": answer.get("content") or "", "finish_reason": native_finish(answer) or "stop"}],
-            "usage": native_usage(answer), "timings": answer.get("timings") or {}}
+def as_openai(event: dict[str, Any]) -> dict[str, Any]:
+    """A native answer, or one streamed event of it, in the OpenAI completion shape the Ollama translation
+    reads (the counts only on the event that ends it)."""
+    finish = native_finish(event)
+    doc: dict[str, Any] = {"choices": [{"text": event.get("content") or "", "finish_reason": finish}]}
+    if finish is not None:
+        doc.update(usage=native_usage(event), timings=event.get("timings") or {})
+    return doc
