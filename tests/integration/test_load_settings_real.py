@@ -80,6 +80,19 @@ def command_line(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
 
 
+def complete(qtbot: QtBot, wrangler: WranglerApp, model: str | None = None) -> httpx.Response:
+    """A two-token completion through the stable endpoint, naming ``model`` (or none), sent from a thread
+    while this one turns the Qt loop (a load on request needs it)."""
+    replies: list[httpx.Response] = []
+    body: dict[str, Any] = {"prompt": "hi", "max_tokens": 2, **({"model": model} if model else {})}
+    worker = threading.Thread(target=lambda: replies.append(httpx.post(
+        f"{wrangler.stable.url}/v1/completions", timeout=60, json=body)))
+    worker.start()
+    qtbot.waitUntil(lambda: bool(replies), timeout=READY_MS)
+    worker.join()
+    return replies[0]
+
+
 def ready_with(wrangler: WranglerApp, model_id: str) -> bool:
     sup = wrangler.supervisor
     return sup.state is ServerState.READY and sup.model_id == model_id and bool(sup.endpoint)
@@ -104,12 +117,7 @@ def test_the_window_and_an_api_request_load_each_model_with_its_own_settings(
 
     # A request naming beta through the stable endpoint loads beta with beta's settings.
     url = wrangler.stable.url
-    replies: list[httpx.Response] = []
-    worker = threading.Thread(target=lambda: replies.append(httpx.post(
-        f"{url}/v1/completions", timeout=60, json={"model": beta, "prompt": "hi", "max_tokens": 2})))
-    worker.start()
-    qtbot.waitUntil(lambda: bool(replies), timeout=READY_MS)  # the swap needs this loop turning
-    worker.join()
+    replies = [complete(qtbot, wrangler, beta)]  # the load needs this loop turning
     assert replies[0].status_code == 200, replies[0].text
     # Both fit, so beta is loaded beside alpha; the window keeps the user's model and switches to beta
     # without a reload when the user serves it.
@@ -218,13 +226,7 @@ def test_a_model_loaded_beside_the_served_one_reloads_with_new_settings_and_goes
     actions, fleet = wrangler.actions, wrangler.supervisor
     actions.serve(alpha)
     qtbot.waitUntil(lambda: ready_with(wrangler, alpha), timeout=READY_MS)
-    url = wrangler.stable.url
-    replies: list[httpx.Response] = []
-    worker = threading.Thread(target=lambda: replies.append(httpx.post(
-        f"{url}/v1/completions", timeout=60, json={"model": beta, "prompt": "hi", "max_tokens": 2})))
-    worker.start()
-    qtbot.waitUntil(lambda: bool(replies), timeout=READY_MS)  # the load needs this loop turning
-    worker.join()
+    replies = [complete(qtbot, wrangler, beta)]  # the load needs this loop turning
     assert replies[0].status_code == 200, replies[0].text
     beside = fleet.slots()[fleet.slot_of(beta)]
     alpha_pid, beta_pid = fleet.pid, beside.pid
@@ -273,22 +275,12 @@ def test_removing_the_served_model_leaves_the_one_loaded_beside_it_serving(
     fleet = wrangler.supervisor
     wrangler.actions.serve(alpha)
     qtbot.waitUntil(lambda: ready_with(wrangler, alpha), timeout=READY_MS)
-    replies: list[httpx.Response] = []
-    worker = threading.Thread(target=lambda: replies.append(httpx.post(
-        f"{wrangler.stable.url}/v1/completions", timeout=60, json={"model": beta, "prompt": "hi", "max_tokens": 2})))
-    worker.start()
-    qtbot.waitUntil(lambda: bool(replies), timeout=READY_MS)  # the load needs this loop turning
-    worker.join()
+    replies = [complete(qtbot, wrangler, beta)]  # the load needs this loop turning
     assert replies[0].status_code == 200, replies[0].text
     beta_pid = fleet.slots()[fleet.slot_of(beta)].pid
 
     assert wrangler.actions.remove(alpha, delete_file=False)
     qtbot.waitUntil(lambda: not fleet.slot_of(alpha) and ready_with(wrangler, beta), timeout=READY_MS)
     assert fleet.pid == beta_pid  # beta was not reloaded; it is the model the window shows now
-    answers: list[httpx.Response] = []
-    worker = threading.Thread(target=lambda: answers.append(httpx.post(
-        f"{wrangler.stable.url}/v1/completions", timeout=60, json={"prompt": "hi", "max_tokens": 2})))
-    worker.start()
-    qtbot.waitUntil(lambda: bool(answers), timeout=READY_MS)
-    worker.join()
+    answers = [complete(qtbot, wrangler)]  # the load needs this loop turning
     assert answers[0].status_code == 200 and answers[0].json()["model"] == beta  # requests naming none get beta
