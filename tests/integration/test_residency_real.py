@@ -72,6 +72,12 @@ class Resident:
                                  pinned=pinned.get(model, False))
         return needs
 
+    def serve_alpha(self, qtbot: QtBot) -> None:
+        """The real needs given to the endpoint, then alpha served by the user, ready."""
+        self.service.set_needs(self.needs())
+        self.fleet.start(self.models["alpha"], "alpha")
+        qtbot.waitUntil(lambda: self.fleet.state is ServerState.READY, timeout=WAIT_MS)
+
     def status(self) -> dict[str, dict[str, Any]]:
         """``GET /models`` by model id (call from a thread other than the Qt loop's only while it turns)."""
         data = httpx.get(f"{self.url}/models", timeout=30).json()["data"]
@@ -186,9 +192,7 @@ def test_a_pinned_model_survives_pressure(qtbot: QtBot, resident: Callable[..., 
 def test_an_idle_model_is_unloaded_after_its_ttl_and_the_users_model_stays(
         qtbot: QtBot, resident: Callable[..., Resident]) -> None:
     served = resident(idle_unload_min=0.02)  # 1.2 s for models a request loaded
-    served.service.set_needs(served.needs())
-    served.fleet.start(served.models["alpha"], "alpha")  # the user's model: no default idle TTL
-    qtbot.waitUntil(lambda: served.fleet.state is ServerState.READY, timeout=WAIT_MS)
+    served.serve_alpha(qtbot)  # the user's model: no default idle TTL
     served.chat(qtbot, "beta")
     beta = served.pids()["beta"]
     qtbot.waitUntil(lambda: set(served.pids()) == {"alpha"}, timeout=WAIT_MS)
@@ -248,9 +252,7 @@ def _ask_blocking(served: Resident, model: str) -> Callable[[], object]:
 def test_stop_while_a_load_order_is_on_its_way_loads_nothing_behind_the_users_back(
         qtbot: QtBot, resident: Callable[..., Resident]) -> None:
     served = resident()
-    served.service.set_needs(served.needs())
-    served.fleet.start(served.models["alpha"], "alpha")
-    qtbot.waitUntil(lambda: served.fleet.state is ServerState.READY, timeout=WAIT_MS)
+    served.serve_alpha(qtbot)
     answer = _ask_blocking(served, "beta")
     # The GUI thread does not turn here: the scheduler's order to load beta waits in its queue, as it does
     # when the user presses Stop in the same instant a request arrives.
@@ -271,9 +273,7 @@ def test_stop_while_a_load_order_is_on_its_way_loads_nothing_behind_the_users_ba
 def test_a_companion_killed_while_loaded_is_restarted_or_reloaded_and_never_listed_dead(
         qtbot: QtBot, resident: Callable[..., Resident]) -> None:
     served = resident(auto_restart=False)
-    served.service.set_needs(served.needs())
-    served.fleet.start(served.models["alpha"], "alpha")
-    qtbot.waitUntil(lambda: served.fleet.state is ServerState.READY, timeout=WAIT_MS)
+    served.serve_alpha(qtbot)
     assert served.chat(qtbot, "beta") == "beta"
     beta = served.pids()["beta"]
     os.kill(beta, signal.SIGKILL)
@@ -319,9 +319,7 @@ def test_serving_a_then_b_then_a_again_switches_the_window_without_a_reload(
 def test_the_endpoint_moved_to_another_port_keeps_every_loaded_model(
         qtbot: QtBot, resident: Callable[..., Resident]) -> None:
     served = resident()
-    served.service.set_needs(served.needs())
-    served.fleet.start(served.models["alpha"], "alpha")
-    qtbot.waitUntil(lambda: served.fleet.state is ServerState.READY, timeout=WAIT_MS)
+    served.serve_alpha(qtbot)
     assert served.chat(qtbot, "beta") == "beta"
     pids = served.pids()
     moved = served.settings.model_copy(update={"port": pick_free_port("127.0.0.1")})
