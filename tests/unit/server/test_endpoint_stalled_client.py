@@ -123,6 +123,18 @@ async def _never_read(handler: Callable[[web.BaseRequest], Awaitable[web.StreamR
         server.close()
 
 
+async def _how_it_went(writing: Awaitable[None], *, done: str) -> str:
+    """``done`` when the write went through, "dropped" when the write timeout dropped the client, "held"
+    when it still waited 20 s on."""
+    try:
+        await asyncio.wait_for(writing, 20)
+    except ConnectionResetError:
+        return "dropped"
+    except TimeoutError:
+        return "held"
+    return done
+
+
 def test_the_end_of_an_answer_is_under_the_write_timeout_too() -> None:
     """An answer's last write can leave the connection over its buffer limit; aiohttp's write_eof then
     waits for the client like any write (a client that stopped reading would hold it for ever)."""
@@ -140,13 +152,7 @@ def test_the_end_of_an_answer_is_under_the_write_timeout_too() -> None:
                 await response.write(b"x" * 1024)
             await asyncio.sleep(0.2)  # the sockets take what they can
             assert transport.get_write_buffer_size() > 16 * 1024  # far over the limit: the end drains
-            try:
-                await asyncio.wait_for(response.write_eof(), 20)
-                outcome.set_result("ended")
-            except ConnectionResetError:
-                outcome.set_result("dropped")
-            except TimeoutError:
-                outcome.set_result("held")
+            outcome.set_result(await _how_it_went(response.write_eof(), done="ended"))
             return response
 
         return await _never_read(handler, outcome, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -211,13 +217,7 @@ def test_a_big_write_to_a_client_that_stopped_reading_is_under_the_write_timeout
             assert transport is not None
             transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
             assert not transport.get_write_buffer_size()
-            try:
-                await asyncio.wait_for(response.write(b"x" * (1 << 20)), 20)
-                outcome.set_result("taken")
-            except ConnectionResetError:
-                outcome.set_result("dropped")
-            except TimeoutError:
-                outcome.set_result("held")
+            outcome.set_result(await _how_it_went(response.write(b"x" * (1 << 20)), done="taken"))
             return response
 
         return await _never_read(handler, outcome, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
